@@ -1,0 +1,54 @@
+"""Helpers shared by the CLI commands: one-line user errors, stderr console, JSON output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from hnas.errors import HnasError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Progress bars, tables meant for people and warnings go to stderr; stdout carries results.
+err_console = Console(stderr=True)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``error: message`` on one line of stderr and return the exit to raise (code 2)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def user_errors(func: F) -> F:
+    """Turn :class:`HnasError` (and a few OS errors on user paths) into one line and exit code 2.
+
+    Everything else is a bug and keeps its traceback.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except HnasError as exc:
+            raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+            path = getattr(exc, "filename", None)
+            what = exc.strerror or type(exc).__name__
+            raise fail(f"{what}: {path}" if path else str(exc)) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as JSON on stdout (the machine-readable channel)."""
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,35 @@
+"""Exceptions that mean "the user asked for something wrong".
+
+The CLI turns any :class:`HnasError` into one line on stderr and exit code 2; everything else is a
+bug and keeps its traceback. Library callers can catch :class:`HnasError` to tell the two apart.
+"""
+
+from __future__ import annotations
+
+
+class HnasError(Exception):
+    """A mistake in user input (spec, genotype, file, option), with a message that says the fix."""
+
+
+class UnknownNameError(HnasError, LookupError):
+    """A registry was asked for a name nobody registered."""
+
+
+class DuplicateNameError(HnasError, ValueError):
+    """Two registrations claimed the same name in one registry."""
+
+
+class GenotypeError(HnasError, ValueError):
+    """A genotype that does not describe a valid network (names the cell, node and edge)."""
+
+
+class SpecError(HnasError, ValueError):
+    """An experiment spec (TOML) that does not validate."""
+
+
+class DataError(HnasError, OSError):
+    """An image or data folder that cannot be used (names the file)."""
+
+
+class CheckpointError(HnasError, ValueError):
+    """A checkpoint that cannot be loaded into the model it claims to be for."""

@@ -1,0 +1,180 @@
+"""One registry class for every concept hnas names: ops, cells, controllers, rewards, costs, presets.
+
+A registry maps a name (and its aliases) to a class or factory. Built-ins are registered by
+explicit imports of the modules that define them; third-party code registers with the same
+decorator. The registry instances below are the only global state in hnas.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from hnas.errors import DuplicateNameError, UnknownNameError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """A registered object with the name it was registered under and where that happened."""
+
+    name: str
+    obj: T
+    aliases: tuple[str, ...]
+    origin: str
+    help: str
+
+
+def _origin_of(obj: Any) -> str:
+    module = getattr(obj, "__module__", None) or "<unknown module>"
+    qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
+    return f"{module}.{qualname}"
+
+
+def _first_doc_line(obj: Any) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+class Registry(Generic[T]):
+    """Names to classes or factories, with aliases, wildcard listing and helpful errors.
+
+    ``kind`` is the plural noun used in messages ("normal ops"), so an unknown name reads
+    ``unknown normal op 'sep_conv3x3'; did you mean 'sep_conv_3x3'? registered: ...``.
+    """
+
+    def __init__(self, kind: str, singular: str | None = None) -> None:
+        self.kind = kind
+        self.singular = singular or kind.rstrip("s")
+        self._entries: dict[str, Entry[T]] = {}
+        self._aliases: dict[str, str] = {}
+
+    # -- registration -------------------------------------------------------------------------
+    def register(
+        self, name: str | None = None, *, aliases: tuple[str, ...] | list[str] = (), force: bool = False
+    ) -> Callable[[T], T]:
+        """Decorator: ``@NORMAL_OPS.register("my_op", aliases=("mine",))`` on a class or factory.
+
+        ``force=True`` replaces an existing entry (for deliberate overrides in user code); without
+        it a second registration of a name is an error that names where the first came from.
+        """
+
+        def decorator(obj: T) -> T:
+            self.add(name or getattr(obj, "__name__"), obj, aliases=aliases, force=force)
+            return obj
+
+        return decorator
+
+    def add(
+        self, name: str, obj: T, *, aliases: tuple[str, ...] | list[str] = (), force: bool = False
+    ) -> None:
+        """Register ``obj`` under ``name`` without the decorator syntax."""
+        aliases = tuple(aliases)
+        for key in (name, *aliases):
+            if not key or not isinstance(key, str):
+                raise ValueError(f"{self.singular} names must be non-empty strings, got {key!r}")
+            holder = self._entries.get(key) or self._entries.get(self._aliases.get(key, ""))
+            if holder is not None and not force:
+                raise DuplicateNameError(
+                    f"{self.singular} '{key}' is already registered by {holder.origin}; "
+                    f"pick another name or pass force=True to replace it"
+                )
+        if force:
+            for key in (name, *aliases):
+                self._remove_key(key)
+        self._entries[name] = Entry(name, obj, aliases, _origin_of(obj), _first_doc_line(obj))
+        for alias in aliases:
+            self._aliases[alias] = name
+
+    def _remove_key(self, key: str) -> None:
+        target = self._aliases.pop(key, None) or key
+        entry = self._entries.pop(target, None)
+        if entry is not None:
+            for alias in entry.aliases:
+                self._aliases.pop(alias, None)
+
+    def unregister(self, name: str) -> None:
+        """Remove a name and its aliases (tests and interactive sessions use this)."""
+        self._remove_key(self.canonical(name))
+
+    # -- lookup -------------------------------------------------------------------------------
+    def canonical(self, name: str) -> str:
+        """The primary name for ``name`` or one of its aliases; raises for an unknown name."""
+        if name in self._entries:
+            return name
+        if name in self._aliases:
+            return self._aliases[name]
+        raise UnknownNameError(self.unknown_message(name))
+
+    def unknown_message(self, name: str) -> str:
+        known = sorted([*self._entries, *self._aliases])
+        close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        listing = ", ".join(self.names()) or "(none)"
+        return f"unknown {self.singular} '{name}'{hint} registered {self.kind}: {listing}"
+
+    def get(self, name: str) -> T:
+        return self._entries[self.canonical(name)].obj
+
+    def entry(self, name: str) -> Entry[T]:
+        return self._entries[self.canonical(name)]
+
+    def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Look ``name`` up and call it with the given arguments."""
+        return self.get(name)(*args, **kwargs)  # type: ignore[operator]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (name in self._entries or name in self._aliases)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def names(self) -> list[str]:
+        """Primary names in registration order (the order of Table I for the built-in ops)."""
+        return list(self._entries)
+
+    def list(self, pattern: str = "*") -> list[str]:
+        """Primary names matching a shell wildcard, e.g. ``NORMAL_OPS.list("*conv*")``.
+
+        A name also matches when one of its aliases does.
+        """
+        return [
+            name
+            for name, entry in self._entries.items()
+            if any(fnmatch.fnmatchcase(key, pattern) for key in (name, *entry.aliases))
+        ]
+
+    def entries(self, pattern: str = "*") -> list[Entry[T]]:
+        return [self._entries[name] for name in self.list(pattern)]
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {len(self)} entries)"
+
+
+NORMAL_OPS: Registry[Callable[..., Any]] = Registry("normal ops", "normal op")
+UPSAMPLING_OPS: Registry[Callable[..., Any]] = Registry("upsampling ops", "upsampling op")
+CELLS: Registry[Callable[..., Any]] = Registry("cells", "cell")
+CONTROLLERS: Registry[Callable[..., Any]] = Registry("controllers", "controller")
+REWARDS: Registry[Callable[..., Any]] = Registry("rewards", "reward")
+COSTS: Registry[Callable[..., Any]] = Registry("costs", "cost")
+PRESETS: Registry[Callable[..., Any]] = Registry("presets", "preset")
+DATASETS: Registry[Callable[..., Any]] = Registry("datasets", "dataset")
+
+ALL_REGISTRIES: dict[str, Registry[Any]] = {
+    "ops": NORMAL_OPS,
+    "upsampling": UPSAMPLING_OPS,
+    "cells": CELLS,
+    "controllers": CONTROLLERS,
+    "rewards": REWARDS,
+    "costs": COSTS,
+    "presets": PRESETS,
+    "datasets": DATASETS,
+}

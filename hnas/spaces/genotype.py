@@ -1,0 +1,211 @@
+"""Genotypes: the frozen, validated description of one architecture of the HNAS search space.
+
+A cell is a DAG (paper Sec. II-A, Fig. 2): nodes 0 and 1 are the outputs of the two previous cells,
+nodes 2..B-1 are intermediate nodes that each sum two edges ``(op, from, to)`` with ``from < to``;
+the cell output concatenates the intermediate nodes. A network genotype adds the network level:
+``layers`` cells of which the one at ``position`` (1-based, as in the paper) is the upsampling cell.
+
+The canonical JSON form (``Genotype.canonical_json()``) sorts edges and replaces op aliases by
+primary names, so the same network always has the same :meth:`Genotype.hash`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from hnas.errors import GenotypeError, UnknownNameError
+from hnas.registry import NORMAL_OPS, UPSAMPLING_OPS, Registry
+from hnas.utils.compat import tomllib
+
+#: Number of intermediate nodes per cell in the paper (B - 2 = 4).
+DEFAULT_NODES = 4
+DEFAULT_LAYERS = 12
+
+
+class Edge(NamedTuple):
+    """One edge of a cell DAG: apply ``op`` to node ``source``, add the result into node ``target``.
+
+    A named tuple so that JSON and TOML hold it as ``["sep_conv_3x3", 1, 2]``.
+    """
+
+    op: str
+    source: int
+    target: int
+
+
+class CellGenotype(BaseModel):
+    """The edges of one cell; two per intermediate node, nodes numbered as in the module docstring."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    edges: tuple[Edge, ...]
+
+    @field_validator("edges")
+    @classmethod
+    def _check_dag(cls, edges: tuple[Edge, ...]) -> tuple[Edge, ...]:
+        if not edges:
+            raise ValueError("a cell needs at least one intermediate node (two edges)")
+        for i, edge in enumerate(edges):
+            where = f"edge {i} {list(edge)}"
+            if edge.target < 2:
+                raise ValueError(f"{where}: target node {edge.target} is an input node; targets start at 2")
+            if edge.source < 0:
+                raise ValueError(f"{where}: source node {edge.source} is negative")
+            if edge.source >= edge.target:
+                raise ValueError(
+                    f"{where}: node {edge.target} takes input from node {edge.source}, "
+                    f"which is not an earlier node (from must be < to)"
+                )
+        counts = Counter(edge.target for edge in edges)
+        last = max(counts)
+        for node in range(2, last + 1):
+            if counts.get(node, 0) != 2:
+                raise ValueError(
+                    f"node {node} has {counts.get(node, 0)} incoming edges; every intermediate node "
+                    f"needs exactly two"
+                )
+        return tuple(sorted(edges, key=lambda e: (e.target, e.source, e.op)))
+
+    @property
+    def nodes(self) -> int:
+        """Number of intermediate nodes (B - 2)."""
+        return max(edge.target for edge in self.edges) - 1
+
+    def node_edges(self, node: int) -> tuple[Edge, ...]:
+        return tuple(edge for edge in self.edges if edge.target == node)
+
+    def ops(self) -> list[str]:
+        return [edge.op for edge in self.edges]
+
+    def canonical_with(self, registry: Registry[Any], cell: str) -> CellGenotype:
+        """Check every op against ``registry`` and replace aliases by primary names."""
+        edges = []
+        for i, edge in enumerate(self.edges):
+            try:
+                op = registry.canonical(edge.op)
+            except UnknownNameError as exc:
+                raise GenotypeError(f"{cell} cell, node {edge.target}, edge {i} {list(edge)}: {exc}") from None
+            edges.append(Edge(op, edge.source, edge.target))
+        return CellGenotype(edges=tuple(edges))
+
+
+def _cell_from_any(value: Any) -> Any:
+    """Accept a cell as ``{"edges": [...]}`` or as the bare list of edges."""
+    if isinstance(value, (list, tuple)):
+        return {"edges": value}
+    return value
+
+
+class Genotype(BaseModel):
+    """A network genotype: normal cell, upsampling cell and the upsampling cell's position.
+
+    ``position`` is 1-based (1..layers); HNAS-A has 10 of 12. ``Genotype.model_validate_json``
+    accepts the canonical JSON printed by ``hnas show NAME --json``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    normal: CellGenotype
+    upsampling: CellGenotype
+    position: int
+    layers: int = DEFAULT_LAYERS
+
+    @field_validator("normal", "upsampling", mode="before")
+    @classmethod
+    def _accept_edge_lists(cls, value: Any) -> Any:
+        return _cell_from_any(value)
+
+    @model_validator(mode="after")
+    def _check_network(self) -> Genotype:
+        if self.layers < 1:
+            raise ValueError(f"layers must be at least 1, got {self.layers}")
+        if not 1 <= self.position <= self.layers:
+            raise ValueError(
+                f"upsampling position {self.position} is outside 1..{self.layers} "
+                f"(positions are 1-based: 1 = first cell, {self.layers} = last)"
+            )
+        normal = self.normal.canonical_with(NORMAL_OPS, "normal")
+        upsampling = self.upsampling.canonical_with(UPSAMPLING_OPS, "upsampling")
+        object.__setattr__(self, "normal", normal)
+        object.__setattr__(self, "upsampling", upsampling)
+        return self
+
+    # -- canonical form -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-ready dict in canonical form (edges as ``[op, from, to]`` lists)."""
+        return {
+            "normal": [list(edge) for edge in self.normal.edges],
+            "upsampling": [list(edge) for edge in self.upsampling.edges],
+            "position": self.position,
+            "layers": self.layers,
+        }
+
+    def canonical_json(self, indent: int | None = None) -> str:
+        if indent is None:
+            return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def hash(self) -> str:
+        """Stable 16-hex-digit id of the network (same genotype, same hash, across runs)."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+    def __str__(self) -> str:
+        return f"Genotype(position={self.position}/{self.layers}, hash={self.hash()})"
+
+    # -- files ------------------------------------------------------------------------------------
+    def to_toml(self) -> str:
+        def cell(edges: tuple[Edge, ...]) -> str:
+            rows = ",\n".join(f'  ["{e.op}", {e.source}, {e.target}]' for e in edges)
+            return f"[\n{rows},\n]"
+
+        return (
+            f"position = {self.position}\nlayers = {self.layers}\n"
+            f"normal = {cell(self.normal.edges)}\nupsampling = {cell(self.upsampling.edges)}\n"
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write JSON or TOML by the file suffix, atomically."""
+        from hnas.utils.io import atomic_write_text
+
+        path = Path(path)
+        text = self.to_toml() if path.suffix == ".toml" else self.canonical_json(indent=2) + "\n"
+        atomic_write_text(path, text)
+        return path
+
+    @classmethod
+    def from_data(cls, data: Any, source: str = "genotype") -> Genotype:
+        """Validate a dict, raising :class:`GenotypeError` with a one-line reason."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise GenotypeError(f"invalid {source}: {_first_error(exc)}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Genotype:
+        """Read a genotype from a ``.json`` or ``.toml`` file."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise GenotypeError(f"genotype file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GenotypeError(f"cannot read genotype file {path}: {exc}") from None
+        try:
+            data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+            raise GenotypeError(f"{path} is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {exc}") from None
+        return cls.from_data(data, source=f"genotype in {path}")
+
+
+def _first_error(exc: ValidationError) -> str:
+    """One readable line for the first pydantic error: where it is and why."""
+    err = exc.errors()[0]
+    loc = ".".join(str(part) for part in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{loc}: {msg}" if loc else msg

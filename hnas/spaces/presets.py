@@ -1,0 +1,60 @@
+"""The published architectures HNAS-A/B/C (paper Fig. 4; genotypes from HNAS-REFERENCE.md).
+
+Positions are 1-based as in the paper (the authors' scripts pass them 0-based). Table II's FLOPs
+for HNAS-C (83.6) match this genotype with the upsampling cell at position 10, not 12; Fig. 4 and
+the authors' genotype file both say 12, so the preset keeps 12.
+"""
+
+from __future__ import annotations
+
+from hnas.registry import PRESETS
+from hnas.spaces.genotype import Genotype
+
+
+def _genotype(normal: str, upsampling: str, position: int) -> Genotype:
+    def edges(text: str) -> list[list[object]]:
+        rows = []
+        for item in text.split():
+            op, source, target = item.split(",")
+            rows.append([op, int(source), int(target)])
+        return rows
+
+    return Genotype.model_validate(
+        {"normal": edges(normal), "upsampling": edges(upsampling), "position": position, "layers": 12}
+    )
+
+
+@PRESETS.register("hnas-a", aliases=("hnas_a",))
+def hnas_a() -> Genotype:
+    """HNAS-A (lambda = 0.2): the cheapest published model, upsampling at layer 10 of 12."""
+    return _genotype(
+        "skip_connect,1,2 sep_conv_5x5,1,2 dil_conv_3x3,0,3 dil_conv_5x5,1,3 "
+        "skip_connect,1,4 dil_conv_3x3,1,4 dil_conv_5x5,1,5 sep_conv_3x3,4,5",
+        "deconvolution,0,2 bilinear,0,2 area,1,3 deconvolution,0,3 area,3,4 "
+        "bilinear,0,4 bilinear,1,5 deconvolution,3,5",
+        10,
+    )
+
+
+@PRESETS.register("hnas-b", aliases=("hnas_b",))
+def hnas_b() -> Genotype:
+    """HNAS-B (lambda = 0.6): upsampling at layer 12 of 12."""
+    return _genotype(
+        "dil_conv_3x3,0,2 rcab,1,2 dil_conv_5x5,0,3 sep_conv_5x5,1,3 sep_conv_3x3,1,4 "
+        "dil_conv_3x3,0,4 sep_conv_3x3,2,5 dil_conv_5x5,3,5",
+        "sub_pixel,1,2 bilinear,1,2 bilinear,1,3 sub_pixel,0,3 sub_pixel,3,4 "
+        "sub_pixel,3,4 deconvolution,0,5 nearest,1,5",
+        12,
+    )
+
+
+@PRESETS.register("hnas-c", aliases=("hnas_c",))
+def hnas_c() -> Genotype:
+    """HNAS-C (lambda = 0.9): the most accurate published model, upsampling at layer 12 of 12."""
+    return _genotype(
+        "rcab,1,2 skip_connect,1,2 dil_conv_3x3,1,3 skip_connect,0,3 dil_conv_5x5,0,4 "
+        "rcab,3,4 dil_conv_5x5,4,5 dil_conv_3x3,0,5",
+        "sub_pixel,0,2 nearest,1,2 deconvolution,2,3 nearest,0,3 deconvolution,3,4 "
+        "sub_pixel,2,4 bilinear,0,5 area,0,5",
+        12,
+    )
