@@ -1,0 +1,194 @@
+"""Model checkpoints: one ``.safetensors`` file that rebuilds its own network.
+
+Why safetensors and not ``torch.save``: a pickle can run arbitrary code when loaded, and model
+files are exactly what people download and share. A safetensors file holds only tensors plus a
+string-to-string header, so the architecture travels as metadata: the canonical genotype JSON,
+scale, channels, global skip, pixel range, the hnas version and a format tag. :func:`load_model`
+rebuilds :class:`~hnas.models.network.HNASNet` from that header and loads the weights *strictly*:
+the authors' code loaded with ``strict=False``, so a checkpoint for another genotype loaded silently
+into the wrong network (HNAS-REFERENCE.md, defects). Here any missing, unexpected or reshaped tensor
+is a one-line :class:`~hnas.errors.CheckpointError` that names the tensors.
+
+Resume state (optimizer, RNG, step) is not in this file; see :mod:`hnas.train.state`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from hnas.errors import CheckpointError, HnasError
+from hnas.utils.device import resolve_device
+from hnas.utils.io import atomic_path
+
+#: Format tag written into every model file; the number changes only on incompatible changes.
+MODEL_FORMAT = "hnas-model/1"
+#: File name used for a model inside a run folder (``hnas train --out DIR``).
+MODEL_FILENAME = "model.safetensors"
+#: Metadata keys hnas owns; ``extra_metadata`` may not overwrite them.
+RESERVED_KEYS = ("format", "genotype", "scale", "channels", "global_skip", "rgb_range", "hnas_version")
+
+_MAX_LISTED = 3
+
+
+def _version() -> str:
+    from hnas import __version__
+
+    return __version__
+
+
+def model_metadata(model: Any, extra_metadata: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The string-only header for ``model``: its :meth:`HNASNet.config` plus format and version.
+
+    ``extra_metadata`` values that are not strings are stored as JSON (safetensors headers hold
+    strings only); reserved keys cannot be overwritten.
+    """
+    config = model.config()
+    meta = {
+        "format": MODEL_FORMAT,
+        "genotype": model.genotype.canonical_json(),
+        "scale": str(int(config["scale"])),
+        "channels": str(int(config["channels"])),
+        "global_skip": str(config["global_skip"]),
+        "rgb_range": repr(float(config["rgb_range"])),
+        "hnas_version": _version(),
+    }
+    for key, value in (extra_metadata or {}).items():
+        if key in RESERVED_KEYS:
+            raise ValueError(f"extra_metadata key '{key}' is reserved by hnas; reserved: {', '.join(RESERVED_KEYS)}")
+        meta[str(key)] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return meta
+
+
+def save_model(model: Any, path: str | Path, extra_metadata: Mapping[str, Any] | None = None) -> Path:
+    """Write ``model``'s weights and architecture to ``path`` (a ``.safetensors`` file), atomically.
+
+    A directory ``path`` gets ``model.safetensors`` inside it. Tensors are copied to contiguous CPU
+    memory first, so a model on any device (or with views) saves the same bytes.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILENAME
+    meta = model_metadata(model, extra_metadata)
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return path
+
+
+def _resolve_file(path: str | Path) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        candidate = path / MODEL_FILENAME
+        if not candidate.is_file():
+            raise CheckpointError(f"{path} is a folder without {MODEL_FILENAME}; pass the checkpoint file itself")
+        return candidate
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The header of a model file (no tensors are read); raises if it is not an hnas model file."""
+    path = _resolve_file(path)
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = dict(fh.metadata() or {})
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {exc}") from None
+    fmt = meta.get("format")
+    if fmt is None or "genotype" not in meta:
+        raise CheckpointError(
+            f"{path} has no hnas metadata (format, genotype); it was not written by hnas.save_model"
+        )
+    if fmt.split("/")[0] != MODEL_FORMAT.split("/")[0] or fmt != MODEL_FORMAT:
+        raise CheckpointError(f"{path} has format '{fmt}', this hnas reads '{MODEL_FORMAT}'; upgrade hnas")
+    return meta
+
+
+def model_from_metadata(meta: Mapping[str, str], source: str = "checkpoint") -> Any:
+    """Build the (untrained) network a header describes; a bad header names ``source``."""
+    from hnas.models.network import HNASNet
+    from hnas.spaces.genotype import Genotype
+
+    try:
+        genotype = Genotype.from_data(json.loads(meta["genotype"]), source=f"genotype in {source}")
+        return HNASNet(
+            genotype,
+            scale=int(meta["scale"]),
+            channels=int(meta["channels"]),
+            global_skip=meta.get("global_skip", "none"),  # type: ignore[arg-type]
+            rgb_range=float(meta.get("rgb_range", "255.0")),
+        )
+    except HnasError as exc:
+        raise CheckpointError(f"{source}: {exc}") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{source} has unusable metadata ({type(exc).__name__}: {exc})") from None
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:_MAX_LISTED])
+    return shown + (f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else "")
+
+
+def check_state_dict(
+    model: nn.Module, tensors: Mapping[str, torch.Tensor], source: str = "checkpoint"
+) -> None:
+    """Raise a one-line :class:`CheckpointError` unless ``tensors`` fit ``model`` exactly."""
+    expected = model.state_dict()
+    missing = [name for name in expected if name not in tensors]
+    unexpected = [name for name in tensors if name not in expected]
+    reshaped = [
+        f"{name} {tuple(tensors[name].shape)} vs model {tuple(t.shape)}"
+        for name, t in expected.items()
+        if name in tensors and tuple(tensors[name].shape) != tuple(t.shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} tensor(s): {_listing(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)} tensor(s): {_listing(unexpected)}")
+    if reshaped:
+        problems.append(f"{len(reshaped)} shape mismatch(es): {_listing(reshaped)}")
+    if problems:
+        raise CheckpointError(
+            f"{source} does not match the network its metadata describes: " + "; ".join(problems)
+        )
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            return {name: fh.get_tensor(name) for name in fh.keys()}
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        raise CheckpointError(f"cannot read tensors from {path} (corrupt or truncated?): {exc}") from None
+
+
+def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load a model file's weights into an existing ``model``, strictly (no architecture rebuild)."""
+    file = _resolve_file(path)
+    tensors = _read_tensors(file)
+    check_state_dict(model, tensors, source=str(file))
+    model.load_state_dict(tensors, strict=True)
+    return model
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> Any:
+    """Rebuild the network stored in ``path`` and load its weights strictly; returns it in eval mode.
+
+    ``path`` is a ``.safetensors`` file written by :func:`save_model` or a run folder holding
+    ``model.safetensors``. Every problem (no file, corrupt file, no hnas metadata, tensors that do
+    not fit the described network) is a :class:`CheckpointError` naming the file.
+    """
+    file = _resolve_file(path)
+    meta = read_metadata(file)
+    model = model_from_metadata(meta, source=str(file))
+    load_weights(model, file)
+    return model.to(resolve_device(device)).eval()
