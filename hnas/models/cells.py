@@ -25,7 +25,7 @@ class ReLUConv1x1(nn.Sequential):
     def __init__(self, in_channels: int, out_channels: int, search: bool = False) -> None:
         layers: list[nn.Module] = [nn.ReLU(inplace=False), nn.Conv2d(in_channels, out_channels, 1, bias=False)]
         if search:
-            layers.append(nn.BatchNorm2d(out_channels, affine=False))
+            layers.append(nn.BatchNorm2d(out_channels, affine=False, track_running_stats=False))
         super().__init__(*layers)
 
 

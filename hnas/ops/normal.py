@@ -18,7 +18,7 @@ from hnas.registry import NORMAL_OPS
 
 
 def _maybe_bn(channels: int, search: bool) -> list[nn.Module]:
-    return [nn.BatchNorm2d(channels, affine=False)] if search else []
+    return [nn.BatchNorm2d(channels, affine=False, track_running_stats=False)] if search else []
 
 
 @NORMAL_OPS.register("skip_connect", aliases=("identity",))

@@ -76,3 +76,9 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
                 break
             raise
     return records
+
+
+def atomic_write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> Path:
+    """Rewrite a JSON-lines file atomically (used to trim logs back to a resumed checkpoint)."""
+    text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+    return atomic_write_text(path, text)

@@ -1,0 +1,63 @@
+"""``hnas run SPEC.toml``: the whole HNAS experiment (search, derive, retrain, evaluate)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hnas.cli.app import app
+from hnas.cli.common import err_console, print_json, user_errors
+from hnas.search.pipeline import run_spec
+from hnas.search.spec import load_spec
+
+
+class StageBars:
+    """One rich progress bar per stage, on stderr; ``__call__`` matches ``pipeline.Progress``."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, stage: str, completed: float, total: float, message: str) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total)
+        self.progress.update(self.tasks[stage], completed=completed, total=total,
+                             description=f"{stage:<8} {message}")
+
+
+@app.command("run")
+@user_errors
+def run_command(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.toml", help="Experiment spec (TOML).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default runs/<name>).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out where it stopped.")] = False,
+    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:N (default: the spec's).")] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a spec key, e.g. --set reward.lambda=0.2.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results.json on stdout when done.")] = False,
+) -> None:
+    """Search an architecture, retrain it and evaluate it, as the spec says."""
+    spec = load_spec(spec_path, overrides or [])
+    out_dir = out or Path("runs") / spec.name
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=False) as progress:
+        results = run_spec(spec, out_dir, device, resume, StageBars(progress))
+    if as_json:
+        print_json(results)
+        return
+    err_console.print(f"[bold]done[/bold]: results in {out_dir}/results.json")
+    if "psnr" in results:
+        psnr = results["psnr"]
+        ssim = results["ssim"]
+        typer.echo(
+            f"genotype {results['hash']} (upsampling at layer {results['position']}): "
+            f"PSNR {psnr:.2f} dB, SSIM {ssim:.4f}, {results['macs'] / 1e9:.2f} GMACs, "
+            f"{results['params']:,} parameters"
+        )
+    else:
+        for label, item in results["runs"].items():
+            typer.echo(f"{label}: {item['hash']} PSNR {item['psnr']:.2f} dB, {item['macs'] / 1e9:.2f} GMACs")

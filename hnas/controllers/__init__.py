@@ -1,0 +1,55 @@
+"""Controllers: policies that propose HNAS architectures (paper Sec. II-B) and their REINFORCE update.
+
+``build_controller("hierarchical_lstm")`` gives the paper's hierarchical LSTM controller,
+``build_controller("random")`` the uniform baseline; both return a
+:class:`~hnas.controllers.base.Sample` from ``sample()`` that unpacks as
+``genotype, log_prob, entropy``. :class:`~hnas.controllers.reinforce.Reinforce` trains one.
+Register a new controller with ``@CONTROLLERS.register("name")`` on a
+:class:`~hnas.controllers.base.Controller` subclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hnas.controllers import lstm as lstm  # noqa: F401  (registers hierarchical_lstm)
+from hnas.controllers import random as random  # noqa: F401  (registers random)
+from hnas.controllers.base import Controller, Decision, PartStats, Sample, Slot
+from hnas.controllers.lstm import HierarchicalLSTMController
+from hnas.controllers.random import RandomController
+from hnas.controllers.reinforce import Reinforce
+from hnas.registry import CONTROLLERS, NORMAL_OPS, UPSAMPLING_OPS
+
+
+def build_controller(
+    name: str = "hierarchical_lstm",
+    normal_ops: Sequence[str] | None = None,
+    upsampling_ops: Sequence[str] | None = None,
+    nodes: int = 4,
+    layers: int = 12,
+    **hyperparams: Any,
+) -> Controller:
+    """The registered controller ``name`` over the given ops (default: every registered op, in
+    registry order); an unknown name raises the registry's :class:`~hnas.errors.UnknownNameError`."""
+    cls = CONTROLLERS.get(name)
+    return cls(  # type: ignore[no-any-return]
+        NORMAL_OPS.names() if normal_ops is None else normal_ops,
+        UPSAMPLING_OPS.names() if upsampling_ops is None else upsampling_ops,
+        nodes,
+        layers,
+        **hyperparams,
+    )
+
+
+__all__ = [
+    "Controller",
+    "Decision",
+    "HierarchicalLSTMController",
+    "PartStats",
+    "RandomController",
+    "Reinforce",
+    "Sample",
+    "Slot",
+    "build_controller",
+]

@@ -1,0 +1,253 @@
+"""``hnas run``: search -> derive -> retrain -> evaluate, one stage after another, resumable.
+
+Each stage writes its artefacts atomically into the run directory and records itself in
+``state.json``; ``--resume`` skips finished stages and continues an unfinished one from its last
+checkpoint (the search from its last epoch, the retraining from its last resume file).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hnas import __version__
+from hnas.data import PatchDataset, batch_psnr, evaluate, make_loader, open_images, select_split
+from hnas.errors import HnasError
+from hnas.search.algorithm import ARCHIVE_FILE, LOG_FILE, Scorer, Search, infinite, seed_everything
+from hnas.search.report import plot_pareto
+from hnas.search.scoring import make_cost_fn, make_macs_fn, make_reward_fn
+from hnas.search.spec import Spec
+from hnas.spaces.genotype import Genotype
+from hnas.utils.device import resolve_device
+from hnas.utils.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl
+
+STATE = "state.json"
+STAGES = ("search", "derive", "retrain", "evaluate", "done")
+
+Progress = Callable[[str, float, float, str], None]
+"""progress(stage, completed, total, message) - the CLI draws it as a rich progress bar."""
+
+
+def _quiet(stage: str, completed: float, total: float, message: str) -> None:
+    return None
+
+
+class RunDir:
+    """The run directory and its ``state.json`` (which stage is done)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def stage(self) -> str | None:
+        file = self.path / STATE
+        if not file.exists():
+            return None
+        return json.loads(file.read_text())["stage"]
+
+    def mark(self, stage: str, **extra: Any) -> None:
+        atomic_write_json(self.path / STATE, {"stage": stage, "updated": time.time(), **extra})
+
+    def done(self, stage: str) -> bool:
+        current = self.stage()
+        return current is not None and STAGES.index(current) > STAGES.index(stage)
+
+
+def prepare_run_dir(out: Path, spec: Spec, resume: bool) -> RunDir:
+    """Create ``out``; refuse to overwrite a different run; on resume, require the same spec."""
+    run = RunDir(out)
+    spec_file = out / "spec.json"
+    if spec_file.exists():
+        if not resume:
+            raise HnasError(f"{out} already holds a run; pass --resume to continue it, or --out for a new one")
+        saved = json.loads(spec_file.read_text())
+        if saved != json.loads(spec.to_json()):
+            raise HnasError(f"--resume with a spec that differs from the one in {spec_file}; use a new --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise HnasError(f"cannot write the run directory {out}: {exc.strerror or exc}") from None
+    if not spec_file.exists():
+        atomic_write_json(spec_file, json.loads(spec.to_json()))
+    return run
+
+
+def _batches(spec: Spec, split: Any, batch: int, steps: int, seed: int, what: str) -> Iterator[Any]:
+    records = select_split(open_images(spec.data.source), split, where=f"{spec.data.source} ({what})")
+    dataset = PatchDataset(records, spec.space.scale, spec.data.patch, samples_per_epoch=batch * steps)
+    loader = make_loader(dataset, batch, num_workers=spec.data.workers, seed=seed)
+    return infinite(loader)
+
+
+def build_search(spec: Spec, out: Path, device: torch.device) -> Search:
+    """Assemble data, scorer and the search from a spec (also used by the benchmarks)."""
+    seed_everything(spec.seed, 3)
+    scale = spec.space.scale
+    w_batches = _batches(spec, spec.data.w_split, spec.data.batch, spec.search.w_steps, spec.seed, "w split")
+    theta = _batches(spec, spec.data.theta_split, spec.data.val_batch, spec.search.controller_steps, spec.seed + 1,
+                     "theta split")
+    derive_source = _batches(spec, spec.data.theta_split, spec.data.val_batch, spec.search.derive_batches,
+                             spec.seed + 2, "theta split")
+    derive_batches = [next(derive_source) for _ in range(spec.search.derive_batches)]
+    scorer = Scorer(
+        psnr_fn=lambda sr, hr: batch_psnr(sr, hr, shave=scale),
+        cost_fn=make_cost_fn(spec),
+        reward_fn=make_reward_fn(spec),
+        macs_fn=make_macs_fn(spec),
+    )
+    return Search(spec, out, device, scorer, w_batches, theta, derive_batches)
+
+
+def run_search(spec: Spec, out: Path, device: torch.device, resume: bool, progress: Progress) -> dict[str, Any]:
+    """Search and derive; returns the derivation record of the chosen genotype."""
+    run = RunDir(out)
+    search = build_search(spec, out, device)
+    if not run.done("search"):
+        if resume:
+            search.load()
+        else:
+            for name in (ARCHIVE_FILE, LOG_FILE):
+                (out / name).unlink(missing_ok=True)
+        total = spec.search.epochs
+        progress("search", search.epoch, total, "")
+
+        def on_epoch(summary: dict[str, Any]) -> None:
+            progress(
+                "search", summary["epoch"], total,
+                f"reward {summary['reward_mean']:.3f}  psnr {summary['psnr_mean']:.2f}  "
+                f"entropy {summary['entropy']:.2f}",
+            )
+
+        search.run(on_epoch)
+        run.mark("derive")
+    elif (out / "search_state.pt").exists():
+        search.load()
+    if not run.done("derive"):
+        progress("derive", 0, 1, "scoring candidates")
+        derived = search.derive()
+        kept = [r for r in read_jsonl(out / ARCHIVE_FILE) if r.get("stage") != "derive"]
+        atomic_write_jsonl(out / ARCHIVE_FILE, kept)
+        for record in derived["candidates"]:
+            append_jsonl(out / ARCHIVE_FILE, record)
+        best = derived["best"]
+        Genotype.from_data(best["genotype"]).save(out / "genotype.json")
+        atomic_write_json(out / "derived.json", best)
+        progress("derive", 1, 1, f"chose {best['hash']} (reward {best['reward']:.3f})")
+        run.mark("retrain")
+    return json.loads((out / "derived.json").read_text())
+
+
+def run_retrain(spec: Spec, out: Path, device: torch.device, resume: bool, progress: Progress) -> dict[str, Any]:
+    from hnas.search.retrain import retrain
+
+    return retrain(spec, Genotype.load(out / "genotype.json"), out, device, resume, progress)
+
+
+def run_evaluate(spec: Spec, out: Path, device: torch.device, progress: Progress) -> dict[str, Any]:
+    """Score the retrained model on the spec's benchmark folders (or the held-out images)."""
+    from hnas.checkpoint import load_model
+
+    model = load_model(out / "model.safetensors", device=device)
+    sources = spec.evaluate.data or [spec.data.source]
+    results = {}
+    for index, source in enumerate(sources):
+        progress("evaluate", index, len(sources), str(source))
+        data: Any = source
+        if not spec.evaluate.data:
+            from hnas.data import BenchmarkSet
+
+            records = select_split(open_images(source), spec.data.theta_split, where=str(source))
+            data = BenchmarkSet(records, spec.space.scale)
+        label = Path(str(source)).name if not str(source).startswith("builtin:") else f"{source} (theta split)"
+        results[label] = evaluate(model, data, spec.space.scale, device)
+    progress("evaluate", len(sources), len(sources), "")
+    return results
+
+
+def write_results(spec: Spec, out: Path, derived: dict[str, Any], evaluation: dict[str, Any],
+                  trained: dict[str, Any]) -> dict[str, Any]:
+    from hnas.costs import measure
+
+    genotype = Genotype.from_data(derived["genotype"])
+    width = spec.retrain.channels
+    report = measure(genotype, scale=spec.space.scale, channels=width, input=spec.reward.cost_input)
+    first = next(iter(evaluation.values())) if evaluation else {}
+    results = {
+        "hnas_version": __version__,
+        "name": spec.name,
+        "lambda": spec.reward.lambda_,
+        "genotype": genotype.to_dict(),
+        "hash": genotype.hash(),
+        "position": genotype.position,
+        "reward": derived["reward"],
+        "search_psnr": derived["psnr"],
+        "search_cost": derived["cost"],
+        "psnr": first.get("psnr"),
+        "ssim": first.get("ssim"),
+        "macs": report.macs,
+        "params": report.params,
+        "paper_gflops": report.paper_gflops,
+        "cost_input": list(spec.reward.cost_input),
+        "channels": width,
+        "scale": spec.space.scale,
+        "evaluation": {k: {"psnr": v["psnr"], "ssim": v["ssim"]} for k, v in evaluation.items()},
+        "retrain": trained,
+    }
+    atomic_write_json(out / "results.json", results)
+    archive = [r for r in read_jsonl(out / ARCHIVE_FILE)]
+    plot_pareto(out / "pareto.png", {f"lambda={spec.reward.lambda_}": archive},
+                {f"lambda={spec.reward.lambda_}": derived})
+    return results
+
+
+def run_one(spec: Spec, out: Path, device: torch.device, resume: bool, progress: Progress = _quiet) -> dict[str, Any]:
+    """One search (one lambda) from spec to ``results.json``."""
+    run = prepare_run_dir(out, spec, resume)
+    seed_everything(spec.seed, 0)
+    derived = run_search(spec, out, device, resume, progress)
+    trained: dict[str, Any] = {}
+    if not run.done("retrain"):
+        trained = run_retrain(spec, out, device, resume, progress)
+        atomic_write_json(out / "retrain.json", trained)
+        run.mark("evaluate")
+    elif (out / "retrain.json").exists():
+        trained = json.loads((out / "retrain.json").read_text())
+    if not run.done("evaluate"):
+        evaluation = run_evaluate(spec, out, device, progress)
+        results = write_results(spec, out, derived, evaluation, trained)
+        run.mark("done")
+        return results
+    return json.loads((out / "results.json").read_text())
+
+
+def run_spec(spec: Spec, out: Path, device_name: str | None = None, resume: bool = False,
+             progress: Progress = _quiet) -> dict[str, Any]:
+    """Run a spec: one search, or one per lambda of a sweep with a combined Pareto report."""
+    device = resolve_device(device_name or spec.device)
+    lambdas = spec.lambdas()
+    if len(lambdas) == 1 and not spec.reward.lambdas:
+        return run_one(spec, out, device, resume, progress)
+    prepare_run_dir(out, spec, resume)
+    runs: dict[str, dict[str, Any]] = {}
+    for value in lambdas:
+        runs[f"lambda={value}"] = run_one(spec.for_lambda(value), out / f"lambda-{value}", device, resume, progress)
+    series = {label: read_jsonl(out / f"lambda-{spec_l}" / ARCHIVE_FILE)
+              for label, spec_l in zip(runs, lambdas)}
+    chosen = {label: json.loads((out / f"lambda-{value}" / "derived.json").read_text())
+              for label, value in zip(runs, lambdas)}
+    plot_pareto(out / "pareto.png", series, chosen, title="HNAS lambda sweep: PSNR vs MACs")
+    summary = {
+        "lambdas": lambdas,
+        "runs": {label: {k: r[k] for k in ("hash", "position", "psnr", "ssim", "macs", "params", "reward", "lambda")}
+                 for label, r in runs.items()},
+    }
+    atomic_write_json(out / "pareto.json", summary)
+    atomic_write_json(out / "results.json", summary)
+    return summary
