@@ -44,7 +44,7 @@ def test_sweep_expands_to_one_spec_per_lambda():
         ("[reward]\nlambda = 1.5\n", "reward.lambda"),
         ("[reward]\nlambdas = [0.2, 2.0]\n", "every lambda must be in [0, 1]"),
         ("[reward]\ntype = 'jiont'\n", "did you mean 'joint'"),
-        ("[reward]\ncost = 'flops'\n", "unknown cost 'flops'"),
+        ("[reward]\ncost = 'flopz'\n", "unknown cost 'flopz'"),
         ("[controller]\ntype = 'gru'\n", "unknown controller 'gru'"),
         ("[space]\nnormal_ops = ['sep_conv3x3']\n", "did you mean 'sep_conv_3x3'"),
         ("[data]\nw_split = [0.5, 0.2]\n", "data.w_split"),
