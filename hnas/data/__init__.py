@@ -1,0 +1,42 @@
+"""Data for training and evaluating SR models: MATLAB-compatible resize, image IO, data sets,
+PSNR/SSIM and the evaluation loop.
+
+Importing this package registers the data set kinds in :data:`hnas.registry.DATASETS`.
+"""
+
+from hnas.data.datasets import BenchmarkItem, BenchmarkSet, PatchDataset, make_loader
+from hnas.data.evaluate import BicubicUpscaler, evaluate
+from hnas.data.io import image_size, image_to_tensor, read_image, tensor_to_image, to_rgb, write_image
+from hnas.data.metrics import batch_psnr, psnr, psnr_ssim, rgb_to_y, ssim
+from hnas.data.resize import downscale_uint8, imresize, mod_crop, upscale_uint8
+from hnas.data.sources import ImageRecord, load_pair, open_images, parse_split, select_split, source_label
+
+__all__ = [
+    "BenchmarkItem",
+    "BenchmarkSet",
+    "BicubicUpscaler",
+    "ImageRecord",
+    "PatchDataset",
+    "batch_psnr",
+    "downscale_uint8",
+    "evaluate",
+    "image_size",
+    "image_to_tensor",
+    "imresize",
+    "load_pair",
+    "make_loader",
+    "mod_crop",
+    "open_images",
+    "parse_split",
+    "psnr",
+    "psnr_ssim",
+    "read_image",
+    "rgb_to_y",
+    "select_split",
+    "source_label",
+    "ssim",
+    "tensor_to_image",
+    "to_rgb",
+    "upscale_uint8",
+    "write_image",
+]
