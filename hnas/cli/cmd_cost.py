@@ -1,0 +1,72 @@
+"""``hnas cost``: MACs, parameters, the paper's FLOPs and (optionally) latency of an architecture."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hnas.cli.app import app
+from hnas.cli.common import err_console, print_json, user_errors
+from hnas.costs import PAPER_INPUT, CostSettings, measure, parse_input_size
+from hnas.utils.device import resolve_device
+
+
+@app.command("cost")
+@user_errors
+def cost_command(
+    model: Annotated[str, typer.Argument(help="Preset name (hnas-a) or genotype file (.json/.toml).")],
+    scale: Annotated[int, typer.Option(min=1, help="Upscaling factor.")] = 2,
+    channels: Annotated[
+        int, typer.Option(min=1, help="Channels per op (64 retrained, 8 while searching).")
+    ] = 64,
+    input_size: Annotated[
+        str, typer.Option("--input", help="LR input size HxW (Table II uses 480x480).")
+    ] = "480x480",
+    latency: Annotated[bool, typer.Option("--latency", help="Also time forward passes (median ms).")] = False,
+    device: Annotated[str, typer.Option(help="Device for --latency: auto, cpu, cuda, cuda:N.")] = "auto",
+    repeats: Annotated[int, typer.Option(min=1, help="Timed forward passes for --latency.")] = 20,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="CPU threads for --latency (default: torch's setting).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only.")] = False,
+) -> None:
+    """Count multiply-adds (every convolution, transposed ones and interpolation included) and
+    parameters; print the paper's Table II convention beside them. See docs/costs.md."""
+    size = parse_input_size(input_size)
+    settings = CostSettings.make(
+        input=size, scale=scale, channels=channels, device=device, repeats=repeats, threads=threads
+    )
+    if latency:
+        err_console.print(f"timing {settings.repeats} forward passes on {resolve_device(device)} ...")
+    report = measure(model, settings, latency=latency)
+    if as_json:
+        print_json(report.summary())
+        return
+    table = Table(title=f"{model}  (x{scale}, C={channels}, LR input {size[0]}x{size[1]})")
+    table.add_column("cost")
+    table.add_column("value", justify="right")
+    table.add_column("meaning", style="dim")
+    kinds = report.macs_by_kind
+    table.add_row("MACs", f"{report.macs:,}", f"{report.macs / 1e9:.2f} G multiply-adds per image")
+    table.add_row("  convolution", f"{kinds['convolution']:,}", "")
+    table.add_row("  transposed convolution", f"{kinds['transposed_convolution']:,}", "")
+    table.add_row("  interpolation", f"{kinds['interpolation']:,}", "per output: bilinear 4, nearest 0")
+    if kinds["matmul"] or kinds["other"]:
+        table.add_row("  other", f"{kinds['matmul'] + kinds['other']:,}", "")
+    table.add_row("parameters", f"{report.params:,}", "trainable")
+    table.add_row(
+        "paper FLOPs (G)",
+        f"{report.paper_gflops:.1f}" if report.paper_gflops >= 10 else f"{report.paper_gflops:.3g}",
+        f"Table II: conv MACs at {PAPER_INPUT[0]}x{PAPER_INPUT[1]} x 1e-8",
+    )
+    if report.latency is not None:
+        info = report.latency
+        table.add_row(
+            "latency (ms)",
+            f"{info.median_ms:.2f}",
+            f"median of {info.repeats}, {info.device}, {info.threads} threads",
+        )
+    Console().print(table)
