@@ -79,10 +79,15 @@ def prepare_run_dir(out: Path, spec: Spec, resume: bool) -> RunDir:
     return run
 
 
-def _batches(spec: Spec, split: Any, batch: int, steps: int, seed: int, what: str) -> Iterator[Any]:
+def _batches(spec: Spec, split: Any, batch: int, steps: int, what: str) -> Iterator[Any]:
+    """Endless batches; one pass of the loader is exactly one epoch's worth.
+
+    The loader takes its shuffle order and patches from torch's global generator, which the
+    search reseeds at every epoch, so a run resumed at an epoch boundary sees the same batches.
+    """
     records = select_split(open_images(spec.data.source), split, where=f"{spec.data.source} ({what})")
     dataset = PatchDataset(records, spec.space.scale, spec.data.patch, samples_per_epoch=batch * steps)
-    loader = make_loader(dataset, batch, num_workers=spec.data.workers, seed=seed)
+    loader = make_loader(dataset, batch, num_workers=spec.data.workers)
     return infinite(loader)
 
 
@@ -90,11 +95,10 @@ def build_search(spec: Spec, out: Path, device: torch.device) -> Search:
     """Assemble data, scorer and the search from a spec (also used by the benchmarks)."""
     seed_everything(spec.seed, 3)
     scale = spec.space.scale
-    w_batches = _batches(spec, spec.data.w_split, spec.data.batch, spec.search.w_steps, spec.seed, "w split")
-    theta = _batches(spec, spec.data.theta_split, spec.data.val_batch, spec.search.controller_steps, spec.seed + 1,
-                     "theta split")
+    w_batches = _batches(spec, spec.data.w_split, spec.data.batch, spec.search.w_steps, "w split")
+    theta = _batches(spec, spec.data.theta_split, spec.data.val_batch, spec.search.controller_steps, "theta split")
     derive_source = _batches(spec, spec.data.theta_split, spec.data.val_batch, spec.search.derive_batches,
-                             spec.seed + 2, "theta split")
+                             "theta split")
     derive_batches = [next(derive_source) for _ in range(spec.search.derive_batches)]
     scorer = Scorer(
         psnr_fn=lambda sr, hr: batch_psnr(sr, hr, shave=scale),
@@ -198,7 +202,8 @@ def write_results(spec: Spec, out: Path, derived: dict[str, Any], evaluation: di
         "channels": width,
         "scale": spec.space.scale,
         "evaluation": {k: {"psnr": v["psnr"], "ssim": v["ssim"]} for k, v in evaluation.items()},
-        "retrain": trained,
+        # Timings stay in retrain.json: results.json is identical for identical runs.
+        "retrain": {k: trained[k] for k in ("step", "total", "parameters", "best_val_psnr") if k in trained},
     }
     atomic_write_json(out / "results.json", results)
     archive = [r for r in read_jsonl(out / ARCHIVE_FILE)]

@@ -41,12 +41,11 @@ def retrain(spec: Spec, genotype: Genotype, out: Path, device: torch.device, res
     """Train ``genotype`` at the retraining width; returns the trainer's summary."""
     folder = out / "retrain"
     config = retrain_config(spec, device)
-    resume_here = resume and (folder / "resume.safetensors").exists() or resume and any(folder.glob("resume*"))
     _, summary = train(
         genotype,
         config,
         folder,
-        resume=bool(resume_here),
+        resume=resume,
         progress=lambda step, total, info: progress("retrain", step, total, f"loss {info['loss'] or 0:.3f}"),
     )
     with atomic_path(out / "model.safetensors") as tmp:
