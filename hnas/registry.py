@@ -114,9 +114,9 @@ class Registry(Generic[T]):
     def unknown_message(self, name: str) -> str:
         known = sorted([*self._entries, *self._aliases])
         close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
         listing = ", ".join(self.names()) or "(none)"
-        return f"unknown {self.singular} '{name}'{hint} registered {self.kind}: {listing}"
+        return f"unknown {self.singular} '{name}'{hint}; registered {self.kind}: {listing}"
 
     def get(self, name: str) -> T:
         return self._entries[self.canonical(name)].obj

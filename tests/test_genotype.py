@@ -72,7 +72,7 @@ def test_example_files_match_presets():
         ({"normal": HNAS_A_NORMAL + [["skip_connect", 0, 3]]}, "node 3 has 3 incoming edges"),
         ({"normal": HNAS_A_NORMAL[:4] + HNAS_A_NORMAL[6:]}, "node 4 has 0 incoming edges"),
         ({"normal": [["sep_conv3x3", 1, 2]] + HNAS_A_NORMAL[1:]},
-         "normal cell, node 2, edge 0 ['sep_conv3x3', 1, 2]: unknown normal op 'sep_conv3x3'; did you mean 'sep_conv_3x3'"),
+         "normal cell, node 2, edge 0 ['sep_conv3x3', 1, 2]: unknown normal op 'sep_conv3x3' (did you mean 'sep_conv_3x3'"),
         ({"upsampling": [["sep_conv_3x3", 0, 2]] + HNAS_A_UP[1:]}, "upsampling cell, node 2"),
         ({"normal": [["skip_connect", 1, 1]] + HNAS_A_NORMAL[1:]}, "input node"),
         ({"normal": []}, "at least one intermediate node"),

@@ -25,7 +25,5 @@ def resolve_genotype(value: GenotypeLike) -> Genotype:
             return PRESETS.get(value)()
         if Path(value).is_file():
             return Genotype.load(value)
-        raise GenotypeError(
-            f"'{value}' is neither a preset nor a genotype file; " + PRESETS.unknown_message(value).split("; ", 1)[-1]
-        )
+        raise GenotypeError(f"'{value}' is neither a preset nor a genotype file: {PRESETS.unknown_message(value)}")
     raise GenotypeError(f"cannot make a genotype from {type(value).__name__}")

@@ -1,0 +1,196 @@
+"""Bad input matrix: every user mistake is a short message, exit code 2, no traceback, no output.
+
+Each case is what a user could type; the expected text is a fragment of the one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from hnas import build_model, save_model
+from hnas.cli import app
+
+runner = CliRunner()
+VALID_SPEC = """
+name = "bad"
+[space]
+layers = 2
+nodes = 1
+channels = 2
+[data]
+source = "{data}"
+patch = 16
+batch = 2
+val_batch = 2
+[search]
+epochs = 1
+w_steps = 1
+controller_steps = 1
+derive_samples = 0
+derive_batches = 1
+[retrain]
+channels = 2
+iters = 1
+batch = 2
+patch = 16
+"""
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> dict[str, Path]:
+    """Files a careless user might hand to hnas, plus a few good ones."""
+    root = tmp_path_factory.mktemp("bad")
+    paths: dict[str, Path] = {"root": root}
+    good = root / "images"
+    good.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(good / f"img{i}.png")
+    paths["images"] = good
+    empty = root / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no images here")
+    paths["empty"] = empty
+    broken = root / "broken"
+    broken.mkdir()
+    (broken / "zero.png").write_bytes(b"")
+    paths["broken"] = broken
+    truncated = root / "truncated"
+    truncated.mkdir()
+    data = (good / "img0.png").read_bytes()
+    (truncated / "cut.png").write_bytes(data[: len(data) // 2])
+    paths["truncated"] = truncated
+    fake = root / "fake"
+    fake.mkdir()
+    (fake / "photo.png").write_text("this is not a png")
+    paths["fake"] = fake
+    tiny = root / "tiny"
+    tiny.mkdir()
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tiny / "dot.png")
+    paths["tiny"] = tiny
+
+    ckpt = root / "x2.safetensors"
+    save_model(build_model("hnas-a", scale=2, channels=2), ckpt)
+    paths["ckpt"] = ckpt
+    corrupt = root / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x00\x01garbage" * 10)
+    paths["corrupt"] = corrupt
+    cut = root / "cut.safetensors"
+    cut.write_bytes(ckpt.read_bytes()[:2000])
+    paths["cut"] = cut
+    mismatched = root / "mismatched.safetensors"
+    _retag(ckpt, mismatched, "hnas-b")
+    paths["mismatched"] = mismatched
+
+    def spec(name: str, text: str) -> None:
+        (root / name).write_text(text)
+        paths[name] = root / name
+
+    base = VALID_SPEC.format(data=good)
+    spec("good.toml", base)
+    spec("typo.toml", base.replace("layers = 2", "layerz = 2"))
+    spec("type.toml", base.replace("layers = 2", "layers = 'two'"))
+    spec("lambda.toml", base + "[reward]\nlambda = 1.7\n")
+    spec("op.toml", base.replace("channels = 2\n[data]", "channels = 2\nnormal_ops = ['sep_conv_3x33']\n[data]"))
+    spec("controller.toml", base + "[controller]\ntype = 'transformer'\n")
+    spec("reward.toml", base + "[reward]\ntype = 'accuracy'\n")
+    spec("cost.toml", base + "[reward]\ncost = 'energy'\n")
+    spec("syntax.toml", base + "[reward\n")
+    spec("nodata.toml", base.replace(str(good), str(root / "missing")))
+    spec("emptydata.toml", base.replace(str(good), str(empty)))
+    spec("scale0.toml", base.replace("channels = 2\n[data]", "channels = 2\nscale = 0\n[data]"))
+    spec("plugin.toml", "plugins = ['hnas_no_such_plugin']\n" + base)
+    (root / "genotype.json").write_text(json.dumps({"normal": [["skip_connect", 2, 2]], "upsampling": [], "position": 1}))
+    paths["genotype.json"] = root / "genotype.json"
+    (root / "position.json").write_text(
+        json.dumps({"normal": [["rcab", 0, 2], ["rcab", 1, 2]], "upsampling": [["nearest", 0, 2], ["area", 1, 2]],
+                    "position": 5, "layers": 3}))
+    paths["position.json"] = root / "position.json"
+    readonly = root / "readonly"
+    readonly.mkdir()
+    readonly.chmod(0o500)
+    paths["readonly"] = readonly
+    return paths
+
+
+def _retag(source: Path, target: Path, preset: str) -> None:
+    """Copy a checkpoint but claim in its metadata that it holds another genotype."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from hnas import resolve_genotype
+
+    with safe_open(str(source), "pt") as fh:
+        metadata = dict(fh.metadata())
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    metadata["genotype"] = resolve_genotype(preset).canonical_json()
+    save_file(tensors, str(target), metadata=metadata)
+
+
+CASES = [
+    # (id, argv with {placeholders}, fragment of the message)
+    ("spec unknown key", ["run", "{typo.toml}", "--out", "{out}"], "unknown key 'space.layerz'"),
+    ("spec wrong type", ["run", "{type.toml}", "--out", "{out}"], "space.layers"),
+    ("lambda out of range", ["run", "{lambda.toml}", "--out", "{out}"], "reward.lambda"),
+    ("unknown op in spec", ["run", "{op.toml}", "--out", "{out}"], "did you mean 'sep_conv_3x3'"),
+    ("unknown controller", ["run", "{controller.toml}", "--out", "{out}"], "unknown controller 'transformer'"),
+    ("unknown reward", ["run", "{reward.toml}", "--out", "{out}"], "unknown reward 'accuracy'"),
+    ("unknown cost", ["run", "{cost.toml}", "--out", "{out}"], "unknown cost 'energy'"),
+    ("TOML syntax error", ["run", "{syntax.toml}", "--out", "{out}"], "is not valid TOML"),
+    ("missing spec file", ["run", "{root}/nope.toml", "--out", "{out}"], "spec file not found"),
+    ("missing data folder", ["run", "{nodata.toml}", "--out", "{out}"], "missing"),
+    ("empty data folder", ["run", "{emptydata.toml}", "--out", "{out}"], "empty"),
+    ("scale 0 in spec", ["run", "{scale0.toml}", "--out", "{out}"], "space.scale"),
+    ("unimportable plugin", ["run", "{plugin.toml}", "--out", "{out}"], "plugin 'hnas_no_such_plugin'"),
+    ("bad --set", ["run", "{typo.toml}", "--set", "reward.lambda"], "key=value"),
+    ("unwritable run dir", ["run", "{good.toml}", "--out", "{images}/img0.png/run"], "cannot write"),
+    ("invalid genotype file", ["show", "{genotype.json}"], "node 2 takes input from node 2"),
+    ("position outside 1..L", ["show", "{position.json}"], "position 5 is outside 1..3"),
+    ("unknown preset", ["show", "hnas-d"], "'hnas-d' is neither a preset nor a genotype file"),
+    ("malformed --input", ["cost", "hnas-a", "--input", "48xx"], "48xx"),
+    ("eval zero-byte image", ["eval", "bicubic", "--data", "{broken}", "--scale", "2"], "zero.png"),
+    ("eval truncated image", ["eval", "bicubic", "--data", "{truncated}", "--scale", "2"], "cut.png"),
+    ("eval non-image file", ["eval", "bicubic", "--data", "{fake}", "--scale", "2"], "photo.png"),
+    ("eval image too small", ["eval", "bicubic", "--data", "{tiny}", "--scale", "2"], "dot.png"),
+    ("eval missing folder", ["eval", "bicubic", "--data", "{root}/nowhere", "--scale", "2"], "nowhere"),
+    ("eval empty folder", ["eval", "bicubic", "--data", "{empty}", "--scale", "2"], "empty"),
+    ("eval scale 0", ["eval", "bicubic", "--data", "{images}", "--scale", "0"], "scale"),
+    ("checkpoint for another scale", ["eval", "{ckpt}", "--data", "{images}", "--scale", "3"], "scale"),
+    ("corrupt safetensors", ["eval", "{corrupt}", "--data", "{images}", "--scale", "2"], "corrupt.safetensors"),
+    ("truncated safetensors", ["upscale", "{cut}", "{images}/img0.png", "--out", "{out}"], "cut.safetensors"),
+    ("mismatched genotype metadata", ["upscale", "{mismatched}", "{images}/img0.png", "--out", "{out}"],
+     "mismatched.safetensors"),
+    ("train unknown preset", ["train", "hnas-x", "--data", "{images}", "--scale", "2", "--out", "{out}"],
+     "'hnas-x' is neither a preset"),
+    ("train empty data", ["train", "hnas-a", "--data", "{empty}", "--scale", "2", "--out", "{out}"], "empty"),
+    ("upscale missing input", ["upscale", "bicubic", "{root}/none.png", "--scale", "2", "--out", "{out}"],
+     "none.png"),
+    ("export to unknown format", ["export", "{ckpt}", "--format", "tflite", "--out", "{out}/m.tflite"], "tflite"),
+]
+
+
+@pytest.mark.parametrize("case, argv, fragment", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_short_error(world, tmp_path, case, argv, fragment):
+    names = {k: str(v) for k, v in world.items()}
+    names["out"] = str(tmp_path / "out")
+    args = [re.sub(r"\{([^}]+)\}", lambda m: names[m.group(1)], a) for a in argv]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, (case, result.output)
+    assert "Traceback" not in result.output
+    assert 1 <= len(result.stderr.strip().splitlines()) <= 3, result.stderr
+    assert fragment in result.stderr, result.stderr
+    out = tmp_path / "out"
+    if case not in {"spec unknown key"}:
+        written = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
+        assert not [p for p in written if p.suffix in {".png", ".safetensors", ".onnx", ".pt"}], written
+
+
+def test_the_matrix_is_large_enough():
+    assert len(CASES) >= 25
