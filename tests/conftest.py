@@ -16,3 +16,69 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "Set5").is_dir():
         pytest.skip(f"benchmark data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+TINY_SPEC = """
+name = "tiny"
+seed = 3
+device = "cpu"
+
+[space]
+layers = 3
+nodes = 2
+channels = 2
+scale = 2
+global_skip = "bicubic"
+
+[data]
+source = "{data}"
+w_split = [0.0, 0.5]
+theta_split = [0.5, 1.0]
+patch = 16
+batch = 2
+val_batch = 2
+
+[reward]
+lambda = 0.6
+
+[search]
+epochs = {epochs}
+w_steps = 2
+controller_steps = 3
+derive_samples = 2
+derive_batches = 1
+
+[retrain]
+channels = 4
+iters = {iters}
+batch = 2
+patch = 16
+"""
+
+
+@pytest.fixture(scope="session")
+def small_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six 48x40 crops of the built-in photographs: quick to search, retrain and evaluate on."""
+    import numpy as np
+    from PIL import Image
+
+    from hnas.data import open_images, read_image
+
+    folder = tmp_path_factory.mktemp("images")
+    for record in open_images("builtin:skimage"):
+        image = read_image(record.path)
+        crop = image[:40, :48] if image.shape[2] == 3 else np.repeat(image[:40, :48], 3, axis=2)
+        Image.fromarray(crop).save(folder / f"{record.stem}.png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_spec():  # type: ignore[no-untyped-def]
+    """``tiny_spec(folder, data, epochs=2, iters=3)`` writes a search spec that runs in seconds."""
+
+    def write(folder: Path, data: Path, epochs: int = 2, iters: int = 3) -> Path:
+        path = folder / "tiny.toml"
+        path.write_text(TINY_SPEC.format(data=data, epochs=epochs, iters=iters))
+        return path
+
+    return write

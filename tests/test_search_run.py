@@ -3,71 +3,18 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 from typer.testing import CliRunner
 
 from hnas import Genotype
 from hnas.cli import app
-from hnas.data import open_images, read_image
 
 runner = CliRunner()
 
-TINY = """
-name = "tiny"
-seed = 3
-device = "cpu"
-
-[space]
-layers = 3
-nodes = 2
-channels = 2
-scale = 2
-global_skip = "bicubic"
-
-[data]
-source = "{data}"
-w_split = [0.0, 0.5]
-theta_split = [0.5, 1.0]
-patch = 16
-batch = 2
-val_batch = 2
-
-[reward]
-lambda = 0.6
-
-[search]
-epochs = 2
-w_steps = 2
-controller_steps = 3
-derive_samples = 2
-derive_batches = 1
-
-[retrain]
-channels = 4
-iters = 3
-batch = 2
-patch = 16
-"""
-
 
 @pytest.fixture(scope="module")
-def small_images(tmp_path_factory) -> Path:
-    """Six 48x40 crops of the built-in photographs: quick to search, retrain and evaluate on."""
-    folder = tmp_path_factory.mktemp("images")
-    for record in open_images("builtin:skimage"):
-        image = read_image(record.path)
-        crop = image[:40, :48] if image.shape[2] == 3 else np.repeat(image[:40, :48], 3, axis=2)
-        Image.fromarray(crop).save(folder / f"{record.stem}.png")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def spec_file(tmp_path_factory, small_images) -> Path:
-    path = tmp_path_factory.mktemp("spec") / "tiny.toml"
-    path.write_text(TINY.format(data=small_images))
-    return path
+def spec_file(tmp_path_factory, small_images, tiny_spec) -> Path:
+    return tiny_spec(tmp_path_factory.mktemp("spec"), small_images)
 
 
 @pytest.fixture(scope="module")

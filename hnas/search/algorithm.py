@@ -172,6 +172,7 @@ class Search:
         """Restore the last completed epoch, if a state file exists; trims logs to match it."""
         path = self.out / STATE_FILE
         if not path.exists():
+            self._trim_logs()  # killed during epoch 1: start over, without its partial lines
             return False
         try:
             state = torch.load(path, map_location=self.device, weights_only=True)
@@ -183,10 +184,16 @@ class Search:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = int(state["epoch"])
-        for name in (ARCHIVE_FILE, LOG_FILE):
-            kept = [r for r in read_jsonl(self.out / name) if r.get("epoch", 0) <= self.epoch]
-            atomic_write_jsonl(self.out / name, kept)
+        self._trim_logs()
         return True
+
+    def _trim_logs(self) -> None:
+        """Drop log and archive lines written after the last checkpoint (a killed epoch's)."""
+        for name in (ARCHIVE_FILE, LOG_FILE):
+            if (self.out / name).exists():
+                kept = [r for r in read_jsonl(self.out / name)
+                        if r.get("stage", "search") == "search" and r.get("epoch", 0) <= self.epoch]
+                atomic_write_jsonl(self.out / name, kept)
 
     # -- Algorithm 1 ------------------------------------------------------------------------------
     def train_weights(self, stats: EpochStats) -> None:

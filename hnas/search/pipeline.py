@@ -112,6 +112,8 @@ def build_search(spec: Spec, out: Path, device: torch.device) -> Search:
 def run_search(spec: Spec, out: Path, device: torch.device, resume: bool, progress: Progress) -> dict[str, Any]:
     """Search and derive; returns the derivation record of the chosen genotype."""
     run = RunDir(out)
+    if run.done("derive"):
+        return json.loads((out / "derived.json").read_text())
     search = build_search(spec, out, device)
     if not run.done("search"):
         if resume:
@@ -131,20 +133,17 @@ def run_search(spec: Spec, out: Path, device: torch.device, resume: bool, progre
 
         search.run(on_epoch)
         run.mark("derive")
-    elif (out / "search_state.pt").exists():
-        search.load()
-    if not run.done("derive"):
-        progress("derive", 0, 1, "scoring candidates")
-        derived = search.derive()
-        kept = [r for r in read_jsonl(out / ARCHIVE_FILE) if r.get("stage") != "derive"]
-        atomic_write_jsonl(out / ARCHIVE_FILE, kept)
-        for record in derived["candidates"]:
-            append_jsonl(out / ARCHIVE_FILE, record)
-        best = derived["best"]
-        Genotype.from_data(best["genotype"]).save(out / "genotype.json")
-        atomic_write_json(out / "derived.json", best)
-        progress("derive", 1, 1, f"chose {best['hash']} (reward {best['reward']:.3f})")
-        run.mark("retrain")
+    else:
+        search.load()  # the searched weights and policy; drops a killed derivation's lines
+    progress("derive", 0, 1, "scoring candidates")
+    derived = search.derive()
+    for record in derived["candidates"]:
+        append_jsonl(out / ARCHIVE_FILE, record)
+    best = derived["best"]
+    Genotype.from_data(best["genotype"]).save(out / "genotype.json")
+    atomic_write_json(out / "derived.json", best)
+    progress("derive", 1, 1, f"chose {best['hash']} (reward {best['reward']:.3f})")
+    run.mark("retrain")
     return json.loads((out / "derived.json").read_text())
 
 

@@ -30,7 +30,7 @@ def retrain_config(spec: Spec, device: torch.device) -> TrainConfig:
         patch=r.patch,
         lr=r.lr,
         log_every=max(1, min(100, r.iters // 10)),
-        save_every=max(1, min(1000, r.iters)),
+        save_every=max(1, min(1000, r.iters // 10)),
         val_every=r.val_every,
         device=str(device),
         seed=spec.seed,
