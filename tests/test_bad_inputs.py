@@ -113,10 +113,6 @@ def world(tmp_path_factory) -> dict[str, Path]:
         json.dumps({"normal": [["rcab", 0, 2], ["rcab", 1, 2]], "upsampling": [["nearest", 0, 2], ["area", 1, 2]],
                     "position": 5, "layers": 3}))
     paths["position.json"] = root / "position.json"
-    readonly = root / "readonly"
-    readonly.mkdir()
-    readonly.chmod(0o500)
-    paths["readonly"] = readonly
     return paths
 
 

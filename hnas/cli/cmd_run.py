@@ -50,14 +50,14 @@ def run_command(
         print_json(results)
         return
     err_console.print(f"[bold]done[/bold]: results in {out_dir}/results.json")
-    if "psnr" in results:
-        psnr = results["psnr"]
-        ssim = results["ssim"]
+    if "runs" not in results:
+        quality = (f"PSNR {results['psnr']:.2f} dB, SSIM {results['ssim']:.4f}" if results["psnr"] is not None
+                   else f"search PSNR {results['search_psnr']:.2f} dB (not retrained)")
         typer.echo(
-            f"genotype {results['hash']} (upsampling at layer {results['position']}): "
-            f"PSNR {psnr:.2f} dB, SSIM {ssim:.4f}, {results['macs'] / 1e9:.2f} GMACs, "
-            f"{results['params']:,} parameters"
+            f"genotype {results['hash']} (upsampling at layer {results['position']}): {quality}, "
+            f"{results['macs'] / 1e9:.2f} GMACs, {results['params']:,} parameters"
         )
     else:
         for label, item in results["runs"].items():
-            typer.echo(f"{label}: {item['hash']} PSNR {item['psnr']:.2f} dB, {item['macs'] / 1e9:.2f} GMACs")
+            psnr = "not retrained" if item["psnr"] is None else f"PSNR {item['psnr']:.2f} dB"
+            typer.echo(f"{label}: {item['hash']} {psnr}, {item['macs'] / 1e9:.2f} GMACs")

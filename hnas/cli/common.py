@@ -42,7 +42,7 @@ def user_errors(func: F) -> F:
             what = exc.strerror or type(exc).__name__
             raise fail(f"{what}: {path}" if path else str(exc)) from None
         except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
+            typer.echo("interrupted: finished work is checkpointed; run the same command with --resume", err=True)
             raise typer.Exit(code=130) from None
 
     return wrapper  # type: ignore[return-value]

@@ -217,6 +217,10 @@ def run_one(spec: Spec, out: Path, device: torch.device, resume: bool, progress:
     seed_everything(spec.seed, 0)
     derived = run_search(spec, out, device, resume, progress)
     trained: dict[str, Any] = {}
+    if not spec.retrain.enabled:
+        results = write_results(spec, out, derived, {}, trained)
+        run.mark("done")
+        return results
     if not run.done("retrain"):
         trained = run_retrain(spec, out, device, resume, progress)
         atomic_write_json(out / "retrain.json", trained)
