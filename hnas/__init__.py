@@ -24,7 +24,7 @@ from hnas.registry import (
     Registry,
 )
 from hnas.spaces import CellGenotype, Edge, Genotype, resolve_genotype
-from hnas import zoo as zoo  # noqa: E402  (presets hnas_a_x2 ...; registers them with timm)
+from hnas import zoo as zoo  # presets hnas_a_x2 ...; importing registers them with timm
 
 __version__ = "0.1.0"
 

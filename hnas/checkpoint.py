@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -37,6 +37,9 @@ RESERVED_KEYS = ("format", "genotype", "scale", "channels", "global_skip", "rgb_
 
 _MAX_LISTED = 3
 
+if TYPE_CHECKING:
+    from hnas.models.network import HNASNet
+
 
 def _version() -> str:
     from hnas import __version__
@@ -44,7 +47,7 @@ def _version() -> str:
     return __version__
 
 
-def model_metadata(model: Any, extra_metadata: Mapping[str, Any] | None = None) -> dict[str, str]:
+def model_metadata(model: HNASNet, extra_metadata: Mapping[str, Any] | None = None) -> dict[str, str]:
     """The string-only header for ``model``: its :meth:`HNASNet.config` plus format and version.
 
     ``extra_metadata`` values that are not strings are stored as JSON (safetensors headers hold
@@ -67,7 +70,7 @@ def model_metadata(model: Any, extra_metadata: Mapping[str, Any] | None = None) 
     return meta
 
 
-def save_model(model: Any, path: str | Path, extra_metadata: Mapping[str, Any] | None = None) -> Path:
+def save_model(model: HNASNet, path: str | Path, extra_metadata: Mapping[str, Any] | None = None) -> Path:
     """Write ``model``'s weights and architecture to ``path`` (a ``.safetensors`` file), atomically.
 
     A directory ``path`` gets ``model.safetensors`` inside it. Tensors are copied to contiguous CPU
@@ -108,12 +111,14 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         raise CheckpointError(
             f"{path} has no hnas metadata (format, genotype); it was not written by hnas.save_model"
         )
-    if fmt.split("/")[0] != MODEL_FORMAT.split("/")[0] or fmt != MODEL_FORMAT:
+    if fmt != MODEL_FORMAT:
+        if fmt.split("/")[0] != MODEL_FORMAT.split("/")[0]:
+            raise CheckpointError(f"{path} is a '{fmt}' file, not an hnas model ('{MODEL_FORMAT}')")
         raise CheckpointError(f"{path} has format '{fmt}', this hnas reads '{MODEL_FORMAT}'; upgrade hnas")
     return meta
 
 
-def model_from_metadata(meta: Mapping[str, str], source: str = "checkpoint") -> Any:
+def model_from_metadata(meta: Mapping[str, str], source: str = "checkpoint") -> HNASNet:
     """Build the (untrained) network a header describes; a bad header names ``source``."""
     from hnas.models.network import HNASNet
     from hnas.spaces.genotype import Genotype
@@ -166,7 +171,7 @@ def check_state_dict(
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as fh:
-            return {name: fh.get_tensor(name) for name in fh.keys()}
+            return {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118  (safe_open has no __iter__)
     except (SafetensorError, OSError, RuntimeError) as exc:
         raise CheckpointError(f"cannot read tensors from {path} (corrupt or truncated?): {exc}") from None
 
@@ -180,7 +185,7 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     return model
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> Any:
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> HNASNet:
     """Rebuild the network stored in ``path`` and load its weights strictly; returns it in eval mode.
 
     ``path`` is a ``.safetensors`` file written by :func:`save_model` or a run folder holding

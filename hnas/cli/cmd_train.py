@@ -1,0 +1,146 @@
+"""``hnas train MODEL --data DIR --scale S``: train a preset or genotype file (library: hnas.train)."""
+
+from __future__ import annotations
+
+import warnings
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from hnas import distributed as dist
+from hnas.cli.app import app
+from hnas.cli.common import err_console, print_json, user_errors
+from hnas.spaces.resolve import resolve_genotype
+from hnas.train.config import TrainConfig
+from hnas.train.trainer import Trainer
+
+
+class GlobalSkipChoice(str, Enum):
+    none = "none"
+    bicubic = "bicubic"
+
+
+def _default_out(model: str, scale: int) -> Path:
+    return Path("runs") / f"{Path(model).stem if model.endswith(('.json', '.toml')) else model}-x{scale}"
+
+
+class _Bar:
+    """Draws ``Trainer.run``'s progress as one rich bar with the latest loss, lr and PSNR."""
+
+    def __init__(self, progress: Progress, start: int, total: int) -> None:
+        self.progress = progress
+        self.task = progress.add_task("train", total=total, completed=start, loss="", val="")
+
+    def __call__(self, step: int, total: int, info: dict[str, Any]) -> None:
+        fields: dict[str, Any] = {"completed": step}
+        if info.get("loss") is not None:
+            fields["loss"] = f"loss {info['loss']:.3f}  lr {info['lr']:.2e}"
+        record = info.get("record") or {}
+        if record.get("val_psnr") is not None:
+            fields["val"] = f"val {record['val_psnr']:.2f} dB"
+        self.progress.update(self.task, **fields)
+
+
+@app.command("train")
+@user_errors
+def train_command(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="Preset (hnas-a, hnas-b, hnas-c) or genotype file (.json/.toml).")],
+    data: Annotated[str, typer.Option("--data", help="Training HR images: a folder, a DIV2K root or builtin:skimage.")],
+    scale: Annotated[int, typer.Option("--scale", min=1, max=8, help="Upscaling factor.")],
+    channels: Annotated[int, typer.Option(min=1, help="Channels per op (64 as retrained in the paper).")] = 64,
+    iters: Annotated[int | None, typer.Option("--iters", min=1, help="Total iterations.")] = None,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", min=1, help="Total epochs of 1000 iterations (default 300, the paper's).")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Patches per batch.")] = 16,
+    patch: Annotated[int, typer.Option(min=2, help="HR patch side (LR patch = patch / scale).")] = 96,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate (cosine decay to lr/100).")] = 1e-3,
+    global_skip: Annotated[
+        GlobalSkipChoice, typer.Option("--global-skip", help="Add the bicubic upscaled input to the output.")
+    ] = GlobalSkipChoice.none,
+    val: Annotated[str | None, typer.Option("--val", help="Validation HR images (folder or builtin:NAME).")] = None,
+    val_every: Annotated[int, typer.Option("--val-every", min=1, help="Iterations between validations.")] = 1000,
+    log_every: Annotated[int, typer.Option("--log-every", min=1, help="Iterations per train_log.jsonl line.")] = 100,
+    save_every: Annotated[int, typer.Option("--save-every", min=1, help="Iterations between resume checkpoints.")] = 1000,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder (default runs/<model>-x<scale>).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out exactly where it stopped.")] = False,
+    stop_at: Annotated[
+        int | None, typer.Option("--stop-at", min=1, help="Stop (resumably) after this step, e.g. to split a run.")
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N.")] = "auto",
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the weights and the patch sequence.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Data-loading processes (0: in the main one).")] = 0,
+    nproc: Annotated[
+        int,
+        typer.Option("--nproc", min=1, help="Training processes on this machine (torchrun + DDP; --batch is the "
+                     "global batch, split evenly); 1 trains in this process."),
+    ] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+) -> None:
+    """Train a network with L1 loss, Adam and cosine decay; writes OUT/model.safetensors.
+
+    OUT/model.safetensors is the best model by validation PSNR when --val is given, else the last;
+    OUT/last.safetensors is always the last. Ctrl-C saves a resume checkpoint: continue with --resume.
+    Under torchrun (or with --nproc N) the processes train one model data-parallel; rank 0 writes OUT.
+    """
+    genotype = resolve_genotype(model)
+    config = TrainConfig.create(
+        data=data, scale=scale, channels=channels, global_skip=global_skip.value, iters=iters, epochs=epochs,
+        batch=batch, patch=patch, lr=lr, val=val, val_every=val_every, log_every=log_every,
+        save_every=save_every, device=device, seed=seed, workers=workers,
+    )
+    out_dir = out or _default_out(model, scale)
+    if nproc > 1:  # settings are checked above, so a mistake is one line before any process starts
+        dist.shard(config.batch, nproc)
+        argv = ["train", *dist.argv_from_click(ctx, skip=("nproc",))]
+        raise typer.Exit(code=dist.launch(nproc, argv))
+    with dist.session(config.device), dist.quiet_failures():
+        _train(genotype, config, out_dir, resume, stop_at, as_json)
+
+
+def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop_at: int | None,
+           as_json: bool) -> None:
+    """The training itself, in this process (one of several under torchrun: only rank 0 talks)."""
+    speak = not dist.silent()
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),
+        TextColumn("{task.fields[val]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("always" if speak else "ignore", UserWarning)
+        warnings.showwarning = lambda message, *args, **kwargs: err_console.print(f"[yellow]warning[/]: {message}")
+        trainer = Trainer(genotype, config, out_dir, resume=resume)
+        try:
+            if speak:
+                with Progress(*columns, console=err_console, transient=False) as progress:
+                    summary = trainer.run(stop_at=stop_at, progress=_Bar(progress, trainer.step, trainer.total))
+            else:
+                summary = trainer.run(stop_at=stop_at)
+        except KeyboardInterrupt:
+            if speak:
+                err_console.print(
+                    f"interrupted at step {trainer.step} of {trainer.total}; state saved in {out_dir}; "
+                    "continue with the same command plus --resume"
+                )
+            raise typer.Exit(code=130) from None
+    if not dist.is_main():
+        return
+    if as_json:
+        print_json(summary)
+        return
+    done = "finished" if summary["finished"] else f"stopped at step {summary['step']} (continue with --resume)"
+    best = f", best val PSNR {summary['best_val_psnr']:.2f} dB at step {summary['best_step']}" if summary[
+        "best_val_psnr"] is not None else ""
+    typer.echo(f"{done}: {summary['step']}/{summary['total']} iterations in {summary['seconds']:.0f} s{best}")
+    typer.echo(f"model: {summary['model']}")

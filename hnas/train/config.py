@@ -1,0 +1,93 @@
+"""``TrainConfig``: every setting of a training run, validated once at the boundary.
+
+Defaults follow "Training as the authors ran it" (HNAS-REFERENCE.md): L1 loss, Adam at 1e-3 with
+cosine decay to 1e-5 (``lr / 100``), batch 16, HR patches 96 (LR 48 at x2), flips and transposes,
+300 epochs of 1000 iterations. An *epoch* here is the authors' (and EDSR's) fixed block of
+``iters_per_epoch`` iterations, not a pass over the images: patches are drawn at random, and a
+training set of a dozen photos would otherwise make an epoch shorter than one batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hnas.errors import HnasError
+
+#: Settings a resumed run must share with the run it continues: they decide which patches are
+#: drawn, which network is built and how it is optimised, so changing one would silently make a
+#: different run. The rest (length, intervals, device, workers) may change on ``--resume``.
+IDENTITY_FIELDS = (
+    "data", "scale", "channels", "global_skip", "batch", "patch", "lr", "lr_min", "seed", "augment",
+    "iters_per_epoch",
+)
+
+AUTHORS_EPOCHS = 300
+
+
+class TrainConfigError(HnasError, ValueError):
+    """A training setting that does not validate (names the setting)."""
+
+
+class TrainConfig(BaseModel):
+    """Settings of one training run (see the module docstring for the defaults' origin)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data: str = Field(description="Training images: a folder or 'builtin:skimage'.")
+    scale: int = Field(ge=1, le=8)
+    channels: int = Field(64, ge=1)
+    global_skip: Literal["none", "bicubic"] = "none"
+    iters: int | None = Field(None, ge=1, description="Total iterations (exclusive with epochs).")
+    epochs: int | None = Field(None, ge=1, description="Total epochs of iters_per_epoch iterations.")
+    iters_per_epoch: int = Field(1000, ge=1)
+    batch: int = Field(16, ge=1)
+    patch: int = Field(96, ge=2, description="HR patch side; the LR patch is patch / scale.")
+    lr: float = Field(1e-3, gt=0)
+    lr_min: float | None = Field(None, ge=0, description="Cosine floor; default lr / 100.")
+    augment: bool = True
+    val: str | None = Field(None, description="Validation HR images (folder or builtin:NAME).")
+    val_every: int = Field(1000, ge=1)
+    log_every: int = Field(100, ge=1)
+    save_every: int = Field(1000, ge=1, description="Iterations between resume checkpoints.")
+    device: str = "auto"
+    seed: int = 0
+    workers: int = Field(0, ge=0)
+    max_bad_steps: int = Field(5, ge=1, description="Non-finite losses in a row before stopping.")
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if self.iters is not None and self.epochs is not None:
+            raise ValueError("give iters or epochs, not both")
+        if self.patch % self.scale:
+            raise ValueError(f"patch {self.patch} is not a multiple of scale {self.scale} (HR patch side)")
+        if self.patch // self.scale < 2:
+            raise ValueError(f"patch {self.patch} leaves an LR patch under 2 pixels at x{self.scale}")
+        return self
+
+    @property
+    def total_iters(self) -> int:
+        """Iterations of the whole run: ``iters``, else ``epochs * iters_per_epoch``, else 300 epochs."""
+        if self.iters is not None:
+            return self.iters
+        return (self.epochs if self.epochs is not None else AUTHORS_EPOCHS) * self.iters_per_epoch
+
+    @property
+    def lr_floor(self) -> float:
+        return self.lr / 100.0 if self.lr_min is None else self.lr_min
+
+    @property
+    def lr_patch(self) -> int:
+        return self.patch // self.scale
+
+    @classmethod
+    def create(cls, **values: Any) -> TrainConfig:
+        """Validate keyword settings, raising a one-line :class:`TrainConfigError`."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            raise TrainConfigError(f"invalid training setting {loc + ': ' if loc else ''}{msg}") from None

@@ -1,0 +1,486 @@
+"""Train a fixed HNAS architecture (the paper's retraining stage; ``hnas train``, ``hnas run``).
+
+The recipe is the authors' (HNAS-REFERENCE.md, "Training as the authors ran it"): L1 loss, Adam,
+cosine decay from ``lr`` to ``lr / 100`` over the run, random patches with flips and transposes,
+validation PSNR on the Y channel with ``scale`` pixels shaved. What hnas adds is run hygiene:
+
+* **Exact resume.** Batches are a function of ``(seed, step)`` (:mod:`hnas.train.patches`), the
+  learning rate a function of the step (timm's ``CosineLRScheduler`` stepped per update), and the
+  model, Adam moments, counters and RNG states go to ``resume.safetensors`` at intervals, at the
+  end and on Ctrl-C. A run stopped and resumed logs exactly the losses of an uninterrupted run on
+  CPU (tested).
+* **Files in the run folder** (``out``): ``model.safetensors`` is the model to use, the best by
+  validation PSNR when a validation set is given, else the last; ``last.safetensors`` the last
+  weights; ``train_log.jsonl`` one line per log interval (step, mean loss since the previous line,
+  the learning rate of the interval's last update, val_psnr, wall seconds, skipped updates); ``config.json``, ``genotype.json``,
+  ``summary.json``. Every file is written atomically.
+* **Non-finite losses** (or gradients) skip the update with a warning; ``max_bad_steps`` in a row
+  stop the run with :class:`TrainingDivergedError`, leaving the last good checkpoints untouched.
+* **Ctrl-C** finishes the current step, saves the resume state and re-raises ``KeyboardInterrupt``
+  (a second Ctrl-C aborts at once; the last periodic state stays).
+* **Multi-process** (``torchrun``, :mod:`hnas.distributed`): the model is wrapped in
+  ``DistributedDataParallel`` and rank ``r`` of ``N`` trains on items ``r*B/N .. (r+1)*B/N`` of the
+  very batch a one-process run draws at that step, so N processes with ``batch`` B follow the
+  one-process run with batch B (to float summation order). Why slice the global batch instead
+  of a ``DistributedSampler``: an item here is not an image but a random crop drawn from
+  ``(seed, step)``; a sampler would hand each rank different images *and* crops, making the run
+  depend on the number of processes and breaking resume with another number. Slicing costs
+  nothing (the other items' random numbers are drawn, their crops skipped). The validation set,
+  a map-style set of images, is split with ``DistributedSampler``. Rank 0 alone writes the run
+  folder and reads the resume state (then broadcast); the resume state holds the un-wrapped
+  model and optimizer and the step, so a run saved by N processes resumes with M.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from timm.scheduler import CosineLRScheduler
+from torch.utils.data import DataLoader, DistributedSampler
+
+from hnas import distributed as dist
+from hnas.checkpoint import MODEL_FILENAME, load_model, save_model
+from hnas.data.datasets import BenchmarkSet
+from hnas.data.evaluate import evaluate
+from hnas.errors import HnasError
+from hnas.models.network import HNASNet
+from hnas.spaces.genotype import Genotype
+from hnas.spaces.resolve import GenotypeLike, resolve_genotype
+from hnas.train.config import IDENTITY_FIELDS, TrainConfig
+from hnas.train.patches import StepBatches, StepPatchSampler
+from hnas.train.state import RESUME_FILENAME, ResumeState, load_resume, save_resume, set_rng_states
+from hnas.utils.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl
+
+__all__ = ["LAST_FILENAME", "LOG_FILENAME", "RunFolderError", "Trainer", "TrainingDivergedError", "train"]
+
+LAST_FILENAME = "last.safetensors"
+LOG_FILENAME = "train_log.jsonl"
+
+#: ``on_step(step, info)`` runs after every completed step (and its logging and saving). Raising
+#: ``KeyboardInterrupt`` there acts like Ctrl-C; returning ``False`` stops the run resumably.
+StepHook = Callable[[int, dict[str, Any]], "bool | None"]
+ProgressHook = Callable[[int, int, dict[str, Any]], None]
+
+
+class TrainingDivergedError(HnasError, RuntimeError):
+    """Too many non-finite losses in a row; the last good checkpoints were kept."""
+
+
+class RunFolderError(HnasError, FileExistsError):
+    """The output folder holds another run, or not the run being resumed."""
+
+
+class _StopFlag:
+    """SIGINT -> finish the step, then stop. Installed only in the main thread (signals need it)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    @contextmanager
+    def installed(self) -> Iterator[_StopFlag]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.requested:  # second Ctrl-C: abort now
+                raise KeyboardInterrupt
+            self.requested = True
+
+        signal.signal(signal.SIGINT, handler)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+class Trainer:
+    """One training run of ``genotype`` under ``config``, writing into the folder ``out``.
+
+    ``resume=True`` continues the run saved in ``out`` (same data, model and optimiser settings;
+    the length and intervals may change). Build, then :meth:`run`.
+    """
+
+    def __init__(self, genotype: GenotypeLike, config: TrainConfig, out: str | Path, *, resume: bool = False) -> None:
+        self.genotype: Genotype = resolve_genotype(genotype)
+        self.config = config
+        self.out = Path(out)
+        self.device = dist.init(config.device)
+        self.part = dist.shard(config.batch)
+        self.total = config.total_iters
+        state = dist.on_main(self._open_and_check, resume)
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.model = HNASNet(
+                self.genotype, scale=config.scale, channels=config.channels, global_skip=config.global_skip
+            ).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.scheduler = CosineLRScheduler(
+            self.optimizer, t_initial=self.total, lr_min=config.lr_floor, t_in_epochs=False
+        )
+        self.sampler = StepPatchSampler(
+            config.data, config.scale, config.patch, config.batch, seed=config.seed, augment=config.augment
+        )
+        self.validation = BenchmarkSet(config.val, config.scale) if config.val else None
+        self._val_part = self._validation_part()
+
+        self.step = 0
+        self.best_psnr: float | None = None
+        self.best_step: int | None = None
+        self.last_val: float | None = None
+        self.bad_streak = 0
+        self.seconds = 0.0
+        self._loss_sum = 0.0
+        self._loss_count = 0
+        self._skipped = 0
+        self._step_lr = config.lr
+        if state is not None:
+            self._restore(state)
+        self.ddp = dist.wrap_ddp(self.model, self.device, find_unused_parameters=self._has_unused_parameters())
+
+    def _has_unused_parameters(self) -> bool:
+        """Whether a forward leaves some parameter out of the graph (a genotype whose nodes never
+        read one cell input leaves that input's 1x1 projection unused). DDP must then be told to
+        look for unused parameters every step; otherwise that search is pure overhead. Found once,
+        with one tiny forward and backward on zeros (no random numbers drawn)."""
+        if not dist.is_distributed():
+            return False
+        p = self.config.lr_patch
+        self.model.zero_grad(set_to_none=True)
+        self.model(torch.zeros(1, 3, p, p, device=self.device)).sum().backward()
+        unused = any(q.grad is None for q in self.model.parameters() if q.requires_grad)
+        self.model.zero_grad(set_to_none=True)
+        return unused
+
+    # -- run folder ---------------------------------------------------------------------------
+    def _open_folder(self, resume: bool) -> ResumeState | None:
+        """The resume state to continue from, or None for a fresh run (never over another run).
+
+        ``resume`` with nothing saved yet (a run killed before its first checkpoint, or a new
+        folder) starts at step 0 with a warning, so ``--resume`` is always safe to pass.
+        """
+        taken = [n for n in (RESUME_FILENAME, LOG_FILENAME) if (self.out / n).exists()]
+        if not resume:
+            if taken:
+                raise RunFolderError(
+                    f"{self.out} already holds a run ({taken[0]}); pass --resume to continue it or choose another --out"
+                )
+            return None
+        if not (self.out / RESUME_FILENAME).exists():
+            warnings.warn(f"nothing to resume in {self.out} (no {RESUME_FILENAME}); starting at step 0", stacklevel=3)
+            if (self.out / LOG_FILENAME).exists():
+                atomic_write_jsonl(self.out / LOG_FILENAME, [])
+            return None
+        return load_resume(self.out / RESUME_FILENAME)
+
+    def _open_and_check(self, resume: bool) -> ResumeState | None:
+        """:meth:`_open_folder` and :meth:`_check_same_run` (rank 0's job in a multi-process run)."""
+        state = self._open_folder(resume)
+        if state is not None:
+            self._check_same_run(state.info)
+        return state
+
+    def _check_same_run(self, info: dict[str, Any]) -> None:
+        saved = info.get("config", {})
+        for key in IDENTITY_FIELDS:
+            now = getattr(self.config, key)
+            if key in saved and saved[key] != now:
+                raise RunFolderError(
+                    f"cannot resume {self.out}: {key} was {saved[key]!r}, now {now!r}; "
+                    f"use the same setting or another --out"
+                )
+        if info.get("genotype") != self.genotype.to_dict():
+            raise RunFolderError(f"cannot resume {self.out}: it trained a different architecture")
+
+    def _restore(self, state: ResumeState) -> None:
+        self.model.load_state_dict(state.model, strict=True)
+        self.optimizer.load_state_dict(state.optimizer)
+        info = state.info
+        saved_total = int(info.get("total", self.total))
+        if saved_total == self.total and "scheduler" in info:
+            self.scheduler.load_state_dict(info["scheduler"])
+        elif saved_total != self.total:
+            warnings.warn(
+                f"resuming with {self.total} total iterations instead of {saved_total}: the cosine schedule is "
+                "stretched from here on, so the run will differ from one planned this long",
+                stacklevel=3,
+            )
+        set_rng_states(state.rng, self.device)
+        self.step = int(info["step"])
+        self.best_psnr = info.get("best_psnr")
+        self.best_step = info.get("best_step")
+        self.last_val = info.get("last_val")
+        self.bad_streak = int(info.get("bad_streak", 0))
+        self.seconds = float(info.get("seconds", 0.0))
+        self._loss_sum = float(info.get("loss_sum", 0.0))
+        self._loss_count = int(info.get("loss_count", 0))
+        self._skipped = int(info.get("skipped", 0))
+        self.scheduler.step_update(num_updates=self.step)
+        # A kill between a log line and the next resume state leaves lines the resumed run will
+        # write again; drop them so the log reads like one uninterrupted run.
+        if dist.is_main():
+            records = read_jsonl(self.out / LOG_FILENAME)
+            kept = [r for r in records if int(r.get("step", 0)) <= self.step]
+            if len(kept) != len(records):
+                atomic_write_jsonl(self.out / LOG_FILENAME, kept)
+
+    # -- one step ----------------------------------------------------------------------------
+    def _train_step(self, lr_batch: torch.Tensor, hr_batch: torch.Tensor) -> float | None:
+        """One update; returns the loss, or None when the loss or a gradient was not finite.
+
+        Multi-process: the batch is this rank's shard; the loss returned (and checked) is the mean
+        over the ranks, i.e. the global batch's, so every rank skips or steps alike; gradients are
+        averaged by DDP during ``backward``, so the finiteness check agrees across ranks too.
+        """
+        self.model.train()
+        lr_batch = lr_batch.to(self.device, non_blocking=True)
+        hr_batch = hr_batch.to(self.device, non_blocking=True)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = F.l1_loss(self.ddp(lr_batch), hr_batch)
+        value = dist.all_reduce_mean(loss.detach())
+        if not bool(torch.isfinite(value)):
+            return None
+        loss.backward()
+        grads = [p.grad.detach().abs().amax() for p in self.model.parameters() if p.grad is not None]
+        if grads and not bool(torch.isfinite(torch.stack(grads)).all()):
+            self.optimizer.zero_grad(set_to_none=True)
+            return None
+        self.optimizer.step()
+        return float(value)
+
+    def current_lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    # -- saving and validation ---------------------------------------------------------------
+    def _info(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "total": self.total,
+            "config": self.config.model_dump(),
+            "genotype": self.genotype.to_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "best_psnr": self.best_psnr,
+            "best_step": self.best_step,
+            "last_val": self.last_val,
+            "bad_streak": self.bad_streak,
+            "seconds": self.seconds,
+            "loss_sum": self._loss_sum,
+            "loss_count": self._loss_count,
+            "skipped": self._skipped,
+        }
+
+    def _model_metadata(self) -> dict[str, Any]:
+        return {"step": self.step, "val_psnr": self.last_val, "train_config": self.config.model_dump()}
+
+    def save(self) -> None:
+        """Write ``last.safetensors`` (and ``model.safetensors`` when there is no validation score
+        yet to pick the best by), then the resume state; each atomically, the resume state last.
+        Rank 0 only: the replicas are identical."""
+        if not dist.is_main():
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        save_model(self.model, self.out / LAST_FILENAME, self._model_metadata())
+        if self.validation is None or self.best_step is None:
+            save_model(self.model, self.out / MODEL_FILENAME, self._model_metadata())
+        save_resume(self.out / RESUME_FILENAME, self.model, self.optimizer, self.device, self._info())
+
+    def validate(self) -> float | None:
+        """Mean Y-channel PSNR (shave = scale) on the validation set; a new best is saved as
+        ``model.safetensors``."""
+        if self.validation is None:
+            return None
+        if self._val_part is None:
+            value = float(evaluate(self.model, self.validation, self.config.scale)["psnr"])
+        else:
+            value = self._validate_distributed(self._val_part)
+        self.last_val = value
+        if self.best_psnr is None or value > self.best_psnr:
+            self.best_psnr, self.best_step = value, self.step
+            if dist.is_main():
+                save_model(self.model, self.out / MODEL_FILENAME, self._model_metadata())
+        return value
+
+    def _validation_part(self) -> BenchmarkSet | None:
+        """This rank's share of the validation images (``DistributedSampler``, no shuffling), or
+        None in a one-process run."""
+        if self.validation is None or not dist.is_distributed():
+            return None
+        sampler = DistributedSampler(
+            range(len(self.validation)), num_replicas=dist.world_size(), rank=dist.rank(), shuffle=False
+        )
+        records = [self.validation.records[i] for i in sampler]
+        return BenchmarkSet(records, self.config.scale, name=self.validation.name)
+
+    def _validate_distributed(self, part: BenchmarkSet) -> float:
+        """Each rank scores its images; the per-image scores are gathered and averaged in the
+        validation set's own order, so the mean is the one-process mean (``DistributedSampler``
+        repeats images to even out the shares; the repeats collapse by name)."""
+        mine = evaluate(self.model, part, self.config.scale)["images"]
+        scores: dict[str, dict[str, float]] = {}
+        for images in dist.all_gather_object(mine):
+            scores.update(images)
+        names = list(dict.fromkeys(record.name for record in self.validation.records))  # type: ignore[union-attr]
+        return sum(scores[name]["psnr"] for name in names) / len(names)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _loader(self) -> DataLoader[Any]:
+        return DataLoader(
+            StepBatches(self.sampler, self.total, None if self.part == slice(None) else self.part),
+            batch_size=None,
+            sampler=range(self.step, self.total),
+            num_workers=self.config.workers,
+            pin_memory=self.device.type == "cuda",
+        )
+
+    def _log(self, val_psnr: float | None) -> dict[str, Any]:
+        record = {
+            "step": self.step,
+            "loss": self._loss_sum / self._loss_count if self._loss_count else None,
+            "lr": self._step_lr,
+            "val_psnr": val_psnr,
+            "seconds": round(self.seconds, 3),
+            "skipped": self._skipped,
+        }
+        if dist.is_main():
+            append_jsonl(self.out / LOG_FILENAME, record)
+        self._loss_sum, self._loss_count, self._skipped = 0.0, 0, 0
+        return record
+
+    def _after_step(self, loss: float | None) -> dict[str, Any] | None:
+        """Count the step, then validate, log and save as the intervals say."""
+        cfg = self.config
+        if loss is None:
+            self._skipped += 1
+            self.bad_streak += 1
+            if not dist.silent():
+                warnings.warn(f"step {self.step}: non-finite loss or gradient, update skipped", stacklevel=3)
+            if self.bad_streak >= cfg.max_bad_steps:
+                self._log(None)
+                raise TrainingDivergedError(
+                    f"{self.bad_streak} non-finite losses in a row up to step {self.step}; stopped and kept "
+                    f"the last good checkpoints in {self.out} (try a lower --lr)"
+                )
+        else:
+            self.bad_streak = 0
+            self._loss_sum += loss
+            self._loss_count += 1
+        last = self.step == self.total
+        val = None
+        if self.validation is not None and (self.step % cfg.val_every == 0 or last):
+            val = self.validate()
+        record = None
+        if self.step % cfg.log_every == 0 or last or val is not None:
+            record = self._log(val)
+        if self.step % cfg.save_every == 0 or last:
+            self.save()
+        return record
+
+    def run(
+        self,
+        *,
+        stop_at: int | None = None,
+        on_step: StepHook | None = None,
+        progress: ProgressHook | None = None,
+    ) -> dict[str, Any]:
+        """Train to ``total`` iterations, or until step ``stop_at`` (resumably); returns the summary.
+
+        ``progress(step, total, info)`` is called after every step (the CLI draws a bar with it).
+        Multi-process: every rank calls the hooks; ``on_step`` must decide alike on all ranks.
+        """
+        if dist.is_main():
+            self.out.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.out / "config.json", self.config.model_dump())
+            self.genotype.save(self.out / "genotype.json")
+        end = self.total if stop_at is None else max(self.step, min(stop_at, self.total))
+        flag = _StopFlag()
+        consistent = True
+        try:
+            with flag.installed():
+                base, started = self.seconds, time.perf_counter()
+                batches = iter(self._loader()) if self.step < end else iter(())
+                while self.step < end and not flag.requested:
+                    lr_batch, hr_batch = next(batches)
+                    consistent = False
+                    self._step_lr = self.current_lr()
+                    loss = self._train_step(lr_batch, hr_batch)
+                    self.step += 1
+                    self.scheduler.step_update(num_updates=self.step)
+                    self.seconds = base + time.perf_counter() - started
+                    record = self._after_step(loss)
+                    consistent = True
+                    if dist.is_distributed():  # a Ctrl-C seen by one rank stops all after this step
+                        flag.requested = dist.any_true(flag.requested)
+                    info = {"loss": loss, "lr": self._step_lr, "record": record}
+                    if progress is not None:
+                        progress(self.step, self.total, info)
+                    if on_step is not None and on_step(self.step, info) is False:
+                        break
+                if flag.requested:
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            if consistent:
+                self.save()
+            raise
+        if self.step < self.total:
+            self.save()
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        """Where the run stands: steps, time, best validation, files (also ``summary.json``)."""
+        summary = {
+            "step": self.step,
+            "total": self.total,
+            "finished": self.step >= self.total,
+            "genotype_hash": self.genotype.hash(),
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "best_val_psnr": self.best_psnr,
+            "best_step": self.best_step,
+            "last_val_psnr": self.last_val,
+            "seconds": round(self.seconds, 3),
+            "model": str(self.out / MODEL_FILENAME),
+            "last": str(self.out / LAST_FILENAME),
+            "log": str(self.out / LOG_FILENAME),
+        }
+        if dist.is_main():
+            atomic_write_json(self.out / "summary.json", summary)
+        return summary
+
+
+def train(
+    genotype: GenotypeLike,
+    config: TrainConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    stop_at: int | None = None,
+    on_step: StepHook | None = None,
+    progress: ProgressHook | None = None,
+) -> tuple[HNASNet, dict[str, Any]]:
+    """Train ``genotype`` under ``config`` into the folder ``out``; returns ``(model, summary)``.
+
+    The returned model is the one ``out/model.safetensors`` holds (best by validation PSNR when
+    ``config.val`` is set, else the last), in eval mode on ``config.device``. This is what the
+    search's retraining stage calls.
+    """
+    trainer = Trainer(genotype, config, out, resume=resume)
+    summary = trainer.run(stop_at=stop_at, on_step=on_step, progress=progress)
+    model: HNASNet = trainer.model
+    if trainer.validation is not None and trainer.best_step is not None and trainer.best_step != trainer.step:
+        if dist.is_distributed():  # rank 0 reads the best weights, the others receive them
+            if dist.is_main():
+                model.load_state_dict(load_model(trainer.out / MODEL_FILENAME, device=trainer.device).state_dict())
+            dist.broadcast_state(model)
+        else:
+            model = load_model(trainer.out / MODEL_FILENAME, device=trainer.device)
+    return model.eval(), summary
