@@ -8,10 +8,11 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from hnas import distributed as dist
 from hnas.cli.app import app
 from hnas.cli.common import err_console, print_json, user_errors
 from hnas.search.pipeline import run_spec
-from hnas.search.spec import load_spec
+from hnas.search.spec import Spec, load_spec
 
 
 class StageBars:
@@ -31,6 +32,7 @@ class StageBars:
 @app.command("run")
 @user_errors
 def run_command(
+    ctx: typer.Context,
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC.toml", help="Experiment spec (TOML).")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default runs/<name>).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out where it stopped.")] = False,
@@ -38,14 +40,38 @@ def run_command(
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Override a spec key, e.g. --set reward.lambda=0.2.")
     ] = None,
+    nproc: Annotated[
+        int,
+        typer.Option("--nproc", min=1, help="Processes on this machine (torchrun + DDP: data-parallel weight "
+                     "steps and retraining); 1 runs in this process."),
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print results.json on stdout when done.")] = False,
 ) -> None:
-    """Search an architecture, retrain it and evaluate it, as the spec says."""
+    """Search an architecture, retrain it and evaluate it, as the spec says.
+
+    Under torchrun (or with --nproc N) the processes share the work; rank 0 writes the run directory.
+    """
     spec = load_spec(spec_path, overrides or [])
     out_dir = out or Path("runs") / spec.name
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=False) as progress:
-        results = run_spec(spec, out_dir, device, resume, StageBars(progress))
+    if nproc > 1:  # the spec is checked above, so a mistake is one line before any process starts
+        dist.shard(spec.data.batch, nproc)
+        if spec.retrain.enabled:
+            dist.shard(spec.retrain.batch, nproc)
+        raise typer.Exit(code=dist.launch(nproc, ["run", *dist.argv_from_click(ctx, skip=("nproc",))]))
+    with dist.session(device or spec.device), dist.quiet_failures():
+        _run(spec, out_dir, device, resume, as_json)
+
+
+def _run(spec: Spec, out_dir: Path, device: str | None, resume: bool, as_json: bool) -> None:
+    """The experiment in this process (one of several under torchrun: only rank 0 talks)."""
+    if dist.silent():
+        results = run_spec(spec, out_dir, device, resume)
+    else:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err_console, transient=False) as progress:
+            results = run_spec(spec, out_dir, device, resume, StageBars(progress))
+    if not dist.is_main():
+        return
     if as_json:
         print_json(results)
         return

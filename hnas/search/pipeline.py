@@ -3,6 +3,12 @@
 Each stage writes its artefacts atomically into the run directory and records itself in
 ``state.json``; ``--resume`` skips finished stages and continues an unfinished one from its last
 checkpoint (the search from its last epoch, the retraining from its last resume file).
+
+Multi-process (torchrun): every rank runs this same sequence, so the collectives line up; rank 0
+alone reads and writes the run directory and broadcasts what the others need (the stage in
+``state.json``, the derived architecture). The search's weight steps and the retraining are
+data-parallel; the controller phase, the derivation and the final evaluation run on rank 0 while
+the others wait.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 import torch
 
 from hnas import __version__
+from hnas import distributed as dist
 from hnas.data import PatchDataset, batch_psnr, evaluate, make_loader, open_images, select_split
 from hnas.errors import HnasError
 from hnas.search.algorithm import ARCHIVE_FILE, LOG_FILE, Scorer, Search, infinite, seed_everything
@@ -23,8 +30,7 @@ from hnas.search.report import plot_pareto
 from hnas.search.scoring import make_cost_fn, make_macs_fn, make_reward_fn
 from hnas.search.spec import Spec
 from hnas.spaces.genotype import Genotype
-from hnas.utils.device import resolve_device
-from hnas.utils.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl
+from hnas.utils.io import append_jsonl, atomic_write_json, read_jsonl
 
 STATE = "state.json"
 STAGES = ("search", "derive", "retrain", "evaluate", "done")
@@ -44,13 +50,18 @@ class RunDir:
         self.path = Path(path)
 
     def stage(self) -> str | None:
+        """The stage to run next (rank 0 reads it; every rank gets its answer)."""
+        return dist.on_main(self._read_stage)
+
+    def _read_stage(self) -> str | None:
         file = self.path / STATE
         if not file.exists():
             return None
-        return json.loads(file.read_text())["stage"]
+        return json.loads(file.read_text())["stage"]  # type: ignore[no-any-return]
 
     def mark(self, stage: str, **extra: Any) -> None:
-        atomic_write_json(self.path / STATE, {"stage": stage, "updated": time.time(), **extra})
+        if dist.is_main():
+            atomic_write_json(self.path / STATE, {"stage": stage, "updated": time.time(), **extra})
 
     def done(self, stage: str) -> bool:
         current = self.stage()
@@ -113,12 +124,12 @@ def run_search(spec: Spec, out: Path, device: torch.device, resume: bool, progre
     """Search and derive; returns the derivation record of the chosen genotype."""
     run = RunDir(out)
     if run.done("derive"):
-        return json.loads((out / "derived.json").read_text())
+        return dist.on_main(_read_json, out / "derived.json")
     search = build_search(spec, out, device)
     if not run.done("search"):
         if resume:
             search.load()
-        else:
+        elif dist.is_main():
             for name in (ARCHIVE_FILE, LOG_FILE):
                 (out / name).unlink(missing_ok=True)
         total = spec.search.epochs
@@ -136,15 +147,25 @@ def run_search(spec: Spec, out: Path, device: torch.device, resume: bool, progre
     else:
         search.load()  # the searched weights and policy; drops a killed derivation's lines
     progress("derive", 0, 1, "scoring candidates")
+    best = dist.on_main(_derive, search, out)  # rank 0 scores the candidates; the others wait
+    progress("derive", 1, 1, f"chose {best['hash']} (reward {best['reward']:.3f})")
+    run.mark("retrain")
+    return dist.on_main(_read_json, out / "derived.json")
+
+
+def _derive(search: Search, out: Path) -> dict[str, Any]:
+    """Derivation and its files: candidates to the archive, the best to genotype.json/derived.json."""
     derived = search.derive()
     for record in derived["candidates"]:
         append_jsonl(out / ARCHIVE_FILE, record)
-    best = derived["best"]
+    best: dict[str, Any] = derived["best"]
     Genotype.from_data(best["genotype"]).save(out / "genotype.json")
     atomic_write_json(out / "derived.json", best)
-    progress("derive", 1, 1, f"chose {best['hash']} (reward {best['reward']:.3f})")
-    run.mark("retrain")
-    return json.loads((out / "derived.json").read_text())
+    return best
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
 
 
 def run_retrain(spec: Spec, out: Path, device: torch.device, resume: bool, progress: Progress) -> dict[str, Any]:
@@ -213,39 +234,60 @@ def write_results(spec: Spec, out: Path, derived: dict[str, Any], evaluation: di
 
 def run_one(spec: Spec, out: Path, device: torch.device, resume: bool, progress: Progress = _quiet) -> dict[str, Any]:
     """One search (one lambda) from spec to ``results.json``."""
-    run = prepare_run_dir(out, spec, resume)
+    run = dist.on_main(prepare_run_dir, out, spec, resume)
     seed_everything(spec.seed, 0)
     derived = run_search(spec, out, device, resume, progress)
     trained: dict[str, Any] = {}
     if not spec.retrain.enabled:
-        results = write_results(spec, out, derived, {}, trained)
+        results = dist.on_main(write_results, spec, out, derived, {}, trained)
         run.mark("done")
         return results
     if not run.done("retrain"):
         trained = run_retrain(spec, out, device, resume, progress)
-        atomic_write_json(out / "retrain.json", trained)
+        if dist.is_main():
+            atomic_write_json(out / "retrain.json", trained)
         run.mark("evaluate")
-    elif (out / "retrain.json").exists():
-        trained = json.loads((out / "retrain.json").read_text())
+    else:
+        trained = dist.on_main(_read_json_if_present, out / "retrain.json")
     if not run.done("evaluate"):
-        evaluation = run_evaluate(spec, out, device, progress)
-        results = write_results(spec, out, derived, evaluation, trained)
+        results = dist.on_main(_evaluate_and_report, spec, out, device, progress, derived, trained)
         run.mark("done")
         return results
-    return json.loads((out / "results.json").read_text())
+    return dist.on_main(_read_json, out / "results.json")
+
+
+def _evaluate_and_report(spec: Spec, out: Path, device: torch.device, progress: Progress,
+                         derived: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
+    evaluation = run_evaluate(spec, out, device, progress)
+    return write_results(spec, out, derived, evaluation, trained)
+
+
+def _read_json_if_present(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def run_spec(spec: Spec, out: Path, device_name: str | None = None, resume: bool = False,
              progress: Progress = _quiet) -> dict[str, Any]:
-    """Run a spec: one search, or one per lambda of a sweep with a combined Pareto report."""
-    device = resolve_device(device_name or spec.device)
+    """Run a spec: one search, or one per lambda of a sweep with a combined Pareto report.
+
+    Under torchrun every process calls this (the CLI does); it joins the process group if needed.
+    """
+    device = dist.init(device_name or spec.device)
+    dist.shard(spec.data.batch)  # uneven splits of the global batches fail now, not after the search
+    if spec.retrain.enabled:
+        dist.shard(spec.retrain.batch)
     lambdas = spec.lambdas()
     if len(lambdas) == 1 and not spec.reward.lambdas:
         return run_one(spec, out, device, resume, progress)
-    prepare_run_dir(out, spec, resume)
+    dist.on_main(prepare_run_dir, out, spec, resume)
     runs: dict[str, dict[str, Any]] = {}
     for value in lambdas:
         runs[f"lambda={value}"] = run_one(spec.for_lambda(value), out / f"lambda-{value}", device, resume, progress)
+    return dist.on_main(_sweep_report, spec, out, lambdas, runs)
+
+
+def _sweep_report(spec: Spec, out: Path, lambdas: list[float], runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The sweep's combined Pareto plot and summary (``pareto.json``, ``results.json``)."""
     series = {label: read_jsonl(out / f"lambda-{spec_l}" / ARCHIVE_FILE)
               for label, spec_l in zip(runs, lambdas)}
     chosen = {label: json.loads((out / f"lambda-{value}" / "derived.json").read_text())

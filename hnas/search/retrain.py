@@ -1,7 +1,8 @@
 """The retrain stage of ``hnas run``: train the derived genotype from scratch (paper Sec. II-C).
 
 Uses the same trainer as ``hnas train`` (``hnas.train``), in ``OUT/retrain/``, and publishes the
-result as ``OUT/model.safetensors``.
+result as ``OUT/model.safetensors``. Under torchrun it is data-parallel like ``hnas train``, and
+rank 0 publishes the model.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import torch
 
+from hnas import distributed as dist
 from hnas.search.spec import Spec
 from hnas.spaces.genotype import Genotype
 from hnas.train import TrainConfig, train
@@ -48,6 +50,7 @@ def retrain(spec: Spec, genotype: Genotype, out: Path, device: torch.device, res
         resume=resume,
         progress=lambda step, total, info: progress("retrain", step, total, f"loss {info['loss'] or 0:.3f}"),
     )
-    with atomic_path(out / "model.safetensors") as tmp:
-        shutil.copyfile(summary["model"], tmp)
+    if dist.is_main():
+        with atomic_path(out / "model.safetensors") as tmp:
+            shutil.copyfile(summary["model"], tmp)
     return summary

@@ -1,0 +1,250 @@
+"""Multi-process training and search (torchrun + DDP, gloo on CPU): two processes follow one.
+
+Every run here is tiny (4 channels, 6 iterations, 24-pixel patches; the 2-epoch tiny search),
+so the cost is mostly starting processes: four 2-process launches.
+
+Tolerances, and why:
+
+* Training: 2 processes with global batch 4 (2 patches each) against 1 process with batch 4.
+  The patches are the same; only the order of float summation differs (each rank averages its 2
+  items and the all-reduce averages the 2 ranks, instead of one mean over 4), a relative error of
+  order 1e-7 per step in float32 that Adam carries along. Losses must agree to 1e-5 relative
+  (measured: about 2e-7).
+* Search: the search-mode BatchNorm normalises with each rank's shard statistics (no
+  SyncBatchNorm on CPU, and rank 0 scores architectures alone), so the shared weights differ a
+  little from a one-process run: the w losses agree to 1e-3 relative and PSNRs to 0.1 dB
+  (measured: about 2e-5 and 0.02 dB). The sampled architectures are the same: the random streams
+  are identical and the controller's tiny differences do not flip a sample.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+import hnas
+from hnas import distributed as dist
+from hnas.cli.app import app
+from hnas.utils.io import read_jsonl
+
+runner = CliRunner()
+
+pytestmark = pytest.mark.skipif(
+    not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
+    reason="this torch build has no gloo backend",
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> object:
+    """The in-process reference runs use one thread, like each launched process: these models are
+    tiny, and two threads on a busy 2-core machine mostly wait for each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def launch(*command: str) -> subprocess.CompletedProcess[str]:
+    """Run a command line in a fresh process group of its own; it must succeed."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    env.pop(dist.ENV_LOG_ALL, None)
+    result = subprocess.run(list(command), check=False, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def torchrun(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m torch.distributed.run --standalone --nproc-per-node 2 -m hnas ARGS``: the
+    standalone rendezvous listens on localhost and picks a free port."""
+    return launch(sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                  "-m", "hnas", *args)
+
+
+def hnas_nproc2(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m hnas ARGS --nproc 2``: hnas starts torchrun's launcher itself."""
+    return launch(sys.executable, "-m", "hnas", *args, "--nproc", "2")
+
+
+def invoke(*args: str) -> None:
+    """The same command line in this process, as one process."""
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+
+
+def relative(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(a), abs(b), 1e-12)
+
+
+def assert_no_repeats(path: Path) -> None:
+    """Only rank 0 writes: no line of a JSON-lines file appears twice."""
+    lines = path.read_text().splitlines()
+    assert len(lines) == len(set(lines)), f"repeated lines in {path}"
+
+
+# -- training ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def train_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three smooth synthetic photos, a small genotype, and the one-process reference run ``one``."""
+    root = tmp_path_factory.mktemp("dist_train")
+    rng = np.random.default_rng(0)
+    (root / "data").mkdir()
+    for i, size in enumerate([(70, 64), (61, 75), (48, 52)]):
+        coarse = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize(size, Image.BICUBIC).save(root / "data" / f"img{i}.png")
+    g = hnas.resolve_genotype("hnas-a")
+    hnas.Genotype(normal=g.normal, upsampling=g.upsampling, position=2, layers=3).save(root / "tiny.json")
+    invoke(*train_args(root, "one"))
+    return root
+
+
+def train_args(root: Path, out: str, *extra: str) -> list[str]:
+    """``hnas train``: 6 steps of global batch 4, validation (3 images) at steps 3 and 6."""
+    return ["train", str(root / "tiny.json"), "--data", str(root / "data"), "--scale", "2", "--channels", "4",
+            "--iters", "6", "--batch", "4", "--patch", "24", "--log-every", "1", "--save-every", "1",
+            "--val", str(root / "data"), "--val-every", "3", "--device", "cpu", "--seed", "3",
+            "--out", str(root / out), *extra]
+
+
+def assert_follows(run: Path, reference: Path) -> None:
+    """Same steps, losses within 1e-5 relative, validation PSNRs within 1e-6 relative."""
+    log, ref = read_jsonl(run / "train_log.jsonl"), read_jsonl(reference / "train_log.jsonl")
+    assert [r["step"] for r in log] == [r["step"] for r in ref] == [1, 2, 3, 4, 5, 6]
+    for mine, theirs in zip(log, ref):
+        assert relative(mine["loss"], theirs["loss"]) < 1e-5, (mine, theirs)
+        assert mine["lr"] == theirs["lr"]
+        assert (mine["val_psnr"] is None) == (theirs["val_psnr"] is None)
+        if mine["val_psnr"] is not None:
+            assert relative(mine["val_psnr"], theirs["val_psnr"]) < 1e-6
+    a, b = hnas.load_model(run / "last.safetensors"), hnas.load_model(reference / "last.safetensors")
+    for x, y in zip(a.state_dict().values(), b.state_dict().values()):
+        torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5)
+
+
+def test_two_processes_train_like_one_and_resume_with_one(train_root: Path) -> None:
+    """torchrun, 2 processes, stopped at step 3; resumed by 1 process: the 1-process run's curve."""
+    first = torchrun(*train_args(train_root, "two_then_one", "--stop-at", "3"))
+    assert first.stdout.count("stopped at step 3") == 1  # rank 0 alone reports
+    log = read_jsonl(train_root / "two_then_one" / "train_log.jsonl")
+    assert [r["step"] for r in log] == [1, 2, 3]
+    assert_no_repeats(train_root / "two_then_one" / "train_log.jsonl")
+    invoke(*train_args(train_root, "two_then_one", "--resume"))
+    assert_follows(train_root / "two_then_one", train_root / "one")
+
+
+def test_one_process_run_resumes_with_two_via_nproc(train_root: Path) -> None:
+    """1 process stopped at step 3; resumed with ``--nproc 2``: the same curve again."""
+    invoke(*train_args(train_root, "one_then_two", "--stop-at", "3"))
+    second = hnas_nproc2(*train_args(train_root, "one_then_two", "--resume"))
+    assert second.stdout.count("finished: 6/6") == 1
+    assert_no_repeats(train_root / "one_then_two" / "train_log.jsonl")
+    assert_follows(train_root / "one_then_two", train_root / "one")
+    summary = json.loads((train_root / "one_then_two" / "summary.json").read_text())
+    assert summary["finished"] and summary["best_val_psnr"] is not None
+
+
+def test_a_batch_that_does_not_split_is_one_line_before_any_process_starts(train_root: Path) -> None:
+    args = train_args(train_root, "uneven", "--nproc", "3")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "does not split evenly over 3 processes" in result.stderr and result.stderr.count("\n") == 1
+    assert not (train_root / "uneven").exists()
+
+
+# -- search --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def search_root(tmp_path_factory: pytest.TempPathFactory, small_images: Path, tiny_spec) -> Path:  # type: ignore[no-untyped-def]
+    """The tiny spec (global w batch 2, 2 epochs, retrain 4 steps) and its one-process run ``one``."""
+    root = tmp_path_factory.mktemp("dist_search")
+    tiny_spec(root, small_images, epochs=2, iters=4)
+    invoke("run", str(root / "tiny.toml"), "--out", str(root / "one"))
+    return root
+
+
+def archive(out: Path) -> list[dict]:
+    return read_jsonl(out / "archive.jsonl")
+
+
+def assert_search_follows(run: Path, reference: Path) -> None:
+    """Same archive layout (stage, epoch, architecture) line by line, no line twice, scores close."""
+    assert_no_repeats(run / "archive.jsonl")
+    assert_no_repeats(run / "search_log.jsonl")
+    mine, theirs = archive(run), archive(reference)
+    assert [(r["stage"], r["epoch"]) for r in mine] == [(r["stage"], r["epoch"]) for r in theirs]
+    searched = [(a, b) for a, b in zip(mine, theirs) if a["stage"] == "search"]
+    assert [a["hash"] for a, _ in searched] == [b["hash"] for _, b in searched]
+    for a, b in zip(mine, theirs):
+        assert abs(a["psnr"] - b["psnr"]) < 0.1 and a["cost"] == b["cost"]
+    log, ref = read_jsonl(run / "search_log.jsonl"), read_jsonl(reference / "search_log.jsonl")
+    assert [r["epoch"] for r in log] == [r["epoch"] for r in ref] == [1, 2]
+    for a, b in zip(log, ref):
+        assert relative(a["loss"], b["loss"]) < 1e-3
+    results = json.loads((run / "results.json").read_text())
+    assert results["psnr"] is not None and (run / "model.safetensors").is_file()
+    assert json.loads((run / "state.json").read_text())["stage"] == "done"
+
+
+def test_two_process_search_follows_the_one_process_search(search_root: Path) -> None:
+    result = torchrun("run", str(search_root / "tiny.toml"), "--out", str(search_root / "two"))
+    assert result.stdout.count("genotype ") == 1  # rank 0 alone reports
+    assert_search_follows(search_root / "two", search_root / "one")
+
+
+def test_a_one_process_search_resumes_with_two(search_root: Path) -> None:
+    """Stopped after epoch 1 by one process, finished by two (``--nproc 2 --resume``)."""
+    from hnas.search.pipeline import run_spec
+    from hnas.search.spec import load_spec
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_epoch_1(stage: str, completed: float, total: float, message: str) -> None:
+        if (stage, completed) == ("search", 1):
+            raise Stop
+
+    out = search_root / "one_then_two"
+    with pytest.raises(Stop):
+        run_spec(load_spec(search_root / "tiny.toml"), out, progress=stop_after_epoch_1)
+    hnas_nproc2("run", str(search_root / "tiny.toml"), "--out", str(out), "--resume")
+    assert_search_follows(out, search_root / "one")
+    epoch_1 = [line for line in (out / "archive.jsonl").read_text().splitlines() if '"epoch":1,' in line]
+    reference = [line for line in (search_root / "one" / "archive.jsonl").read_text().splitlines()
+                 if '"epoch":1,' in line]
+    assert epoch_1 == reference and len(epoch_1) == 3  # written by the one-process part, kept as is
+
+
+# -- the helpers with one process ----------------------------------------------------------------
+def test_helpers_are_no_ops_in_one_process() -> None:
+    assert not dist.is_distributed() and dist.rank() == 0 and dist.world_size() == 1 and dist.is_main()
+    assert dist.shard(6) == slice(None) and dist.shard(6, 2, 1) == slice(3, 6)
+    with pytest.raises(dist.DistributedError, match="does not split evenly over 4"):
+        dist.shard(6, 4)
+    payload = {"a": torch.ones(2)}
+    assert dist.broadcast_object(payload) is payload and dist.on_main(lambda x: x + 1, 1) == 2
+    module = torch.nn.Linear(2, 2)
+    assert dist.wrap_ddp(module, torch.device("cpu")) is module
+    assert dist.any_true(True) and not dist.any_true(False)
+    assert dist.all_gather_object(3) == [3]
+
+
+def test_nproc_relaunches_the_same_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--nproc`` rebuilds the command from the parsed options (not ``sys.argv``, which is the
+    caller's when the app runs in-process) and hands it to torchrun's launcher."""
+    seen: list[tuple[int, list[str]]] = []
+    monkeypatch.setattr(dist, "launch", lambda nproc, argv: seen.append((nproc, list(argv))) or 0)
+    result = runner.invoke(app, ["train", "hnas-a", "--data", "d", "--scale", "2", "--batch", "4", "--nproc", "2",
+                                 "--global-skip", "bicubic", "--resume", "--json"])
+    assert result.exit_code == 0, result.output
+    nproc, argv = seen[-1]
+    assert nproc == 2 and argv[:2] == ["train", "hnas-a"] and "--nproc" not in argv
+    for option in (["--global-skip", "bicubic"], ["--batch", "4"], ["--resume"], ["--json"]):
+        assert any(argv[i:i + len(option)] == option for i in range(len(argv))), option
