@@ -74,3 +74,18 @@ def test_up_and_down_supports_other_projection_factors():
     assert NORMAL_OPS.build("up_and_down", 4, factor=4)(x).shape == x.shape
     with pytest.raises(ValueError, match="factors"):
         NORMAL_OPS.build("up_and_down", 4, factor=3)
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+@pytest.mark.parametrize("size", [(7, 9), (12, 12)])
+def test_up_and_down_fast_path_matches_the_reference_form(factor, size):
+    """The CPU fast path (pixel-unshuffled convolutions) computes the D-DBPN unit exactly."""
+    torch.manual_seed(0)
+    op = NORMAL_OPS.build("up_and_down", 4, factor=factor)
+    x = torch.randn(2, 4, *size, requires_grad=True)
+    fast, reference = op.subpixel_forward(x), op.reference_forward(x)
+    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(op(x), reference, rtol=1e-4, atol=1e-4)
+    grad_fast = torch.autograd.grad(fast.sum(), x)[0]
+    grad_ref = torch.autograd.grad(reference.sum(), x)[0]
+    torch.testing.assert_close(grad_fast, grad_ref, rtol=1e-4, atol=1e-4)

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from hnas.ops.fast import PointwiseConv2d, concat
 from hnas.registry import CELLS, NORMAL_OPS, UPSAMPLING_OPS
 from hnas.spaces.genotype import CellGenotype, Edge
 
@@ -23,10 +25,17 @@ class ReLUConv1x1(nn.Sequential):
     """Cell-input preprocessing: ReLU then a bias-free 1x1 convolution (optionally BN for search)."""
 
     def __init__(self, in_channels: int, out_channels: int, search: bool = False) -> None:
-        layers: list[nn.Module] = [nn.ReLU(inplace=False), nn.Conv2d(in_channels, out_channels, 1, bias=False)]
+        layers: list[nn.Module] = [nn.ReLU(inplace=False), PointwiseConv2d(in_channels, out_channels, bias=False)]
         if search:
             layers.append(nn.BatchNorm2d(out_channels, affine=False, track_running_stats=False))
         super().__init__(*layers)
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything after the ReLU, for an input that is already ReLU'd (shared by two cells)."""
+        for index, layer in enumerate(self):
+            if index > 0:
+                x = layer(x)
+        return x
 
 
 class Node(nn.Module):
@@ -62,11 +71,23 @@ class Cell(nn.Module):
         self.nodes = nn.ModuleList(nodes)
         self.out_channels = channels * genotype.nodes
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
-        states = [self.preprocess0(s0), self.preprocess1(s1)]
+    def forward(
+        self, s0: torch.Tensor, s1: torch.Tensor, relued: bool = False, relu_output: bool = False
+    ) -> torch.Tensor:
+        """The cell on inputs ``s0``, ``s1``; ``relued``: they are already ReLU'd; ``relu_output``:
+        return the ReLU of the output.
+
+        Every cell output is read by the preprocessing of the next two cells, and both start with
+        a ReLU; :class:`~hnas.models.network.HNASNet` computes that ReLU once, in the pass that
+        concatenates the nodes, instead of twice on the widest tensors of the network (so hooks on
+        its cells see ReLU'd inputs).
+        """
+        if not relued:
+            s0, s1 = F.relu(s0), F.relu(s1)
+        states = [self.preprocess0.project(s0), self.preprocess1.project(s1)]
         for node in self.nodes:
             states.append(node(states))
-        return torch.cat(states[2:], dim=1)
+        return concat(states[2:], relu_output)
 
 
 @CELLS.register("normal")

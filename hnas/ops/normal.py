@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from timm.layers import SEModule
 from torch import nn
 
+from hnas.ops.fast import PointwiseConv2d, eager_cpu
 from hnas.registry import NORMAL_OPS
 
 
@@ -39,7 +41,7 @@ class SepConv(nn.Sequential):
             layers += [
                 nn.ReLU(inplace=False),
                 nn.Conv2d(channels, channels, kernel_size, padding=pad, groups=channels, bias=False),
-                nn.Conv2d(channels, channels, 1, bias=False),
+                PointwiseConv2d(channels, channels, bias=False),
                 *_maybe_bn(channels, search),
             ]
         super().__init__(*layers)
@@ -55,7 +57,7 @@ class DilConv(nn.Sequential):
             nn.Conv2d(
                 channels, channels, kernel_size, padding=pad, dilation=2, groups=channels, bias=False
             ),
-            nn.Conv2d(channels, channels, 1, bias=False),
+            PointwiseConv2d(channels, channels, bias=False),
             *_maybe_bn(channels, search),
         )
 
@@ -88,6 +90,43 @@ def dil_conv_5x5(channels: int, **kw: Any) -> nn.Module:
 _PROJECTION = {2: (6, 2, 2), 4: (8, 4, 2), 8: (12, 8, 2)}
 
 
+def _phase_selection(kernel: int, stride: int, padding: int, transposed: bool) -> tuple[torch.Tensor, int, int]:
+    """Which tap of a strided 1-D kernel serves each (phase, offset) of its sub-pixel form.
+
+    A stride-``s`` convolution reads ``s`` interleaved phases of its input, and a stride-``s``
+    transposed convolution writes ``s`` interleaved phases of its output; either is a stride-1
+    correlation between the low-resolution grid and the ``s`` phases stacked as channels
+    (pixel-unshuffle / pixel-shuffle order). Returns ``S`` (``s x taps x kernel``, 0/1) with
+    ``S[phase, j, i] = 1`` when tap ``i`` of the strided kernel is tap ``j`` of the stride-1 kernel
+    of that phase, and the stride-1 kernel's padding before/after. The output sizes are exactly
+    the strided op's for the geometries in ``_PROJECTION`` (``(n - 1) s - 2p + k = s n``).
+    """
+    pairs: list[tuple[int, int, int]] = []  # (phase, offset, tap)
+    for i in range(kernel):
+        if transposed:  # out[s q + t] += in[q + d] w[i]  with  s q + t + p = s (q + d) + i
+            for t in range(stride):
+                if (t + padding - i) % stride == 0:
+                    pairs.append((t, (t + padding - i) // stride, i))
+        else:  # out[q] += in[s q - p + i] = phase r of the unshuffled input at q + d
+            pairs.append(((i - padding) % stride, (i - padding) // stride, i))
+    low = min(d for _, d, _ in pairs)
+    high = max(d for _, d, _ in pairs)
+    selection = torch.zeros(stride, high - low + 1, kernel)
+    for phase, offset, tap in pairs:
+        selection[phase, offset - low, tap] = 1.0
+    return selection, -low, high
+
+
+def _same(pad: list[int]) -> int:
+    """The conv's own padding when it is the same on every side (the usual case), else 0."""
+    return pad[0] if pad[0] == pad[1] else 0
+
+
+def _pad(x: torch.Tensor, pad: list[int]) -> torch.Tensor:
+    """Explicit padding only when it is uneven: ``F.pad`` copies the whole map."""
+    return x if pad[0] == pad[1] else F.pad(x, pad)
+
+
 class _Projection:
     """Builds the conv/deconv layers of the D-DBPN projection units (Haris et al., CVPR 2018)."""
 
@@ -113,6 +152,19 @@ class UpAndDownProjection(nn.Module):
 
     The pair returns to the input size, so it is a normal op; ``factor`` is the internal
     projection factor (2 by default, as D-DBPN's x2 model).
+
+    The parameters are those of D-DBPN's layers (``up_h0.0`` a ``ConvTranspose2d``, ...), but the
+    forward never materialises the high-resolution maps. Every high-resolution tensor of the unit
+    is kept pixel-unshuffled, ``factor**2 * C`` channels at the input resolution: a stride-``s``
+    transposed convolution is then a stride-1 convolution with ``s**2`` times the outputs, a
+    stride-``s`` convolution one with ``s**2`` times the inputs (weights rearranged from the
+    original kernels at every call, so gradients reach them), and the shuffle between the two is
+    never done because unshuffle(shuffle(z)) = z and the single-parameter PReLUs, sums and
+    differences commute with it. Same multiply-adds, same result up to float rounding, but plain
+    small-kernel convolutions, which oneDNN runs faster on CPU than the strided 6x6 kernels
+    (benchmarks/README.md). That form runs on eager CPU tensors (``hnas.ops.fast.eager_cpu``);
+    scripting, export, cost counting and other devices run :meth:`reference_forward`, so they see
+    (and count) the transposed convolutions of the definition.
     """
 
     def __init__(self, channels: int, factor: int = 2, **kw: Any) -> None:
@@ -120,8 +172,48 @@ class UpAndDownProjection(nn.Module):
         geo = _Projection(channels, factor)
         self.up_h0, self.up_l0, self.up_h1 = geo.up(), geo.down(), geo.up()
         self.down_l0, self.down_h0, self.down_l1 = geo.down(), geo.up(), geo.down()
+        self.factor = factor
+        up_sel, up_before, up_after = _phase_selection(geo.k, geo.s, geo.p, transposed=True)
+        down_sel, down_before, down_after = _phase_selection(geo.k, geo.s, geo.p, transposed=False)
+        # Not persistent: derived from the geometry, so checkpoints hold only D-DBPN's parameters.
+        self.register_buffer("up_selection", up_sel, persistent=False)
+        self.register_buffer("down_selection", down_sel, persistent=False)
+        self.up_pad = [up_before, up_after, up_before, up_after]
+        self.down_pad = [down_before, down_after, down_before, down_after]
+
+    def _up(self, layer: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+        """``layer`` (ConvTranspose2d + PReLU) on ``x``, the result pixel-unshuffled."""
+        deconv: nn.ConvTranspose2d = layer[0]
+        sel = self.up_selection.to(deconv.weight.dtype)
+        # weight (in, out, ky, kx) -> (out, phase_y, phase_x, in, jy, jx): pixel-shuffle order
+        weight = torch.einsum("ajy,bkx,ioyx->oabijk", sel, sel, deconv.weight).flatten(0, 2)
+        bias = deconv.bias.repeat_interleave(self.factor * self.factor) if deconv.bias is not None else None
+        return layer[1](F.conv2d(_pad(x, self.up_pad), weight, bias, padding=_same(self.up_pad)))
+
+    def _down(self, layer: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+        """``layer`` (strided Conv2d + PReLU) on the high-resolution map whose unshuffle is ``x``."""
+        conv: nn.Conv2d = layer[0]
+        sel = self.down_selection.to(conv.weight.dtype)
+        # weight (out, in, ky, kx) -> (out, in, phase_y, phase_x, jy, jx): pixel-unshuffle order
+        weight = torch.einsum("ajy,bkx,oiyx->oiabjk", sel, sel, conv.weight).flatten(1, 3)
+        return layer[1](F.conv2d(_pad(x, self.down_pad), weight, conv.bias, padding=_same(self.down_pad)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.jit.is_scripting():  # noqa: SIM102  (alone, so TorchScript skips the branch)
+            if eager_cpu(x):
+                return self.subpixel_forward(x)
+        return self.reference_forward(x)
+
+    def subpixel_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The unit with every high-resolution map pixel-unshuffled (class docstring)."""
+        h0 = self._up(self.up_h0, x)
+        h = h0 + self._up(self.up_h1, self._down(self.up_l0, h0) - x)
+        l0 = self._down(self.down_l0, h)
+        return l0 + self._down(self.down_l1, self._up(self.down_h0, l0) - h)
+
+    def reference_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """D-DBPN's formulation with the strided layers as built: what export, cost counting and
+        other devices run, and what :meth:`subpixel_forward` equals."""
         h0 = self.up_h0(x)
         h = h0 + self.up_h1(self.up_l0(h0) - x)
         l0 = self.down_l0(h)

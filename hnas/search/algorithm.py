@@ -10,6 +10,19 @@ counted FLOPs that only grew, and reset the baseline every epoch; HNAS-REFERENCE
 Resumable: the complete state is checkpointed atomically after every epoch, and every epoch
 reseeds the random generators from (seed, epoch), so a resumed run repeats exactly what an
 uninterrupted one does.
+
+Multi-process (torchrun, :mod:`hnas.distributed`): the shared weights train data-parallel. Every
+rank draws the same global w batch and samples the same architecture (same seeds, same
+controller; rank 0's choice is broadcast and authoritative), runs the supernet through
+``DistributedDataParallel(find_unused_parameters=True)`` -- a sampled architecture touches a small
+part of the supernet, and the parameters no rank touched keep ``grad=None`` exactly as in one
+process -- on its own slice of the batch. The controller phase (sample, PSNR with the shared
+weights, cost, reward, REINFORCE) runs on rank 0 alone; its controller weights and REINFORCE
+state (optimizer, baseline) are then broadcast. Only rank 0 reads and writes the run folder
+(archive, log, checkpoint); the checkpoint holds the un-wrapped state, so a search saved by N
+processes resumes with M. Not identical to one process: the search-mode BatchNorm normalises
+with each rank's shard statistics (SyncBatchNorm would need a collective inside rank 0's solo
+controller phase).
 """
 
 from __future__ import annotations
@@ -17,6 +30,7 @@ from __future__ import annotations
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +39,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from hnas import distributed as dist
 from hnas.controllers import Reinforce, build_controller
 from hnas.errors import HnasError
 from hnas.search.spec import Spec
 from hnas.search.supernet import SuperNet
 from hnas.spaces.genotype import Genotype
 from hnas.utils.io import append_jsonl, atomic_path, atomic_write_jsonl, read_jsonl
+from hnas.utils.threads import num_threads
 
 STATE_FILE = "search_state.pt"
 ARCHIVE_FILE = "archive.jsonl"
@@ -122,6 +138,8 @@ class Search:
         self.theta_batches = theta_batches
         self.derive_batches = derive_batches
         space, search = spec.space, spec.search
+        dist.shard(spec.data.batch)  # an uneven split of the w batch fails here, before any work
+        self._drift_reported = False
         seed_everything(spec.seed, 0)
         self.supernet = SuperNet(
             space.resolved_normal_ops(),
@@ -143,6 +161,7 @@ class Search:
         self.reinforce = Reinforce(
             self.controller,
             lr=spec.controller.lr,
+            weight_decay=spec.controller.weight_decay,
             baseline_decay=spec.controller.baseline_decay,
             entropy_weight=spec.controller.entropy_weight,
             entropy_mode=spec.controller.entropy_mode,
@@ -151,6 +170,9 @@ class Search:
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.optimizer, T_max=search.epochs * search.w_steps, eta_min=search.lr_min
         )
+        # Training steps go through ``ddp`` (the supernet itself with one process); evaluation
+        # uses ``supernet`` directly, so rank 0 can score architectures alone.
+        self.ddp = dist.wrap_ddp(self.supernet, device, find_unused_parameters=True)
         self.epoch = 0  # epochs completed
 
     # -- state ------------------------------------------------------------------------------------
@@ -165,27 +187,44 @@ class Search:
         }
 
     def save(self) -> None:
+        """Checkpoint atomically (rank 0 only: every rank holds the same state)."""
+        if not dist.is_main():
+            return
         with atomic_path(self.out / STATE_FILE) as tmp:
             torch.save(self.state_dict(), tmp)
 
     def load(self) -> bool:
-        """Restore the last completed epoch, if a state file exists; trims logs to match it."""
-        path = self.out / STATE_FILE
-        if not path.exists():
-            self._trim_logs()  # killed during epoch 1: start over, without its partial lines
+        """Restore the last completed epoch, if a state file exists; trims logs to match it.
+
+        Multi-process: rank 0 reads the file and broadcasts it (the folder may be on its machine
+        only); the state fits any number of processes.
+        """
+        state = dist.on_main(self._read_state)
+        if state is None:
+            if dist.is_main():
+                self._trim_logs()  # killed during epoch 1: start over, without its partial lines
             return False
-        try:
-            state = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unreadable state file is one user-facing error
-            raise HnasError(f"cannot resume from {path}: {exc.__class__.__name__}; delete it to start over") from None
         self.supernet.load_state_dict(state["supernet"])
         self.controller.load_state_dict(state["controller"])
         self.reinforce.load_state_dict(state["reinforce"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = int(state["epoch"])
-        self._trim_logs()
+        if dist.is_main():
+            self._trim_logs()
         return True
+
+    def _read_state(self) -> dict[str, Any] | None:
+        """The checkpoint's contents, or None without one (on the CPU when it is to be broadcast)."""
+        path = self.out / STATE_FILE
+        if not path.exists():
+            return None
+        where = torch.device("cpu") if dist.is_distributed() else self.device
+        try:
+            state: dict[str, Any] = torch.load(path, map_location=where, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable state file is one user-facing error
+            raise HnasError(f"cannot resume from {path}: {exc.__class__.__name__}; delete it to start over") from None
+        return state
 
     def _trim_logs(self) -> None:
         """Drop log and archive lines written after the last checkpoint (a killed epoch's)."""
@@ -197,16 +236,25 @@ class Search:
 
     # -- Algorithm 1 ------------------------------------------------------------------------------
     def train_weights(self, stats: EpochStats) -> None:
-        """Line 4-7: w <- w - eta grad_w L(alpha, w), alpha sampled per batch."""
+        """Line 4-7: w <- w - eta grad_w L(alpha, w), alpha sampled per batch.
+
+        Multi-process: each rank takes its slice of the global batch; the loss checked and logged
+        is the mean over ranks (the global batch's), so every rank skips or steps alike, and the
+        gradients (averaged by DDP) and hence the clipping agree too.
+        """
         self.supernet.train()
         clip = self.spec.search.grad_clip
         for _ in range(self.spec.search.w_steps):
             lr_img, hr_img = next(self.w_batches)
+            if dist.is_distributed():
+                part = dist.shard(lr_img.shape[0])
+                lr_img, hr_img = lr_img[part], hr_img[part]
             lr_img, hr_img = lr_img.to(self.device), hr_img.to(self.device)
             with torch.no_grad():
-                genotype = self.controller.sample().genotype
-            loss = F.l1_loss(self.supernet(lr_img, genotype), hr_img)
-            if not torch.isfinite(loss):
+                genotype = self._rank0_genotype(self.controller.sample().genotype)
+            loss = F.l1_loss(self.ddp(lr_img, genotype), hr_img)
+            value = dist.all_reduce_mean(loss.detach())
+            if not torch.isfinite(value):
                 stats.loss.append(float("nan"))
                 self.scheduler.step()
                 continue
@@ -216,7 +264,40 @@ class Search:
                 torch.nn.utils.clip_grad_norm_(self.supernet.used_parameters(genotype), clip)
             self.optimizer.step()
             self.scheduler.step()
-            stats.loss.append(float(loss.detach()))
+            stats.loss.append(float(value))
+
+    def _rank0_genotype(self, genotype: Genotype) -> Genotype:
+        """Rank 0's architecture, on every rank.
+
+        The ranks sample in lockstep (same seeds, same controller), so this is normally the one
+        each drew itself, and every rank must keep drawing (the draws advance the generator the
+        batches come from). A difference means the random streams drifted apart, and with them the
+        batches, which would no longer be slices of one global batch: reported once.
+        """
+        if not dist.is_distributed():
+            return genotype
+        data = dist.broadcast_object(genotype.to_dict() if dist.is_main() else None)
+        if dist.is_main():
+            return genotype
+        chosen = Genotype.from_data(data)
+        if chosen.hash() != genotype.hash() and not self._drift_reported:
+            self._drift_reported = True
+            warnings.warn(
+                f"rank {dist.rank()} sampled another architecture than rank 0: its random numbers are out of "
+                "step, so its batches are not slices of rank 0's global batch",
+                stacklevel=2,
+            )
+        return chosen
+
+    def _sync_controller(self) -> None:
+        """After rank 0's controller phase: its controller weights and REINFORCE state (optimizer,
+        baseline, step count) on every rank, so the next epoch's samples agree everywhere."""
+        if not dist.is_distributed():
+            return
+        dist.broadcast_state(self.controller)
+        state = dist.broadcast_object(dist.to_cpu(self.reinforce.state_dict()) if dist.is_main() else None)
+        if not dist.is_main():
+            self.reinforce.load_state_dict(state)
 
     @torch.no_grad()
     def evaluate(self, genotype: Genotype, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
@@ -233,11 +314,14 @@ class Search:
         search = self.spec.search
         self.reinforce.set_progress(epoch / max(1, search.epochs))
         for _ in range(search.controller_steps):
-            sample = self.controller.sample()
+            # The controller's ops are tiny: one thread for them (hnas.utils.threads), all for the supernet.
+            with num_threads(1):
+                sample = self.controller.sample()
             genotype = sample.genotype
             lr_img, hr_img = next(self.theta_batches)
             scores = self.evaluate(genotype, [(lr_img, hr_img)])
-            update = self.reinforce.step(sample.log_prob, sample.entropy, scores["reward"])
+            with num_threads(1):
+                update = self.reinforce.step(sample.log_prob, sample.entropy, scores["reward"])
             entropy = float(sample.policy_entropy.detach())
             stats.rewards.append(scores["reward"])
             stats.psnrs.append(scores["psnr"])
@@ -265,17 +349,19 @@ class Search:
             seed_everything(self.spec.seed, 1, epoch)
             stats = EpochStats(epoch + 1)
             self.train_weights(stats)
-            self.train_controller(stats, epoch)
+            dist.on_main(self.train_controller, stats, epoch)  # the others wait; an error stops all
+            self._sync_controller()
             if stats.loss and not any(math.isfinite(v) for v in stats.loss):
                 raise HnasError(
                     f"epoch {epoch + 1}: every training loss was NaN/inf; lower search.lr "
                     f"(now {self.spec.search.lr}) and resume from the last good epoch"
                 )
             summary = stats.summary(time.perf_counter() - started, self.scheduler.get_last_lr()[0])
-            append_jsonl(self.out / LOG_FILE, summary)
+            if dist.is_main():
+                append_jsonl(self.out / LOG_FILE, summary)
             self.epoch = epoch + 1
             self.save()
-            if on_epoch is not None:
+            if on_epoch is not None and dist.is_main():  # the others have no controller statistics
                 on_epoch(summary)
 
     # -- derivation -------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ class ControllerSpec(_Section):
     type: str = "hierarchical_lstm"
     params: dict[str, Any] = Field(default_factory=dict, description="constructor options of the controller")
     lr: float = Field(3e-4, gt=0)
+    weight_decay: float = Field(5e-4, ge=0, description="Adam L2 decay of the controller (authors: 5e-4)")
     entropy_weight: float = Field(1e-4, ge=0, description="weight of the entropy bonus (see below)")
     entropy_mode: Literal["loss", "reward"] = Field(
         "loss",

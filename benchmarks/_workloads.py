@@ -1,0 +1,122 @@
+"""The workloads the benchmarks time, built one way for the timed runs and the memory probe.
+
+``benchmarks/_memory.py`` rebuilds the same workload in a fresh process to measure its peak memory,
+so everything that defines a workload lives here: the search at the paper's search settings
+(L = 12, C = 8, 4 nodes, x2, batch 16, every registered op) and HNAS-A x2 at 64 channels.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+#: Intra-op threads of every timed run, fixed so a different default cannot change what is
+#: measured. 1, not torch's default of 2 on this 2-core machine: on the shared machine the
+#: benchmarks were written on, 2 threads made a supernet step 10-30x slower (README). Override
+#: with HNAS_BENCH_THREADS=2 to measure that.
+THREADS = int(os.environ.get("HNAS_BENCH_THREADS", "1"))
+
+SEARCH_BATCH = 16
+POOL = 4  # distinct batches cycled through, drawn once before timing
+
+
+def loadavg() -> float:
+    """The 1-minute load average (the machine is shared; the README reports it with the numbers)."""
+    return round(os.getloadavg()[0], 2)
+
+
+def make_search(out: Path, lr_size: int = 32) -> Any:
+    """A :class:`hnas.search.algorithm.Search` at search settings, one step per call.
+
+    ``w_steps = controller_steps = 1`` so ``train_weights`` is one supernet step and
+    ``train_controller`` one controller update. Their batches are drawn before timing and cycled:
+    the benchmarks time the search, not patch cropping (1 ms a batch from memory). The supernet
+    does not depend on the patch size, so one search serves every size (``training_batches``).
+    """
+    from hnas.search.pipeline import build_search
+    from hnas.search.spec import spec_from_dict
+
+    spec = spec_from_dict(
+        {
+            "name": "bench",
+            "space": {"layers": 12, "nodes": 4, "channels": 8, "scale": 2},
+            "data": {
+                "source": "builtin:skimage",
+                "patch": 2 * lr_size,
+                "batch": SEARCH_BATCH,
+                "val_batch": SEARCH_BATCH,
+                "workers": 0,
+            },
+            "search": {"epochs": 100_000, "w_steps": 1, "controller_steps": 1, "derive_batches": 1},
+        }
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    search = build_search(spec, out, torch.device("cpu"))
+    search.w_batches = itertools.cycle([next(search.w_batches) for _ in range(POOL)])
+    search.theta_batches = itertools.cycle([next(search.theta_batches) for _ in range(POOL)])
+    return search
+
+
+def training_batches(lr_size: int) -> Any:
+    """A cycle of ``POOL`` training batches (w split) at another LR size, for an existing search."""
+    from hnas.data import PatchDataset, make_loader, open_images, select_split
+
+    records = select_split(open_images("builtin:skimage"), (0.0, 0.4))
+    dataset = PatchDataset(records, 2, 2 * lr_size, samples_per_epoch=SEARCH_BATCH * POOL)
+    loader = make_loader(dataset, SEARCH_BATCH, num_workers=0, seed=0)
+    return itertools.cycle(list(loader))
+
+
+def supernet_step(search: Any, seed: int) -> None:
+    """One shared-weight update (Algorithm 1, lines 4-7): sample, forward, L1, backward, clip, Adam.
+
+    ``seed`` fixes the sampled architecture, so every version of the code times the same ones.
+    """
+    from hnas.search.algorithm import EpochStats
+
+    torch.manual_seed(seed)
+    search.train_weights(EpochStats(1))
+
+
+def controller_update(search: Any, seed: int, cold_cost: bool = True) -> None:
+    """One controller update (lines 9-12): sample, PSNR on a validation batch with the shared
+    weights, cost, reward, REINFORCE step, archive line. ``cold_cost`` clears every cost cache
+    first (the genotype priced from scratch: the worst case, and the common one early in a search)."""
+    from hnas.costs import clear_cost_cache
+    from hnas.search.algorithm import EpochStats
+
+    if cold_cost:
+        clear_cost_cache()
+    torch.manual_seed(seed)
+    search.train_controller(EpochStats(1), 0)
+
+
+def make_hnas_a(size: int) -> tuple[torch.nn.Module, torch.Tensor]:
+    """HNAS-A x2 at 64 channels (the published width) in eval mode, and one LR image of ``size``."""
+    import hnas
+
+    torch.manual_seed(0)
+    model = hnas.build_model("hnas-a", scale=2, channels=64).eval()
+    return model, torch.rand(1, 3, size, size) * 255
+
+
+def hnas_a_macs(size: int) -> int:
+    """Multiply-adds of one HNAS-A x2 forward at 64 channels on a ``size`` x ``size`` input."""
+    from hnas.costs import count_network
+    from hnas.spaces.resolve import resolve_genotype
+
+    return count_network(resolve_genotype("hnas-a"), 2, 64, (size, size)).macs.total
+
+
+def grad_mode(mode: str) -> Any:
+    """The context a forward runs under: ``no_grad`` or ``inference_mode``."""
+    return torch.inference_mode() if mode == "inference_mode" else torch.no_grad()
+
+
+def inference(model: torch.nn.Module, image: torch.Tensor, mode: str) -> torch.Tensor:
+    with grad_mode(mode):
+        return model(image)
