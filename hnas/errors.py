@@ -6,6 +6,8 @@ bug and keeps its traceback. Library callers can catch :class:`HnasError` to tel
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HnasError(Exception):
     """A mistake in user input (spec, genotype, file, option), with a message that says the fix."""
@@ -33,3 +35,13 @@ class DataError(HnasError, OSError):
 
 class CheckpointError(HnasError, ValueError):
     """A checkpoint that cannot be loaded into the model it claims to be for."""
+
+
+def first_error(exc: Any) -> tuple[str, str]:
+    """``(location, message)`` of a pydantic ``ValidationError``'s first error, for one-line messages.
+
+    The location is the dotted path of the offending key (``space.layers``), empty for a
+    model-level check; the message drops pydantic's ``Value error, `` prefix.
+    """
+    err = exc.errors()[0]
+    return ".".join(str(part) for part in err["loc"]), err["msg"].removeprefix("Value error, ")

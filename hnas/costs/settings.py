@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hnas.errors import HnasError
+from hnas.errors import HnasError, first_error
 
 #: The LR input Table II's FLOPs are quoted for (paper Sec. III-A: "a 3 x 480 x 480 input LR image").
 TABLE_II_INPUT = (480, 480)
@@ -92,9 +92,7 @@ class CostSettings(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(part) for part in err["loc"])
-            message = err["msg"].removeprefix("Value error, ")
+            where, message = first_error(exc)
             raise CostSettingsError(f"cost setting {where}: {message}") from None
 
     def key(self, fields: tuple[str, ...]) -> tuple[Any, ...]:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from hnas.costs import get_cost
-from hnas.errors import SpecError
+from hnas.errors import SpecError, first_error
 from hnas.registry import COSTS
 
 C = TypeVar("C", bound=BaseModel)
@@ -24,10 +24,8 @@ def validate_config(config_type: type[C], reward: str, params: dict[str, Any]) -
     try:
         return config_type.model_validate(params)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(part) for part in err["loc"]) or "reward"
-        msg = err["msg"].removeprefix("Value error, ")
-        raise SpecError(f"reward '{reward}': {where}: {msg}") from None
+        where, msg = first_error(exc)
+        raise SpecError(f"reward '{reward}': {where or 'reward'}: {msg}") from None
 
 
 def resolve_cost_name(name: str) -> str:

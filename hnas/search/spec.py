@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from hnas.errors import SpecError
+from hnas.errors import SpecError, first_error
 from hnas.registry import CONTROLLERS, COSTS, NORMAL_OPS, REWARDS, UPSAMPLING_OPS
 from hnas.utils.compat import tomllib
 
@@ -244,8 +244,7 @@ def import_plugins(modules: list[str]) -> None:
 
 def _describe(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    msg = err["msg"].removeprefix("Value error, ")
+    loc, msg = first_error(exc)
     if err["type"] == "extra_forbidden":
         return f"unknown key '{loc}' (check the spelling; see examples/quickstart.toml for the keys)"
     value = err.get("input")

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from hnas.errors import GenotypeError, UnknownNameError
+from hnas.errors import GenotypeError, UnknownNameError, first_error
 from hnas.registry import NORMAL_OPS, UPSAMPLING_OPS, Registry
 from hnas.utils.compat import tomllib
 
@@ -205,7 +205,5 @@ class Genotype(BaseModel):
 
 def _first_error(exc: ValidationError) -> str:
     """One readable line for the first pydantic error: where it is and why."""
-    err = exc.errors()[0]
-    loc = ".".join(str(part) for part in err["loc"])
-    msg = err["msg"].removeprefix("Value error, ")
+    loc, msg = first_error(exc)
     return f"{loc}: {msg}" if loc else msg

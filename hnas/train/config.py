@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hnas.errors import HnasError
+from hnas.errors import HnasError, first_error
 
 #: Settings a resumed run must share with the run it continues: they decide which patches are
 #: drawn, which network is built and how it is optimised, so changing one would silently make a
@@ -87,7 +87,5 @@ class TrainConfig(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
+            loc, msg = first_error(exc)
             raise TrainConfigError(f"invalid training setting {loc + ': ' if loc else ''}{msg}") from None
