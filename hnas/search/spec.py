@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hnas.errors import SpecError, first_error
 from hnas.registry import CONTROLLERS, COSTS, NORMAL_OPS, REWARDS, UPSAMPLING_OPS
 from hnas.utils.compat import tomllib
+from hnas.utils.io import read_structured
 
 
 class _Section(BaseModel):
@@ -264,15 +265,5 @@ def spec_from_dict(data: dict[str, Any], source: str = "spec") -> Spec:
 
 def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
     """Read, override and validate a TOML spec; every problem is a one-line :class:`SpecError`."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"spec file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read spec {path}: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path} is not valid TOML: {exc}") from None
+    data = read_structured(path, "spec file", SpecError, toml=True)
     return spec_from_dict(apply_overrides(data, overrides or []), source=str(path))

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from hnas.errors import GenotypeError, UnknownNameError, first_error
 from hnas.registry import NORMAL_OPS, UPSAMPLING_OPS, Registry
-from hnas.utils.compat import tomllib
 
 #: Number of intermediate nodes per cell in the paper (B - 2 = 4).
 DEFAULT_NODES = 4
@@ -189,17 +188,10 @@ class Genotype(BaseModel):
     @classmethod
     def load(cls, path: str | Path) -> Genotype:
         """Read a genotype from a ``.json`` or ``.toml`` file."""
+        from hnas.utils.io import read_structured
+
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise GenotypeError(f"genotype file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise GenotypeError(f"cannot read genotype file {path}: {exc}") from None
-        try:
-            data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-            raise GenotypeError(f"{path} is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {exc}") from None
+        data = read_structured(path, "genotype file", GenotypeError, toml=path.suffix == ".toml")
         return cls.from_data(data, source=f"genotype in {path}")
 
 

@@ -14,6 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from hnas.errors import HnasError
+from hnas.utils.compat import tomllib
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -89,3 +92,18 @@ def atomic_write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> Path:
     """Rewrite a JSON-lines file atomically (used to trim logs back to a resumed checkpoint)."""
     text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
     return atomic_write_text(path, text)
+
+
+def read_structured(path: str | Path, what: str, error: type[HnasError], *, toml: bool) -> Any:
+    """Parse a TOML (``toml=True``) or JSON file a user named; every problem is one ``error`` line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{what} not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read {what} {path}: {exc}") from None
+    try:
+        return tomllib.loads(text) if toml else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{path} is not valid {'TOML' if toml else 'JSON'}: {exc}") from None
