@@ -33,7 +33,9 @@ MODEL_FORMAT = "hnas-model/1"
 #: File name used for a model inside a run folder (``hnas train --out DIR``).
 MODEL_FILENAME = "model.safetensors"
 #: Metadata keys hnas owns; ``extra_metadata`` may not overwrite them.
-RESERVED_KEYS = ("format", "genotype", "scale", "channels", "global_skip", "rgb_range", "hnas_version")
+RESERVED_KEYS = (
+    "format", "genotype", "scale", "channels", "global_skip", "rgb_range", "op_params", "plugins", "hnas_version",
+)
 
 _MAX_LISTED = 3
 
@@ -63,6 +65,13 @@ def model_metadata(model: HNASNet, extra_metadata: Mapping[str, Any] | None = No
         "rgb_range": repr(float(config["rgb_range"])),
         "hnas_version": _version(),
     }
+    if config.get("op_params"):
+        meta["op_params"] = json.dumps(config["op_params"], sort_keys=True)
+    from hnas.plugins import modules_needed
+
+    plugins = modules_needed(model.genotype)
+    if plugins:
+        meta["plugins"] = json.dumps(plugins)
     for key, value in (extra_metadata or {}).items():
         if key in RESERVED_KEYS:
             raise ValueError(f"extra_metadata key '{key}' is reserved by hnas; reserved: {', '.join(RESERVED_KEYS)}")
@@ -121,9 +130,13 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 def model_from_metadata(meta: Mapping[str, str], source: str = "checkpoint") -> HNASNet:
     """Build the (untrained) network a header describes; a bad header names ``source``."""
     from hnas.models.network import HNASNet
+    from hnas.plugins import missing_plugin_message
     from hnas.spaces.genotype import Genotype
 
     try:
+        message = missing_plugin_message(json.loads(meta.get("plugins", "[]")), source)
+        if message:
+            raise CheckpointError(message)
         genotype = Genotype.from_data(json.loads(meta["genotype"]), source=f"genotype in {source}")
         return HNASNet(
             genotype,
@@ -131,7 +144,10 @@ def model_from_metadata(meta: Mapping[str, str], source: str = "checkpoint") -> 
             channels=int(meta["channels"]),
             global_skip=meta.get("global_skip", "none"),  # type: ignore[arg-type]
             rgb_range=float(meta.get("rgb_range", "255.0")),
+            op_params=json.loads(meta.get("op_params", "{}")),
         )
+    except CheckpointError:
+        raise
     except HnasError as exc:
         raise CheckpointError(f"{source}: {exc}") from None
     except (KeyError, ValueError, TypeError) as exc:

@@ -28,6 +28,7 @@ class Entry(Generic[T]):
     aliases: tuple[str, ...]
     origin: str
     help: str
+    module: str = ""
 
 
 def _origin_of(obj: Any) -> str:
@@ -87,7 +88,9 @@ class Registry(Generic[T]):
         if force:
             for key in (name, *aliases):
                 self._remove_key(key)
-        self._entries[name] = Entry(name, obj, aliases, _origin_of(obj), _first_doc_line(obj))
+        self._entries[name] = Entry(
+            name, obj, aliases, _origin_of(obj), _first_doc_line(obj), getattr(obj, "__module__", "") or ""
+        )
         for alias in aliases:
             self._aliases[alias] = name
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from enum import Enum
 from pathlib import Path
@@ -19,7 +20,7 @@ from rich.progress import (
 
 from hnas import distributed as dist
 from hnas.cli.app import app
-from hnas.cli.common import err_console, print_json, user_errors
+from hnas.cli.common import PluginOption, err_console, load_plugins, print_json, user_errors
 from hnas.spaces.resolve import resolve_genotype
 from hnas.train.config import TrainConfig
 from hnas.train.trainer import Trainer
@@ -87,6 +88,7 @@ def train_command(
                      "global batch, split evenly); 1 trains in this process."),
     ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    plugin: PluginOption = None,
 ) -> None:
     """Train a network with L1 loss, Adam and cosine decay; writes OUT/model.safetensors.
 
@@ -94,6 +96,7 @@ def train_command(
     OUT/last.safetensors is always the last. Ctrl-C saves a resume checkpoint: continue with --resume.
     Under torchrun (or with --nproc N) the processes train one model data-parallel; rank 0 writes OUT.
     """
+    load_plugins(plugin)
     genotype = resolve_genotype(model)
     config = TrainConfig.create(
         data=data, scale=scale, channels=channels, global_skip=global_skip.value, iters=iters, epochs=epochs,
@@ -121,6 +124,7 @@ def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop
         warnings.simplefilter("always" if speak else "ignore", UserWarning)
         warnings.showwarning = lambda message, *args, **kwargs: err_console.print(f"[yellow]warning[/]: {message}")
         trainer = Trainer(genotype, config, out_dir, resume=resume)
+        started, first = time.perf_counter(), trainer.step
         try:
             if speak:
                 with Progress(*columns, console=err_console, transient=False) as progress:
@@ -142,5 +146,6 @@ def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop
     done = "finished" if summary["finished"] else f"stopped at step {summary['step']} (continue with --resume)"
     best = f", best val PSNR {summary['best_val_psnr']:.2f} dB at step {summary['best_step']}" if summary[
         "best_val_psnr"] is not None else ""
-    typer.echo(f"{done}: {summary['step']}/{summary['total']} iterations in {summary['seconds']:.0f} s{best}")
+    seconds = time.perf_counter() - started
+    typer.echo(f"{done}: {summary['step']}/{summary['total']} iterations ({summary['step'] - first} in {seconds:.0f} s){best}")
     typer.echo(f"model: {summary['model']}")

@@ -6,7 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,6 +17,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Progress bars, tables meant for people and warnings go to stderr; stdout carries results.
 err_console = Console(stderr=True)
+
+#: ``--plugin MODULE`` (repeatable), taken by every command: the modules whose registrations (ops,
+#: cells, controllers, rewards, costs, data sources) the command needs. Nothing is imported
+#: because a file mentions it.
+PluginOption = Annotated[
+    list[str] | None,
+    typer.Option("--plugin", help="Import MODULE first (its @REGISTRY.register decorators run); repeatable."),
+]
+
+
+def load_plugins(modules: list[str] | None) -> list[str]:
+    """Import the ``--plugin`` modules (one-line error for a module that does not import)."""
+    from hnas.plugins import import_plugins
+
+    return import_plugins(modules or [])
 
 
 def fail(message: str) -> typer.Exit:

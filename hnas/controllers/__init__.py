@@ -1,9 +1,10 @@
 """Controllers: policies that propose HNAS architectures (paper Sec. II-B) and their REINFORCE update.
 
-``build_controller("hierarchical_lstm")`` gives the paper's hierarchical LSTM controller,
-``build_controller("random")`` the uniform baseline; both return a
+``build_controller("hierarchical_lstm")`` gives the paper's hierarchical LSTM controller (trained
+by REINFORCE, :class:`~hnas.controllers.reinforce.Reinforce`), ``build_controller("random")`` the
+uniform baseline, ``build_controller("evolution")`` regularized evolution. Each returns a
 :class:`~hnas.controllers.base.Sample` from ``sample()`` that unpacks as
-``genotype, log_prob, entropy``. :class:`~hnas.controllers.reinforce.Reinforce` trains one.
+``genotype, log_prob, entropy``, and takes the reward of a sample with ``learn(sample, reward)``.
 Register a new controller with ``@CONTROLLERS.register("name")`` on a
 :class:`~hnas.controllers.base.Controller` subclass.
 """
@@ -15,7 +16,9 @@ from typing import Any
 
 from hnas.controllers import lstm as lstm  # noqa: F401  (registers hierarchical_lstm)
 from hnas.controllers import random as random  # noqa: F401  (registers random)
+from hnas.controllers import evolution as evolution  # noqa: F401  (registers evolution)
 from hnas.controllers.base import Controller, Decision, PartStats, Sample, Slot
+from hnas.controllers.evolution import EvolutionController
 from hnas.controllers.lstm import HierarchicalLSTMController
 from hnas.controllers.random import RandomController
 from hnas.controllers.reinforce import Reinforce
@@ -45,6 +48,7 @@ def build_controller(
 __all__ = [
     "Controller",
     "Decision",
+    "EvolutionController",
     "HierarchicalLSTMController",
     "PartStats",
     "RandomController",

@@ -254,9 +254,39 @@ class Controller(nn.Module):
         return tuple(actions)
 
     # -- interface --------------------------------------------------------------------------------
+    # A controller is the search strategy of Algorithm 1: ``sample`` proposes an architecture (lines
+    # 5 and 10), ``learn`` takes the reward of that architecture (line 11), and ``candidates`` are
+    # the architectures derivation scores (Sec. II-C, "Inferring Architectures"). The search loop
+    # knows nothing else about it, so a policy-gradient controller, the random baseline and
+    # regularized evolution run in the same pipeline.
     def sample(self, greedy: bool = False, generator: torch.Generator | None = None) -> Sample:
         """Draw one architecture (``greedy``: the most likely choice at every step)."""
         raise NotImplementedError
+
+    def learn(self, sample: Sample, reward: float) -> dict[str, float]:
+        """Take the reward of ``sample`` (an architecture this controller proposed); returns
+        statistics for the log. The base controller learns nothing."""
+        return {"reward": float(reward)}
+
+    def set_progress(self, progress: float) -> None:
+        """Where the search stands, 0..1 (for schedules); the base controller has none."""
+
+    def candidates(self, count: int, generator: torch.Generator | None = None) -> list[tuple[str, Genotype]]:
+        """Architectures worth deriving: the greedy one and ``count`` samples, labelled by how they
+        were chosen."""
+        with torch.no_grad():
+            picks = [("greedy", self.sample(greedy=True, generator=generator).genotype)]
+            picks += [("sampled", self.sample(generator=generator).genotype) for _ in range(count)]
+        return picks
+
+    def resume_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Tensors and JSON-able facts that let a resumed search continue exactly (default: the
+        module's state dict, nothing else)."""
+        return {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, {}
+
+    def load_resume_state(self, tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
+        """Inverse of :meth:`resume_state`."""
+        self.load_state_dict(tensors)
 
     def replay(self, actions: Sequence[int]) -> Sample:
         """Re-run the policy with the given actions forced: their log-probability and entropy."""

@@ -10,8 +10,9 @@ Decisions, and why:
 
 * Optimizer: Adam, lr 3e-4, betas (0.5, 0.999), weight decay 5e-4 (L2, as torch's ``Adam``), the
   authors' settings. :meth:`Reinforce.set_progress` anneals the lr on a cosine from ``lr`` to
-  ``lr_min`` (Supplementary: "eta_max = 0.0003 and eta_min = 0.00015" for the controllers); it is
-  a no-op until the search loop calls it, e.g. once per epoch with ``epoch / epochs``.
+  ``lr_min`` (Supplementary: "eta_max = 0.0003 and eta_min = 0.00015" for the controllers, so the
+  default ``lr_min`` is half of ``lr``; a floor above ``lr`` is refused, it would make the rate
+  rise); it is a no-op until the search loop calls it, e.g. once per epoch with ``epoch / epochs``.
 * Entropy: the paper "add[s] the controller's sample entropy to the reward, weighted by 1", and
   that is the default (``entropy_mode="reward"``): the shaped reward is ``R + w * H`` with ``H``
   detached, so the entropy only reaches the gradient through the score function. The authors' code
@@ -36,6 +37,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from hnas.engine.schedule import cosine_lr, set_lr
+from hnas.engine.state import optimizer_from_flat, optimizer_to_flat
 from hnas.errors import CheckpointError
 
 EntropyMode = Literal["reward", "loss"]
@@ -49,7 +52,7 @@ class Reinforce:
         controller: nn.Module,
         *,
         lr: float = 3e-4,
-        lr_min: float = 1.5e-4,
+        lr_min: float | None = None,
         betas: tuple[float, float] = (0.5, 0.999),
         weight_decay: float = 5e-4,
         baseline_decay: float = 0.95,
@@ -63,6 +66,12 @@ class Reinforce:
             raise ValueError(f"baseline_decay must be in [0, 1), got {baseline_decay!r}")
         if grad_clip is not None and not grad_clip > 0:
             raise ValueError(f"grad_clip must be > 0 or None, got {grad_clip!r}")
+        if not lr > 0:
+            raise ValueError(f"lr must be > 0, got {lr!r}")
+        lr_min = lr / 2 if lr_min is None else lr_min
+        if not 0 <= lr_min <= lr:
+            raise ValueError(f"lr_min must be in [0, lr] (lr = {lr}), got {lr_min!r}; a floor above lr would "
+                             "make the rate rise over the search")
         self.controller = controller
         self.lr = float(lr)
         self.lr_min = float(lr_min)
@@ -83,11 +92,9 @@ class Reinforce:
 
     def set_progress(self, progress: float) -> float:
         """Cosine-anneal the lr from ``lr`` (progress 0) to ``lr_min`` (progress 1); returns it."""
-        progress = min(max(float(progress), 0.0), 1.0)
-        lr = self.lr_min + 0.5 * (self.lr - self.lr_min) * (1.0 + math.cos(math.pi * progress))
+        lr = cosine_lr(progress, 1.0, self.lr, self.lr_min)
         if self.optimizer is not None:
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
+            set_lr(self.optimizer, lr)
         return lr
 
     def step(self, log_prob: torch.Tensor, entropy: torch.Tensor, reward: float) -> dict[str, float]:
@@ -141,21 +148,22 @@ class Reinforce:
             stats["grad_norm"] = grad_norm
         return stats
 
-    def state_dict(self) -> dict[str, Any]:
-        """Optimizer state, baseline and step count (the controller's weights are saved separately)."""
-        return {
-            "optimizer": self.optimizer.state_dict() if self.optimizer is not None else None,
-            "baseline": self.baseline,
-            "steps": self.steps,
-        }
+    def resume_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Optimizer tensors, and baseline, step count and optimizer settings as JSON (the
+        controller's weights are saved separately)."""
+        tensors: dict[str, torch.Tensor] = {}
+        info: dict[str, Any] = {"baseline": self.baseline, "steps": self.steps, "optimizer": None}
+        if self.optimizer is not None:
+            tensors, info["optimizer"] = optimizer_to_flat(self.optimizer.state_dict())
+        return tensors, info
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if (state.get("optimizer") is None) != (self.optimizer is None):
+    def load_resume_state(self, tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
+        if (info.get("optimizer") is None) != (self.optimizer is None):
             raise CheckpointError(
                 "REINFORCE state does not match this controller: one has trainable parameters "
                 "and the other not (resume with the same controller type)"
             )
         if self.optimizer is not None:
-            self.optimizer.load_state_dict(state["optimizer"])
-        self.baseline = None if state.get("baseline") is None else float(state["baseline"])
-        self.steps = int(state.get("steps", 0))
+            self.optimizer.load_state_dict(optimizer_from_flat(tensors, info["optimizer"]))
+        self.baseline = None if info.get("baseline") is None else float(info["baseline"])
+        self.steps = int(info.get("steps", 0))

@@ -81,6 +81,11 @@ class Cost:
     def compute(self, genotype: Genotype, settings: CostSettings) -> float:
         raise NotImplementedError
 
+    def reward_normaliser(self, settings: CostSettings) -> float | None:
+        """The amount of this cost, measured under ``settings``, that the joint reward weighs like
+        one dB (``default_normaliser`` unless the cost's scale depends on the settings)."""
+        return self.default_normaliser
+
     def cache_token(self) -> Hashable:
         """What tells this cost apart from others in the shared cache (override if configurable)."""
         return (type(self).__module__, type(self).__qualname__)

@@ -32,20 +32,24 @@ def macs_normaliser(input: tuple[int, int] = TABLE_II_INPUT) -> float:
     return AUTHORS_MACS_NORMALISER * input[0] * input[1] / (TABLE_II_INPUT[0] * TABLE_II_INPUT[1])
 
 
-@COSTS.register("macs", aliases=("flops", "multiply_adds"))
+@COSTS.register("macs", aliases=("multiply_adds",))
 class MacsCost(Cost):
     """Multiply-adds of one forward on the LR input, every convolution (transposed too) and interpolation."""
 
     name = "macs"
     unit = "MACs"
-    depends_on: ClassVar[tuple[str, ...]] = ("input", "scale", "channels", "global_skip")
+    depends_on: ClassVar[tuple[str, ...]] = ("input", "scale", "channels", "global_skip", "op_params")
     #: The authors' scale (HNAS-REFERENCE.md): GMACs at a 480 x 480 input / 20. At another input
     #: size use :func:`macs_normaliser`.
     default_normaliser = AUTHORS_MACS_NORMALISER
 
+    def reward_normaliser(self, settings: CostSettings) -> float:
+        """MACs grow with the input's pixels: the authors' 20e9 at 480 x 480 scaled to ``settings.input``."""
+        return macs_normaliser(settings.input)
+
     def compute(self, genotype: Genotype, settings: CostSettings) -> float:
         s = settings
-        return float(count_network(genotype, s.scale, s.channels, s.input, s.global_skip).macs.total)
+        return float(count_network(genotype, s.scale, s.channels, s.input, s.global_skip, op_params=s.op_params).macs.total)
 
 
 @COSTS.register("params", aliases=("parameters",))
@@ -54,13 +58,14 @@ class ParamsCost(Cost):
 
     name = "params"
     unit = "parameters"
-    depends_on: ClassVar[tuple[str, ...]] = ("scale", "channels")
+    depends_on: ClassVar[tuple[str, ...]] = ("scale", "channels", "op_params")
     #: 50k parameters per unit puts the presets at C = 8 (27k-47k parameters) at 0.5-0.9 units,
     #: beside their 0.5-0.6 units of ``macs`` / 20e9, so a lambda means about the same with either.
     default_normaliser = 5e4
 
     def compute(self, genotype: Genotype, settings: CostSettings) -> float:
-        count = count_network(genotype, settings.scale, settings.channels, settings.input, macs=False)
+        count = count_network(genotype, settings.scale, settings.channels, settings.input, macs=False,
+                              op_params=settings.op_params)
         return float(count.params)
 
 
@@ -70,12 +75,12 @@ class PaperGflopsCost(Cost):
 
     name = "paper_gflops"
     unit = "paper GFLOPs"
-    depends_on: ClassVar[tuple[str, ...]] = ("scale", "channels")
+    depends_on: ClassVar[tuple[str, ...]] = ("scale", "channels", "op_params")
     #: The authors' reward cost was half of this number (0.5e-8 x the 48 x 48 count).
     default_normaliser = 2.0
 
     def compute(self, genotype: Genotype, settings: CostSettings) -> float:
-        count = count_network(genotype, settings.scale, settings.channels, PAPER_INPUT)
+        count = count_network(genotype, settings.scale, settings.channels, PAPER_INPUT, op_params=settings.op_params)
         return count.macs.convolution * 1e-8
 
 

@@ -83,7 +83,8 @@ def measure_latency(
         generator = torch.Generator().manual_seed(seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = build_model(genotype, settings.scale, settings.channels, settings.global_skip)
+            model = build_model(genotype, settings.scale, settings.channels, settings.global_skip,
+                                op_params=settings.op_params_dict)
         model = model.to(device).eval()
         image = (torch.rand(settings.batch, 3, *settings.input, generator=generator) * 255).to(device)
         times: list[float] = []

@@ -58,8 +58,9 @@ def measure(
     """
     settings = CostSettings.make(settings, **overrides)
     genotype = resolve_genotype(genotype)
-    count = count_network(genotype, settings.scale, settings.channels, settings.input, settings.global_skip)
-    paper = count_network(genotype, settings.scale, settings.channels, PAPER_INPUT)
+    count = count_network(genotype, settings.scale, settings.channels, settings.input, settings.global_skip,
+                          op_params=settings.op_params)
+    paper = count_network(genotype, settings.scale, settings.channels, PAPER_INPUT, op_params=settings.op_params)
     timing = measure_latency(genotype, settings, grad_mode) if latency else None
     return CostReport(
         genotype_hash=genotype.hash(),

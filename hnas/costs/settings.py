@@ -8,6 +8,7 @@ cost and every cached value is therefore keyed by a :class:`CostSettings`.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal
 
@@ -56,8 +57,9 @@ def parse_input_size(value: Any) -> tuple[int, int]:
 class CostSettings(BaseModel):
     """The conditions a cost is measured under; frozen and hashable, so it can key the cache.
 
-    ``input`` is the LR input (H, W); ``scale`` and ``channels`` (C, the width per op) select the
-    derived network as :func:`hnas.models.build_model` builds it. ``device``, ``threads``,
+    ``input`` is the LR input (H, W); ``scale``, ``channels`` (C, the width per op), ``global_skip``
+    and ``op_params`` (settings of ops configured with params, as canonical JSON; a dict is
+    accepted) select the derived network as :func:`hnas.models.build_model` builds it. ``device``, ``threads``,
     ``repeats``, ``warmup`` and ``batch`` matter only to ``latency``; each cost declares which
     fields change its value, so e.g. ``params`` is cached independently of the input size.
     """
@@ -68,6 +70,7 @@ class CostSettings(BaseModel):
     scale: int = Field(2, ge=1)
     channels: int = Field(64, ge=1)
     global_skip: Literal["none", "bicubic"] = "none"
+    op_params: str = "{}"
     device: str = "cpu"
     threads: int | None = Field(None, ge=1)
     repeats: int = Field(20, ge=1)
@@ -81,6 +84,18 @@ class CostSettings(BaseModel):
             return parse_input_size(value)
         except CostSettingsError as exc:
             raise ValueError(str(exc)) from None
+
+    @field_validator("op_params", mode="before")
+    @classmethod
+    def _canonical_op_params(cls, value: Any) -> str:
+        from hnas.models.network import clean_op_params
+
+        data = json.loads(value) if isinstance(value, str) else value
+        return json.dumps(clean_op_params(data), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def op_params_dict(self) -> dict[str, Any]:
+        return json.loads(self.op_params)  # type: ignore[no-any-return]
 
     @classmethod
     def make(cls, base: CostSettings | None = None, **overrides: Any) -> CostSettings:

@@ -1,24 +1,49 @@
-"""Derived (fixed-architecture) cells: a genotype's DAG made into a plain ``nn.Module``.
+"""HNAS cells: one class per cell type, used by the derived network, the supernet and the cost count.
 
 Paper Sec. II-A and Fig. 2: the two cell inputs pass through ReLU and a 1x1 convolution to C
-channels, every intermediate node sums its two edges, and the cell output concatenates the
-intermediate nodes (``nodes * C`` channels). The upsampling cell differs only in its ops: edges
-leaving an input node upsample by ``scale``, edges between intermediate nodes (already at high
-resolution) use the op's stride-1 form.
+channels, every intermediate node sums two edges ``(op, from, to)``, and the cell output
+concatenates the intermediate nodes (``nodes * C`` channels). The upsampling cell differs only in
+its ops: edges leaving an input node upsample by ``scale``, edges between intermediate nodes (already
+at high resolution) use the op's stride-1 form.
+
+A cell is built in one of two ways from the same class, so a registered cell type is searched,
+built and priced consistently:
+
+* **derived** (``edges`` is a :class:`~hnas.spaces.genotype.CellGenotype`): one op module per
+  edge of the genotype, no batch norm -- what :class:`~hnas.models.network.HNASNet` holds;
+* **shared** (``edges`` is a :class:`CandidateEdges`): every candidate op on every possible edge,
+  with the search-mode BatchNorm(affine=False) the authors used; ``forward`` runs the edges the
+  genotype it is given picks -- what :class:`~hnas.search.supernet.SuperNet` holds.
+
+A new cell type subclasses :class:`NormalCell` or :class:`UpsamplingCell` and is registered with
+``@CELLS.register("name")``; overriding :meth:`Cell.combine` (and ``output_width``) changes how the
+nodes make the output, e.g. adding a residual connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from hnas.ops.fast import PointwiseConv2d, concat
-from hnas.registry import CELLS, NORMAL_OPS, UPSAMPLING_OPS
-from hnas.spaces.genotype import CellGenotype, Edge
+from hnas.registry import CELLS, NORMAL_OPS, UPSAMPLING_OPS, Registry
+from hnas.spaces.genotype import CellGenotype
+
+#: Settings per op name, e.g. ``{"rcab": {"reduction": 3}}`` (from the spec's ``{type, params}`` ops).
+OpParams = Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class CandidateEdges:
+    """The supernet's edge set: every op of ``ops`` on every edge into each of ``nodes`` nodes."""
+
+    ops: tuple[str, ...]
+    nodes: int
 
 
 class ReLUConv1x1(nn.Sequential):
@@ -39,7 +64,7 @@ class ReLUConv1x1(nn.Sequential):
 
 
 class Node(nn.Module):
-    """One intermediate node: the sum of two ops applied to two earlier nodes."""
+    """One intermediate node of a derived cell: the sum of two ops applied to two earlier nodes."""
 
     def __init__(self, op_a: nn.Module, source_a: int, op_b: nn.Module, source_b: int) -> None:
         super().__init__()
@@ -50,73 +75,157 @@ class Node(nn.Module):
         return self.op_a(states[self.source_a]) + self.op_b(states[self.source_b])
 
 
+def _key(target: int, source: int, op: str) -> str:
+    return f"{target}_{source}_{op}"
+
+
 class Cell(nn.Module):
-    """A derived cell built from a :class:`CellGenotype` and a function making each edge's op."""
+    """A DAG cell (module docstring); subclasses choose the op registry and how an edge's op is made."""
+
+    #: "normal" or "upsampling": which slot of the network the cell type fills.
+    kind: ClassVar[str] = ""
+    ops_registry: ClassVar[Registry[Any]]
 
     def __init__(
         self,
-        genotype: CellGenotype,
         in_channels: tuple[int, int],
         channels: int,
-        make_op: Callable[[Edge], nn.Module],
+        edges: CellGenotype | CandidateEdges,
+        *,
+        scale: int = 1,
+        op_params: OpParams | None = None,
     ) -> None:
         super().__init__()
-        self.genotype = genotype
-        self.preprocess0 = ReLUConv1x1(in_channels[0], channels)
-        self.preprocess1 = ReLUConv1x1(in_channels[1], channels)
-        nodes = []
-        for node in range(2, genotype.nodes + 2):
-            a, b = genotype.node_edges(node)
-            nodes.append(Node(make_op(a), a.source, make_op(b), b.source))
-        self.nodes = nn.ModuleList(nodes)
-        self.out_channels = channels * genotype.nodes
+        self.channels = channels
+        self.scale = scale
+        self.op_params = {name: dict(values) for name, values in (op_params or {}).items()}
+        search = isinstance(edges, CandidateEdges)
+        self.shared = search
+        self.preprocess0 = ReLUConv1x1(in_channels[0], channels, search=search)
+        self.preprocess1 = ReLUConv1x1(in_channels[1], channels, search=search)
+        self.num_nodes = edges.nodes
+        if isinstance(edges, CandidateEdges):
+            self.genotype: CellGenotype | None = None
+            self.candidate_ops = tuple(edges.ops)
+            self.edges = nn.ModuleDict(
+                {
+                    _key(target, source, op): self.make_op(op, source, search=True)
+                    for target in range(2, self.num_nodes + 2)
+                    for source in range(target)
+                    for op in self.candidate_ops
+                }
+            )
+        else:
+            self.genotype = edges
+            nodes = []
+            for node in range(2, edges.nodes + 2):
+                a, b = edges.node_edges(node)
+                nodes.append(Node(self.make_op(a.op, a.source), a.source, self.make_op(b.op, b.source), b.source))
+            self.nodes = nn.ModuleList(nodes)
+        self.out_channels = self.output_width(channels, self.num_nodes)
+
+    @classmethod
+    def output_width(cls, channels: int, nodes: int) -> int:
+        """Channels of the cell output: the concatenated intermediate nodes."""
+        return channels * nodes
+
+    def make_op(self, op: str, source: int, *, search: bool = False) -> nn.Module:
+        """The module for an edge applying ``op`` to node ``source``."""
+        raise NotImplementedError
+
+    def combine(self, states: list[torch.Tensor], inputs: tuple[torch.Tensor, torch.Tensor], relu: bool) -> torch.Tensor:
+        """The cell output from its node states (``states[2:]`` are the intermediate nodes);
+        ``relu``: return its ReLU (see :meth:`forward`)."""
+        return concat(states[2:], relu)
 
     def forward(
-        self, s0: torch.Tensor, s1: torch.Tensor, relued: bool = False, relu_output: bool = False
+        self,
+        s0: torch.Tensor,
+        s1: torch.Tensor,
+        genotype: CellGenotype | None = None,
+        relued: bool = False,
+        relu_output: bool = False,
     ) -> torch.Tensor:
-        """The cell on inputs ``s0``, ``s1``; ``relued``: they are already ReLU'd; ``relu_output``:
-        return the ReLU of the output.
+        """The cell on inputs ``s0``, ``s1`` (a shared cell runs the edges ``genotype`` picks).
 
+        ``relued``: the inputs are already ReLU'd; ``relu_output``: return the ReLU of the output.
         Every cell output is read by the preprocessing of the next two cells, and both start with
-        a ReLU; :class:`~hnas.models.network.HNASNet` computes that ReLU once, in the pass that
-        concatenates the nodes, instead of twice on the widest tensors of the network (so hooks on
-        its cells see ReLU'd inputs).
+        a ReLU; the network computes that ReLU once, in the pass that concatenates the nodes,
+        instead of twice on the widest tensors of the network (so hooks on a cell see ReLU'd inputs).
         """
         if not relued:
             s0, s1 = F.relu(s0), F.relu(s1)
         states = [self.preprocess0.project(s0), self.preprocess1.project(s1)]
-        for node in self.nodes:
-            states.append(node(states))
-        return concat(states[2:], relu_output)
+        if not self.shared:
+            for node in self.nodes:
+                states.append(node(states))
+            return self.combine(states, (s0, s1), relu_output)
+        if genotype is None:
+            raise ValueError("a shared (search) cell needs the genotype of the architecture to run")
+        if genotype.nodes != self.num_nodes:
+            raise ValueError(f"genotype has {genotype.nodes} nodes, the supernet cell {self.num_nodes}")
+        for node in range(2, self.num_nodes + 2):
+            a, b = genotype.node_edges(node)
+            out_a = self.edges[_key(node, a.source, a.op)](states[a.source])
+            # Two identical edges share weights, so the second is the same tensor: compute once.
+            same = (a.source, a.op) == (b.source, b.op)
+            out_b = out_a if same else self.edges[_key(node, b.source, b.op)](states[b.source])
+            states.append(out_a + out_b)
+        return self.combine(states, (s0, s1), relu_output)
+
+    def used_modules(self, genotype: CellGenotype) -> list[nn.Module]:
+        """The modules a shared cell's forward with ``genotype`` runs, each once."""
+        modules: dict[int, nn.Module] = {id(self.preprocess0): self.preprocess0, id(self.preprocess1): self.preprocess1}
+        for edge in genotype.edges:
+            module = self.edges[_key(edge.target, edge.source, edge.op)]
+            modules.setdefault(id(module), module)
+        return list(modules.values())
 
 
 @CELLS.register("normal")
 class NormalCell(Cell):
     """Normal cell: keeps the spatial size; ops from ``NORMAL_OPS``."""
 
-    def __init__(
-        self, genotype: CellGenotype, in_channels: tuple[int, int], channels: int, **op_kwargs: Any
-    ) -> None:
-        super().__init__(
-            genotype, in_channels, channels, lambda edge: NORMAL_OPS.build(edge.op, channels, **op_kwargs)
-        )
+    kind = "normal"
+    ops_registry = NORMAL_OPS
+
+    def make_op(self, op: str, source: int, *, search: bool = False) -> nn.Module:
+        return NORMAL_OPS.build(op, self.channels, search=search, **self.op_params.get(op, {}))
 
 
 @CELLS.register("upsampling")
 class UpsamplingCell(Cell):
     """Upsampling cell: multiplies the spatial size by ``scale``; ops from ``UPSAMPLING_OPS``."""
 
-    def __init__(
-        self,
-        genotype: CellGenotype,
-        in_channels: tuple[int, int],
-        channels: int,
-        scale: int = 2,
-        **op_kwargs: Any,
-    ) -> None:
-        def make_op(edge: Edge) -> nn.Module:
-            edge_scale = scale if edge.source < 2 else 1
-            return UPSAMPLING_OPS.build(edge.op, channels, edge_scale, **op_kwargs)
+    kind = "upsampling"
+    ops_registry = UPSAMPLING_OPS
 
-        super().__init__(genotype, in_channels, channels, make_op)
-        self.scale = scale
+    def make_op(self, op: str, source: int, *, search: bool = False) -> nn.Module:
+        edge_scale = self.scale if source < 2 else 1
+        return UPSAMPLING_OPS.build(op, self.channels, edge_scale, search=search, **self.op_params.get(op, {}))
+
+
+def cell_class(name: str, kind: str) -> type[Cell]:
+    """The registered cell type ``name``, checked to fill the ``kind`` slot ("normal"/"upsampling")."""
+    from hnas.errors import GenotypeError
+
+    cls = CELLS.get(name)
+    if not (isinstance(cls, type) and issubclass(cls, Cell)):
+        raise GenotypeError(f"cell '{name}' is registered by {CELLS.entry(name).origin}, which is not a Cell subclass")
+    if cls.kind != kind:
+        raise GenotypeError(f"cell '{name}' is a {cls.kind or 'untyped'} cell; the {kind} slot needs a {kind} cell")
+    return cls
+
+
+def build_cell(
+    name: str,
+    kind: str,
+    in_channels: tuple[int, int],
+    channels: int,
+    edges: CellGenotype | CandidateEdges,
+    *,
+    scale: int = 1,
+    op_params: OpParams | None = None,
+) -> Cell:
+    """A cell of the registered type ``name`` (derived from a genotype, or shared over candidates)."""
+    return cell_class(name, kind)(in_channels, channels, edges, scale=scale, op_params=op_params)

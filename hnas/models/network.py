@@ -1,44 +1,42 @@
-"""The derived HNAS network: stem, L cells (one of them upsampling), tail, mean shift.
+"""The derived HNAS network: a genotype made into a plain ``nn.Module`` with no search code.
 
-Layout as in HNAS-REFERENCE.md. Images are float tensors in 0..255 (``rgb_range``), the convention
-of EDSR/RCAN and of the authors' code; the DIV2K RGB mean is subtracted at the input and added back
-at the output.
-
-One option beyond the paper: ``global_skip="bicubic"`` adds the bicubically upscaled input to the
-output and zero-initialises the tail, so an untrained network starts exactly at bicubic quality and
-learns only the residual. That matters on small budgets (a few thousand CPU iterations).
+Layout (stem, L cells, tail, mean shift, optional bicubic skip) in :mod:`hnas.models.layout`; cells
+of the types the genotype names (:mod:`hnas.models.cells`). ``op_params`` carries the settings of
+ops configured as ``{type, params}`` in a spec (e.g. ``{"normal": {"rcab": {"reduction": 16}}}``);
+checkpoints store it with the genotype, so a model file rebuilds exactly its network.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from hnas.models.cells import NormalCell, UpsamplingCell
+from hnas.models.cells import OpParams, build_cell, cell_class
+from hnas.models.layout import DIV2K_RGB_MEAN, GLOBAL_SKIPS, GlobalSkip, LayeredSR, MeanShift, plan_network
 from hnas.spaces.genotype import Genotype
 from hnas.spaces.resolve import GenotypeLike, resolve_genotype
 
-#: DIV2K training-set RGB mean (0..1), as EDSR/RCAN/HNAS subtract it.
-DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
-GLOBAL_SKIPS = ("none", "bicubic")
-GlobalSkip = Literal["none", "bicubic"]
+__all__ = ["DIV2K_RGB_MEAN", "GLOBAL_SKIPS", "GlobalSkip", "HNASNet", "MeanShift", "NetworkOpParams", "build_model"]
+
+#: Op settings per cell kind: ``{"normal": {op: params}, "upsampling": {op: params}}``.
+NetworkOpParams = Mapping[str, OpParams]
 
 
-class MeanShift(nn.Module):
-    """Adds ``sign * mean * rgb_range`` per channel (a buffer, not a parameter)."""
+def clean_op_params(op_params: NetworkOpParams | None) -> dict[str, dict[str, dict[str, Any]]]:
+    """``op_params`` as plain dicts with only non-empty entries (a canonical form for metadata)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for kind, ops in (op_params or {}).items():
+        if kind not in ("normal", "upsampling"):
+            raise ValueError(f"op_params keys are 'normal' and 'upsampling', got {kind!r}")
+        kept = {op: dict(values) for op, values in ops.items() if values}
+        if kept:
+            out[kind] = kept
+    return out
 
-    def __init__(self, mean: tuple[float, ...], rgb_range: float, sign: float) -> None:
-        super().__init__()
-        self.register_buffer("shift", sign * rgb_range * torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.shift.to(x.dtype)
-
-
-class HNASNet(nn.Module):
+class HNASNet(LayeredSR):
     """A fixed HNAS architecture: ``forward`` maps N x 3 x H x W to N x 3 x sH x sW."""
 
     def __init__(
@@ -49,72 +47,58 @@ class HNASNet(nn.Module):
         global_skip: GlobalSkip = "none",
         rgb_range: float = 255.0,
         rgb_mean: tuple[float, float, float] = DIV2K_RGB_MEAN,
+        op_params: NetworkOpParams | None = None,
     ) -> None:
-        super().__init__()
-        if not isinstance(scale, int) or scale < 1:
-            raise ValueError(f"scale must be a positive integer, got {scale!r}")
         if channels < 1:
             raise ValueError(f"channels must be positive, got {channels}")
-        if global_skip not in GLOBAL_SKIPS:
-            raise ValueError(f"global_skip must be one of {GLOBAL_SKIPS}, got {global_skip!r}")
+        normal_type = cell_class(genotype.normal_cell, "normal")
+        upsampling_type = cell_class(genotype.upsampling_cell, "upsampling")
+        plan = plan_network(
+            genotype.layers,
+            genotype.position,
+            normal_type.output_width(channels, genotype.normal.nodes),
+            upsampling_type.output_width(channels, genotype.upsampling.nodes),
+        )
+        super().__init__(plan.stem_channels, scale, global_skip, rgb_range, rgb_mean)
         self.genotype = genotype
-        self.scale = scale
         self.channels = channels
-        self.global_skip = global_skip
-        self.rgb_range = rgb_range
-        self.upsample_index = genotype.position - 1
-
-        multiplier = genotype.normal.nodes
-        stem_channels = multiplier * channels
-        self.sub_mean = MeanShift(rgb_mean, rgb_range, -1.0)
-        self.stem = nn.Conv2d(3, stem_channels, 3, padding=1, bias=False)
-        cells: list[nn.Module] = []
-        c_prev_prev = c_prev = stem_channels
-        for index in range(genotype.layers):
-            if index == self.upsample_index:
-                cell: nn.Module = UpsamplingCell(genotype.upsampling, (c_prev_prev, c_prev), channels, scale)
-                c_prev_prev = c_prev = cell.out_channels
-            else:
-                cell = NormalCell(genotype.normal, (c_prev_prev, c_prev), channels)
-                c_prev_prev, c_prev = c_prev, cell.out_channels
-            cells.append(cell)
-        self.cells = nn.ModuleList(cells)
-        self.tail = nn.Conv2d(c_prev, 3, 3, padding=1, bias=True)
-        if global_skip == "bicubic":
-            nn.init.zeros_(self.tail.weight)
-            nn.init.zeros_(self.tail.bias)
-        self.add_mean = MeanShift(rgb_mean, rgb_range, 1.0)
+        self.op_params = clean_op_params(op_params)
+        self.upsample_index = plan.upsample_index
+        self.cells = torch.nn.ModuleList(
+            build_cell(
+                genotype.normal_cell if layer.kind == "normal" else genotype.upsampling_cell,
+                layer.kind,
+                layer.in_channels,
+                channels,
+                genotype.normal if layer.kind == "normal" else genotype.upsampling,
+                scale=scale,
+                op_params=self.op_params.get(layer.kind),
+            )
+            for layer in plan.layers
+        )
+        self.build_tail(plan.tail_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Channels-last inside (depthwise and small convolutions run several times faster on CPU in
-        that layout), the usual contiguous layout out. Each cell output is ReLU'd once for the two
-        cells that read it (:meth:`~hnas.models.cells.Cell.forward`); the last one, read by the
-        tail, is not."""
-        x = x.contiguous(memory_format=torch.channels_last)
-        r0 = r1 = F.relu(self.stem(self.sub_mean(x)))
-        last = len(self.cells) - 1
-        for index, cell in enumerate(self.cells):
-            out = cell(r0, r1, relued=True, relu_output=index != last)
-            if index == self.upsample_index:
-                r0 = r1 = out
-            else:
-                r0, r1 = r1, out
-        out = self.tail(r1)
-        if self.global_skip == "bicubic":
-            out = out + F.interpolate(x, scale_factor=float(self.scale), mode="bicubic", align_corners=False)
-        else:
-            out = self.add_mean(out)
-        return out.contiguous()
+        cells = self.cells
+        return self.run_layers(
+            x,
+            len(cells),
+            self.upsample_index,
+            lambda index, r0, r1, relu_out: cells[index](r0, r1, relued=True, relu_output=relu_out),
+        )
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this network (what checkpoints store as metadata)."""
-        return {
+        config = {
             "genotype": self.genotype.to_dict(),
             "scale": self.scale,
             "channels": self.channels,
             "global_skip": self.global_skip,
             "rgb_range": self.rgb_range,
         }
+        if self.op_params:
+            config["op_params"] = self.op_params
+        return config
 
 
 def build_model(

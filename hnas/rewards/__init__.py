@@ -1,12 +1,13 @@
 """Rewards for the controller (paper Sec. II-C): pure functions of (PSNR, cost).
 
-``REWARDS.build("joint", **{"lambda": 0.2})`` or ``JointReward(lambda_=0.2, cost="macs")``;
-``reward.cost_name`` names the cost to compute (``hnas.costs.cost_of(reward.cost_name, ...)``).
-Importing this package registers ``joint`` and ``budget`` (and the built-in costs).
+``REWARDS.build("joint", **{"lambda": 0.2})`` or ``JointReward(lambda_=0.2)``, then
+``reward.bind(cost, settings)`` for the cost the search prices (the spec's ``[cost]``).
+Importing this package registers ``joint`` and ``budget``.
 """
 
 from typing import Any
 
+from hnas.errors import SpecError
 from hnas.registry import REWARDS
 from hnas.rewards import joint as joint  # noqa: F401, I001  (registers "joint": the paper's, listed first)
 from hnas.rewards import budget as budget  # noqa: F401  (registers "budget")
@@ -15,11 +16,12 @@ from hnas.rewards.budget import BudgetReward, BudgetRewardConfig
 from hnas.rewards.joint import JointReward, JointRewardConfig
 
 
-def build_reward(spec: dict[str, Any]) -> Reward:
-    """A reward from a spec node ``{"type": "joint", "lambda": 0.2, ...}`` (type defaults to joint)."""
-    params = dict(spec)
-    kind = params.pop("type", "joint")
-    return REWARDS.build(kind, **params)  # type: ignore[no-any-return]
+def build_reward(node: dict[str, Any]) -> Reward:
+    """A reward from a spec node ``{"type": "joint", "params": {"lambda": 0.2}}`` (type defaults to joint)."""
+    unknown = set(node) - {"type", "params"}
+    if unknown:
+        raise SpecError(f"a reward node has 'type' and 'params', not {', '.join(sorted(unknown))}")
+    return REWARDS.build(node.get("type", "joint"), **dict(node.get("params", {})))  # type: ignore[no-any-return]
 
 
 __all__ = [

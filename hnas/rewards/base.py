@@ -1,20 +1,23 @@
-"""What every reward shares: a validated config, a cost name, and ``reward(psnr, cost) -> float``.
+"""What every reward shares: a validated config and ``reward(psnr, cost) -> float``.
 
 A reward is a pure function of the validation PSNR (dB) and the architecture's cost (paper
-Sec. II-C): no state, no model, so it is unit-testable and the search can price a genotype once
-(``reward.cost_name`` says which cost) and score it cheaply. Rewards are built from spec nodes
-``{type = "joint", lambda = 0.2, cost = "macs"}`` with ``REWARDS.build(type, **params)``.
+Sec. II-C): no state, no model, so it is unit-testable and the search can price a genotype once and
+score it cheaply. Which cost is priced is the spec's ``[cost]`` node, named in one place only; a
+reward that needs the cost's scale (the joint reward's normaliser) takes it from that cost with
+:meth:`Reward.bind`. Rewards are built from spec nodes ``{type = "joint", params = {lambda = 0.2}}``
+with ``REWARDS.build(type, **params)``.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from hnas.costs import get_cost
 from hnas.errors import SpecError, first_error
-from hnas.registry import COSTS
+
+if TYPE_CHECKING:
+    from hnas.costs import Cost, CostSettings
 
 C = TypeVar("C", bound=BaseModel)
 
@@ -28,26 +31,15 @@ def validate_config(config_type: type[C], reward: str, params: dict[str, Any]) -
         raise SpecError(f"reward '{reward}': {where or 'reward'}: {msg}") from None
 
 
-def resolve_cost_name(name: str) -> str:
-    """The canonical cost name; an unknown one raises the registry's error listing the costs."""
-    return COSTS.canonical(name)
-
-
-def default_normaliser(cost_name: str, reward: str) -> float:
-    """The registered cost's ``default_normaliser``; a cost without one needs an explicit value."""
-    value = getattr(get_cost(cost_name), "default_normaliser", None)
-    if value is None:
-        raise SpecError(
-            f"reward '{reward}': cost '{cost_name}' has no default normaliser; pass normaliser=<cost per dB>"
-        )
-    return float(value)
-
-
 class Reward:
     """Base class: subclasses set ``name`` and implement ``__call__(psnr, cost) -> float``."""
 
     name: ClassVar[str] = ""
-    cost_name: str
 
     def __call__(self, psnr: float, cost: float) -> float:
         raise NotImplementedError
+
+    def bind(self, cost: Cost, settings: CostSettings) -> Reward:
+        """This reward for ``cost`` measured under ``settings`` (fills what depends on the cost's
+        scale; the base reward needs nothing)."""
+        return self

@@ -22,16 +22,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hnas.registry import REWARDS
-from hnas.rewards.base import Reward, resolve_cost_name, validate_config
+from hnas.rewards.base import Reward, validate_config
 
 
 class BudgetRewardConfig(BaseModel):
-    """``target``: the budget, in the cost's unit; ``beta`` <= 0: dB per doubling beyond it."""
+    """``target``: the budget, in the priced cost's unit; ``beta`` <= 0: dB per doubling beyond it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     target: float = Field(gt=0.0)
-    cost: str = "macs"
     beta: float = Field(-0.2, le=0.0)
 
 
@@ -44,10 +43,9 @@ class BudgetReward(Reward):
     def __init__(self, config: BudgetRewardConfig | None = None, /, **params: Any) -> None:
         if config is None:
             config = validate_config(BudgetRewardConfig, self.name, params)
-        self.cost_name = resolve_cost_name(config.cost)
+        self.config = config
         self.target = config.target
         self.beta = config.beta
-        self.config = config.model_copy(update={"cost": self.cost_name})
 
     def __call__(self, psnr: float, cost: float) -> float:
         cost = float(cost)
@@ -56,4 +54,4 @@ class BudgetReward(Reward):
         return float(psnr) + self.beta * math.log2(cost / self.target)
 
     def __repr__(self) -> str:
-        return f"BudgetReward(target={self.target:g}, cost={self.cost_name!r}, beta={self.beta})"
+        return f"BudgetReward(target={self.target:g}, beta={self.beta})"

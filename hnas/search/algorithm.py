@@ -1,392 +1,238 @@
-"""Algorithm 1 of the paper: alternate shared-weight updates and controller updates.
+"""Algorithm 1 of the paper: alternate shared-weight updates and controller updates; then derive.
 
-Each epoch (a) trains the supernet's shared weights w on the w split, every batch with an
-architecture sampled from the controller, then (b) trains the controller on the theta split:
-sample an architecture, score its PSNR on a validation batch with the shared weights, take the
-cost of *that same* architecture, form the reward and apply REINFORCE with a moving-average
-baseline kept across epochs. (The authors' code scored the cost of a different architecture,
-counted FLOPs that only grew, and reset the baseline every epoch; HNAS-REFERENCE.md.)
+Each epoch (a) trains the supernet's shared weights w on the w split (lines 4-7), every batch with
+an architecture sampled from the controller -- during the first ``warmup_epochs`` uniformly
+instead, so the shared weights learn before the controller acts on their scores (ENAS/SPOS
+practice) -- then (b) trains the controller (lines 9-12): sample an architecture, score it on the
+fixed scoring images with the shared weights (:mod:`hnas.search.scoring`), price the same
+architecture, form the reward and let the controller learn from it. Derivation (Sec. II-C) scores
+the controller's candidates on the same images and keeps the best by reward.
 
-Resumable: the complete state is checkpointed atomically after every epoch, and every epoch
-reseeds the random generators from (seed, epoch), so a resumed run repeats exactly what an
-uninterrupted one does.
+Every random draw is a pure function of ``(seed, what, epoch, step)`` (:mod:`hnas.engine.seeds`)
+and every batch a pure function of the step, so the state saved after each epoch (supernet,
+optimiser, controller; :mod:`hnas.engine.state`) is all a resumed search needs to repeat an
+uninterrupted one exactly.
 
-Multi-process (torchrun, :mod:`hnas.distributed`): the shared weights train data-parallel. Every
-rank draws the same global w batch and samples the same architecture (same seeds, same
-controller; rank 0's choice is broadcast and authoritative), runs the supernet through
-``DistributedDataParallel(find_unused_parameters=True)`` -- a sampled architecture touches a small
-part of the supernet, and the parameters no rank touched keep ``grad=None`` exactly as in one
-process -- on its own slice of the batch. The controller phase (sample, PSNR with the shared
-weights, cost, reward, REINFORCE) runs on rank 0 alone; its controller weights and REINFORCE
-state (optimizer, baseline) are then broadcast. Only rank 0 reads and writes the run folder
-(archive, log, checkpoint); the checkpoint holds the un-wrapped state, so a search saved by N
-processes resumes with M. Not identical to one process: the search-mode BatchNorm normalises
-with each rank's shard statistics (SyncBatchNorm would need a collective inside rank 0's solo
-controller phase).
+Multi-process (torchrun): the shared weights train data-parallel -- every rank draws the same
+global batch and the same architecture and trains on its slice through DDP with
+``find_unused_parameters`` (a sampled architecture touches a small part of the supernet). The
+controller phase runs on rank 0 alone; its controller state is then broadcast. The run folder is
+rank 0's (:class:`~hnas.engine.folder.RunFolder`).
 """
 
 from __future__ import annotations
 
 import math
-import random
-import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from hnas import distributed as dist
-from hnas.controllers import Reinforce, build_controller
+from hnas.controllers.base import Controller
+from hnas.controllers.random import RandomController
+from hnas.engine.folder import RunFolder
+from hnas.engine.schedule import cosine_lr, set_lr
+from hnas.engine.seeds import torch_generator
+from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
 from hnas.errors import HnasError
-from hnas.search.spec import Spec
+from hnas.search.data import SearchData
+from hnas.search.scoring import Scorer
 from hnas.search.supernet import SuperNet
+from hnas.search.spec import Spec
 from hnas.spaces.genotype import Genotype
-from hnas.utils.io import append_jsonl, atomic_path, atomic_write_jsonl, read_jsonl
 from hnas.utils.threads import num_threads
 
-STATE_FILE = "search_state.pt"
+STATE_FILE = "search_state.safetensors"
 ARCHIVE_FILE = "archive.jsonl"
 LOG_FILE = "search_log.jsonl"
 
 
-def seed_everything(seed: int, *salt: int) -> int:
-    """Seed Python's and torch's generators from ``seed`` and a salt (e.g. the epoch)."""
-    value = seed
-    for part in salt:
-        value = (value * 1_000_003 + part + 1) % (2**63 - 1)
-    random.seed(value)
-    torch.manual_seed(value)
-    return value
-
-
-def infinite(loader: Iterator[Any] | Any) -> Iterator[Any]:
-    """Cycle a DataLoader forever (each pass reshuffles with the current torch seed)."""
-    while True:
-        yield from loader
-
-
-@dataclass
-class Scorer:
-    """PSNR, cost and reward of one architecture; the cost is cached by genotype hash."""
-
-    psnr_fn: Callable[[torch.Tensor, torch.Tensor], float]
-    cost_fn: Callable[[Genotype], float]
-    reward_fn: Callable[[float, float], float]
-    macs_fn: Callable[[Genotype], float]
-
-    def score(self, sr: torch.Tensor, hr: torch.Tensor, genotype: Genotype) -> dict[str, float]:
-        psnr = float(self.psnr_fn(sr, hr))
-        cost = float(self.cost_fn(genotype))
-        return {"psnr": psnr, "cost": cost, "macs": float(self.macs_fn(genotype)), "reward": float(self.reward_fn(psnr, cost))}
-
-
 @dataclass
 class EpochStats:
+    """What one epoch logs (no wall times: the log must repeat exactly on resume)."""
+
     epoch: int
+    phase: str
     loss: list[float] = field(default_factory=list)
-    rewards: list[float] = field(default_factory=list)
-    psnrs: list[float] = field(default_factory=list)
-    costs: list[float] = field(default_factory=list)
-    macs: list[float] = field(default_factory=list)
+    scores: list[dict[str, float]] = field(default_factory=list)
     entropies: list[float] = field(default_factory=list)
     baseline: float | None = None
 
-    def summary(self, seconds: float, lr: float) -> dict[str, Any]:
+    def summary(self, lr: float) -> dict[str, Any]:
         def mean(values: list[float]) -> float | None:
-            return sum(values) / len(values) if values else None
+            finite = [v for v in values if math.isfinite(v)]
+            return round(sum(finite) / len(finite), 6) if finite else None
+
+        def score_mean(key: str) -> float | None:
+            return mean([s[key] for s in self.scores])
 
         return {
             "epoch": self.epoch,
+            "phase": self.phase,
             "loss": mean(self.loss),
             "entropy": mean(self.entropies),
-            "reward_mean": mean(self.rewards),
-            "psnr_mean": mean(self.psnrs),
-            "cost_mean": mean(self.costs),
-            "macs_mean": mean(self.macs),
-            "baseline": self.baseline,
+            "reward_mean": score_mean("reward"),
+            "psnr_mean": score_mean("psnr"),
+            "psnr_gain_mean": score_mean("psnr_gain"),
+            "cost_mean": score_mean("cost"),
+            "macs_mean": score_mean("macs"),
+            "baseline": None if self.baseline is None else round(self.baseline, 6),
             "lr": lr,
-            "seconds": round(seconds, 3),
         }
 
 
-class Search:
-    """The search stage of ``hnas run``: Algorithm 1 plus derivation (paper Sec. II-C).
+def _round(scores: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 6) for k, v in scores.items()}
 
-    ``data`` provides three iterables of ``(lr, hr)`` batches: ``w_batches`` and ``theta_batches``
-    (infinite) and ``derive_batches`` (a fixed list, the same for every candidate).
-    """
+
+class Search:
+    """The search stage of ``hnas run``: Algorithm 1 plus derivation (paper Sec. II-C)."""
 
     def __init__(
         self,
         spec: Spec,
-        out_dir: str | Path,
+        folder: RunFolder,
         device: torch.device,
+        data: SearchData,
         scorer: Scorer,
-        w_batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
-        theta_batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
-        derive_batches: list[tuple[torch.Tensor, torch.Tensor]],
+        supernet: SuperNet,
+        controller: Controller,
     ) -> None:
-        self.spec = spec
-        self.out = Path(out_dir)
-        self.device = device
-        self.scorer = scorer
-        self.w_batches = w_batches
-        self.theta_batches = theta_batches
-        self.derive_batches = derive_batches
-        space, search = spec.space, spec.search
-        dist.shard(spec.data.batch)  # an uneven split of the w batch fails here, before any work
-        self._drift_reported = False
-        seed_everything(spec.seed, 0)
-        self.supernet = SuperNet(
-            space.resolved_normal_ops(),
-            space.resolved_upsampling_ops(),
-            layers=space.layers,
-            nodes=space.nodes,
-            channels=space.channels,
-            scale=space.scale,
-            global_skip=space.global_skip,
-        ).to(device)
-        self.controller = build_controller(
-            spec.controller.type,
-            space.resolved_normal_ops(),
-            space.resolved_upsampling_ops(),
-            space.nodes,
-            space.layers,
-            **spec.controller.params,
-        ).to(device)
-        self.reinforce = Reinforce(
-            self.controller,
-            lr=spec.controller.lr,
-            weight_decay=spec.controller.weight_decay,
-            baseline_decay=spec.controller.baseline_decay,
-            entropy_weight=spec.controller.entropy_weight,
-            entropy_mode=spec.controller.entropy_mode,
-        )
-        self.optimizer = torch.optim.Adam(self.supernet.parameters(), lr=search.lr)
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.optimizer, T_max=search.epochs * search.w_steps, eta_min=search.lr_min
-        )
-        # Training steps go through ``ddp`` (the supernet itself with one process); evaluation
-        # uses ``supernet`` directly, so rank 0 can score architectures alone.
+        self.spec, self.folder, self.device = spec, folder, device
+        self.data, self.scorer = data, scorer
+        self.supernet = supernet.to(device)
+        self.controller = controller.to(device)
+        self.uniform = RandomController(controller.normal_ops, controller.upsampling_ops, spec.space.nodes,
+                                        spec.space.layers)
+        self.optimizer = torch.optim.Adam(self.supernet.parameters(), lr=spec.search.lr)
+        self.total_w_steps = spec.search.epochs * spec.search.w_steps
+        # Weight steps go through ``ddp`` (the supernet itself in one process); scoring uses the
+        # supernet directly, so that rank 0 can score alone.
         self.ddp = dist.wrap_ddp(self.supernet, device, find_unused_parameters=True)
         self.epoch = 0  # epochs completed
 
-    # -- state ------------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "epoch": self.epoch,
-            "supernet": self.supernet.state_dict(),
-            "controller": self.controller.state_dict(),
-            "reinforce": self.reinforce.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-        }
-
-    def save(self) -> None:
-        """Checkpoint atomically (rank 0 only: every rank holds the same state)."""
-        if not dist.is_main():
-            return
-        with atomic_path(self.out / STATE_FILE) as tmp:
-            torch.save(self.state_dict(), tmp)
-
-    def load(self) -> bool:
-        """Restore the last completed epoch, if a state file exists; trims logs to match it.
-
-        Multi-process: rank 0 reads the file and broadcasts it (the folder may be on its machine
-        only); the state fits any number of processes.
-        """
-        state = dist.on_main(self._read_state)
-        if state is None:
-            if dist.is_main():
-                self._trim_logs()  # killed during epoch 1: start over, without its partial lines
-            return False
-        self.supernet.load_state_dict(state["supernet"])
-        self.controller.load_state_dict(state["controller"])
-        self.reinforce.load_state_dict(state["reinforce"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.epoch = int(state["epoch"])
-        if dist.is_main():
-            self._trim_logs()
-        return True
-
-    def _read_state(self) -> dict[str, Any] | None:
-        """The checkpoint's contents, or None without one (on the CPU when it is to be broadcast)."""
-        path = self.out / STATE_FILE
-        if not path.exists():
-            return None
-        where = torch.device("cpu") if dist.is_distributed() else self.device
-        try:
-            state: dict[str, Any] = torch.load(path, map_location=where, weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unreadable state file is one user-facing error
-            raise HnasError(f"cannot resume from {path}: {exc.__class__.__name__}; delete it to start over") from None
-        return state
-
-    def _trim_logs(self) -> None:
-        """Drop log and archive lines written after the last checkpoint (a killed epoch's)."""
-        for name in (ARCHIVE_FILE, LOG_FILE):
-            if (self.out / name).exists():
-                kept = [r for r in read_jsonl(self.out / name)
-                        if r.get("stage", "search") == "search" and r.get("epoch", 0) <= self.epoch]
-                atomic_write_jsonl(self.out / name, kept)
+    def draw(self, *salt: int | str) -> torch.Generator:
+        """The generator of one draw (on the controller's device)."""
+        return torch_generator(self.spec.seed, *salt, device=self.controller.device)
 
     # -- Algorithm 1 ------------------------------------------------------------------------------
-    def train_weights(self, stats: EpochStats) -> None:
-        """Line 4-7: w <- w - eta grad_w L(alpha, w), alpha sampled per batch.
-
-        Multi-process: each rank takes its slice of the global batch; the loss checked and logged
-        is the mean over ranks (the global batch's), so every rank skips or steps alike, and the
-        gradients (averaged by DDP) and hence the clipping agree too.
-        """
+    def train_weights(self, epoch: int, stats: EpochStats) -> None:
+        """Lines 4-7: w <- w - eta grad_w L(alpha, w), alpha sampled per batch (uniformly in warm-up)."""
+        search = self.spec.search
+        sampler = self.uniform if stats.phase == "warmup" else self.controller
         self.supernet.train()
-        clip = self.spec.search.grad_clip
-        for _ in range(self.spec.search.w_steps):
-            lr_img, hr_img = next(self.w_batches)
-            if dist.is_distributed():
-                part = dist.shard(lr_img.shape[0])
-                lr_img, hr_img = lr_img[part], hr_img[part]
-            lr_img, hr_img = lr_img.to(self.device), hr_img.to(self.device)
+        part = dist.shard(self.spec.data.batch)
+        for step in range(search.w_steps):
+            index = epoch * search.w_steps + step
+            set_lr(self.optimizer, cosine_lr(index, self.total_w_steps, search.lr, search.lr_min))
+            lr_img, hr_img = self.data.w_batch(index, part)
             with torch.no_grad():
-                genotype = self._rank0_genotype(self.controller.sample().genotype)
+                genotype = sampler.sample(generator=self.draw("w", index)).genotype
+            lr_img, hr_img = lr_img.to(self.device), hr_img.to(self.device)
             loss = F.l1_loss(self.ddp(lr_img, genotype), hr_img)
             value = dist.all_reduce_mean(loss.detach())
             if not torch.isfinite(value):
                 stats.loss.append(float("nan"))
-                self.scheduler.step()
                 continue
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if clip:
-                torch.nn.utils.clip_grad_norm_(self.supernet.used_parameters(genotype), clip)
+            if search.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.supernet.used_parameters(genotype), search.grad_clip)
             self.optimizer.step()
-            self.scheduler.step()
             stats.loss.append(float(value))
 
-    def _rank0_genotype(self, genotype: Genotype) -> Genotype:
-        """Rank 0's architecture, on every rank.
-
-        The ranks sample in lockstep (same seeds, same controller), so this is normally the one
-        each drew itself, and every rank must keep drawing (the draws advance the generator the
-        batches come from). A difference means the random streams drifted apart, and with them the
-        batches, which would no longer be slices of one global batch: reported once.
-        """
-        if not dist.is_distributed():
-            return genotype
-        data = dist.broadcast_object(genotype.to_dict() if dist.is_main() else None)
-        if dist.is_main():
-            return genotype
-        chosen = Genotype.from_data(data)
-        if chosen.hash() != genotype.hash() and not self._drift_reported:
-            self._drift_reported = True
-            warnings.warn(
-                f"rank {dist.rank()} sampled another architecture than rank 0: its random numbers are out of "
-                "step, so its batches are not slices of rank 0's global batch",
-                stacklevel=2,
-            )
-        return chosen
-
-    def _sync_controller(self) -> None:
-        """After rank 0's controller phase: its controller weights and REINFORCE state (optimizer,
-        baseline, step count) on every rank, so the next epoch's samples agree everywhere."""
-        if not dist.is_distributed():
-            return
-        dist.broadcast_state(self.controller)
-        state = dist.broadcast_object(dist.to_cpu(self.reinforce.state_dict()) if dist.is_main() else None)
-        if not dist.is_main():
-            self.reinforce.load_state_dict(state)
-
-    @torch.no_grad()
-    def evaluate(self, genotype: Genotype, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
-        """Score one architecture with the shared weights on the given batches."""
-        srs, hrs = [], []
-        for lr_img, hr_img in batches:
-            srs.append(self.supernet(lr_img.to(self.device), genotype))
-            hrs.append(hr_img.to(self.device))
-        return self.scorer.score(torch.cat(srs), torch.cat(hrs), genotype)
-
-    def train_controller(self, stats: EpochStats, epoch: int) -> None:
-        """Lines 9-12: theta <- theta + eta R(alpha) grad log pi(alpha), on the theta split."""
+    def score(self, genotype: Genotype) -> dict[str, float]:
+        """Score one architecture with the shared weights on the fixed scoring images."""
         self.supernet.train()  # batch statistics in the affine-free BN, as during weight training
+        return self.scorer.score(lambda x: self.supernet(x, genotype), genotype)
+
+    def train_controller(self, epoch: int, stats: EpochStats) -> None:
+        """Lines 9-12: theta <- theta + eta R(alpha) grad log pi(alpha) (rank 0 only)."""
         search = self.spec.search
-        self.reinforce.set_progress(epoch / max(1, search.epochs))
-        for _ in range(search.controller_steps):
-            # The controller's ops are tiny: one thread for them (hnas.utils.threads), all for the supernet.
+        done = epoch - search.warmup_epochs
+        self.controller.set_progress(done / max(1, search.epochs - search.warmup_epochs))
+        for step in range(search.controller_steps):
+            # The controller's ops are tiny: one thread for them, all for the supernet.
             with num_threads(1):
-                sample = self.controller.sample()
-            genotype = sample.genotype
-            lr_img, hr_img = next(self.theta_batches)
-            scores = self.evaluate(genotype, [(lr_img, hr_img)])
+                sample = self.controller.sample(generator=self.draw("theta", epoch, step))
+            scores = self.score(sample.genotype)
             with num_threads(1):
-                update = self.reinforce.step(sample.log_prob, sample.entropy, scores["reward"])
+                update = self.controller.learn(sample, scores["reward"])
             entropy = float(sample.policy_entropy.detach())
-            stats.rewards.append(scores["reward"])
-            stats.psnrs.append(scores["psnr"])
-            stats.costs.append(scores["cost"])
-            stats.macs.append(scores["macs"])
+            stats.scores.append(scores)
             stats.entropies.append(entropy)
             stats.baseline = update.get("baseline")
-            append_jsonl(
-                self.out / ARCHIVE_FILE,
-                {
-                    "epoch": epoch + 1,
-                    "stage": "search",
-                    "hash": genotype.hash(),
-                    "genotype": genotype.to_dict(),
-                    "position": genotype.position,
-                    **{k: round(v, 6) for k, v in scores.items()},
-                    "entropy": round(entropy, 6),
-                },
-            )
+            self.folder.append(ARCHIVE_FILE, {
+                "epoch": epoch + 1, "stage": "search", "hash": sample.genotype.hash(),
+                "genotype": sample.genotype.to_dict(), "position": sample.genotype.position,
+                **_round(scores), "entropy": round(entropy, 6),
+            })
 
     def run(self, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> None:
         """Run the remaining epochs; each ends with a log line and an atomic checkpoint."""
-        for epoch in range(self.epoch, self.spec.search.epochs):
-            started = time.perf_counter()
-            seed_everything(self.spec.seed, 1, epoch)
-            stats = EpochStats(epoch + 1)
-            self.train_weights(stats)
-            dist.on_main(self.train_controller, stats, epoch)  # the others wait; an error stops all
-            self._sync_controller()
+        search = self.spec.search
+        for epoch in range(self.epoch, search.epochs):
+            stats = EpochStats(epoch + 1, "warmup" if epoch < search.warmup_epochs else "search")
+            self.train_weights(epoch, stats)
+            if stats.phase == "search":
+                dist.on_main(self.train_controller, epoch, stats)  # the others wait; an error stops all
+                self._sync_controller()
             if stats.loss and not any(math.isfinite(v) for v in stats.loss):
                 raise HnasError(
                     f"epoch {epoch + 1}: every training loss was NaN/inf; lower search.lr "
-                    f"(now {self.spec.search.lr}) and resume from the last good epoch"
+                    f"(now {search.lr}) and resume from the last good epoch"
                 )
-            summary = stats.summary(time.perf_counter() - started, self.scheduler.get_last_lr()[0])
-            if dist.is_main():
-                append_jsonl(self.out / LOG_FILE, summary)
+            summary = stats.summary(self.optimizer.param_groups[0]["lr"])
+            self.folder.append(LOG_FILE, summary)
             self.epoch = epoch + 1
             self.save()
-            if on_epoch is not None and dist.is_main():  # the others have no controller statistics
+            if on_epoch is not None:
                 on_epoch(summary)
+
+    def _sync_controller(self) -> None:
+        """Rank 0's controller state on every rank, so the next epoch's draws agree everywhere."""
+        if dist.is_distributed():
+            tensors, info = dist.broadcast_object(self.controller.resume_state() if dist.is_main() else None)
+            self.controller.load_resume_state(tensors, info)
+
+    # -- state ------------------------------------------------------------------------------------
+    def save(self) -> None:
+        state = State({"supernet": module_tensors(self.supernet)}, {"epoch": self.epoch})
+        pack_optimizer(state, "optim", self.optimizer)
+        tensors, info = self.controller.resume_state()
+        state.groups["controller"] = tensors
+        state.info["controller"] = info
+        self.folder.save_state(STATE_FILE, state)
+
+    def load(self) -> bool:
+        """Restore the last completed epoch if a state was saved; trims the logs to match it."""
+        state = self.folder.load_state(STATE_FILE)
+        if state is not None:
+            self.supernet.load_state_dict(state.group("supernet"))
+            unpack_optimizer(state, "optim", self.optimizer)
+            self.controller.load_resume_state(state.group("controller"), state.info["controller"])
+            self.epoch = int(state.info["epoch"])
+        # A killed epoch's lines (and a killed derivation's) are written again by the resumed run.
+        self.folder.trim(LOG_FILE, lambda r: r["epoch"] <= self.epoch)
+        self.folder.trim(ARCHIVE_FILE, lambda r: r["stage"] == "search" and r["epoch"] <= self.epoch)
+        return state is not None
 
     # -- derivation -------------------------------------------------------------------------------
     def derive(self) -> dict[str, Any]:
-        """Sample K architectures plus the greedy one, score each on the derivation batches with
-        the shared weights, keep the best by reward (paper Sec. II-C, "Inferring Architectures").
-
-        The returned genotype is exactly the one whose scores are returned.
-        """
-        seed_everything(self.spec.seed, 2)
-        self.supernet.train()
-        candidates: list[tuple[str, Genotype]] = []
-        with torch.no_grad():
-            candidates.append(("greedy", self.controller.sample(greedy=True).genotype))
-            for _ in range(self.spec.search.derive_samples):
-                candidates.append(("sampled", self.controller.sample().genotype))
+        """Score the controller's candidates on the scoring images with the shared weights and
+        keep the best by reward (paper Sec. II-C, "Inferring Architectures"); the returned
+        genotype is exactly the one whose scores are returned."""
+        candidates = self.controller.candidates(self.spec.search.derive_samples, self.draw("derive"))
         scored: list[dict[str, Any]] = []
         seen: dict[str, dict[str, float]] = {}
         for how, genotype in candidates:
             key = genotype.hash()
             if key not in seen:
-                seen[key] = self.evaluate(genotype, self.derive_batches)
-            record = {"stage": "derive", "epoch": self.spec.search.epochs, "how": how, "hash": key,
-                      "genotype": genotype.to_dict(), "position": genotype.position,
-                      **{k: round(v, 6) for k, v in seen[key].items()}}
-            scored.append(record)
+                seen[key] = self.score(genotype)
+            scored.append({"stage": "derive", "epoch": self.spec.search.epochs, "how": how, "hash": key,
+                           "genotype": genotype.to_dict(), "position": genotype.position, **_round(seen[key])})
         best = max(scored, key=lambda r: r["reward"])
         return {"best": best, "candidates": scored}

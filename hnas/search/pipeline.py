@@ -1,21 +1,18 @@
 """``hnas run``: search -> derive -> retrain -> evaluate, one stage after another, resumable.
 
-Each stage writes its artefacts atomically into the run directory and records itself in
-``state.json``; ``--resume`` skips finished stages and continues an unfinished one from its last
-checkpoint (the search from its last epoch, the retraining from its last resume file).
-
-Multi-process (torchrun): every rank runs this same sequence, so the collectives line up; rank 0
-alone reads and writes the run directory and broadcasts what the others need (the stage in
-``state.json``, the derived architecture). The search's weight steps and the retraining are
-data-parallel; the controller phase, the derivation and the final evaluation run on rank 0 while
-the others wait.
+Before anything is written, the spec's components are built (:func:`hnas.search.spec.check_spec`)
+and its data checked (:func:`hnas.search.checks.check_data`: splits that cannot leak, evaluation
+images nobody trained on), so a user mistake is one line and the corrected command just works.
+Then each stage writes its files through the run folder (:class:`hnas.engine.folder.RunFolder`)
+and records itself in ``state.json``; ``--resume`` skips finished stages and continues an
+unfinished one from its last saved state. Under torchrun every rank runs this same sequence, so
+the collectives line up; the folder is rank 0's.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +20,18 @@ import torch
 
 from hnas import __version__
 from hnas import distributed as dist
-from hnas.data import PatchDataset, batch_psnr, evaluate, make_loader, open_images, select_split
-from hnas.errors import HnasError
-from hnas.search.algorithm import ARCHIVE_FILE, LOG_FILE, Scorer, Search, infinite, seed_everything
+from hnas.data import evaluate, open_images, select_split
+from hnas.engine.folder import RunFolder
+from hnas.search.algorithm import ARCHIVE_FILE, LOG_FILE, Search
+from hnas.search.checks import check_data, source_name
+from hnas.search.components import build_components
+from hnas.search.data import SearchData
 from hnas.search.report import plot_pareto
-from hnas.search.scoring import make_cost_fn, make_macs_fn, make_reward_fn
+from hnas.search.scoring import Scorer
 from hnas.search.spec import Spec
+from hnas.search.supernet import SuperNet
 from hnas.spaces.genotype import Genotype
-from hnas.utils.io import append_jsonl, atomic_write_json, read_jsonl
 
-STATE = "state.json"
 STAGES = ("search", "derive", "retrain", "evaluate", "done")
 
 Progress = Callable[[str, float, float, str], None]
@@ -43,261 +42,185 @@ def _quiet(stage: str, completed: float, total: float, message: str) -> None:
     return None
 
 
-class RunDir:
-    """The run directory and its ``state.json`` (which stage is done)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    def stage(self) -> str | None:
-        """The stage to run next (rank 0 reads it; every rank gets its answer)."""
-        return dist.on_main(self._read_stage)
-
-    def _read_stage(self) -> str | None:
-        file = self.path / STATE
-        if not file.exists():
-            return None
-        return json.loads(file.read_text())["stage"]  # type: ignore[no-any-return]
-
-    def mark(self, stage: str, **extra: Any) -> None:
-        if dist.is_main():
-            atomic_write_json(self.path / STATE, {"stage": stage, "updated": time.time(), **extra})
-
-    def done(self, stage: str) -> bool:
-        current = self.stage()
-        return current is not None and STAGES.index(current) > STAGES.index(stage)
+def run_folder(out: Path) -> RunFolder:
+    return RunFolder(out, "spec.json", STAGES)
 
 
-def prepare_run_dir(out: Path, spec: Spec, resume: bool) -> RunDir:
-    """Create ``out``; refuse to overwrite a different run; on resume, require the same spec."""
-    run = RunDir(out)
-    spec_file = out / "spec.json"
-    if spec_file.exists():
-        if not resume:
-            raise HnasError(f"{out} already holds a run; pass --resume to continue it, or --out for a new one")
-        saved = json.loads(spec_file.read_text())
-        if saved != json.loads(spec.to_json()):
-            raise HnasError(f"--resume with a spec that differs from the one in {spec_file}; use a new --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise HnasError(f"cannot write the run directory {out}: {exc.strerror or exc}") from None
-    if not spec_file.exists():
-        atomic_write_json(spec_file, json.loads(spec.to_json()))
-    return run
+def build_search(spec: Spec, folder: RunFolder, device: torch.device) -> Search:
+    """Assemble data, scorer, supernet and controller from a spec (also used by the benchmarks)."""
+    parts = build_components(spec)
+    data = SearchData(spec)
+    scorer = Scorer(data.score_lr, data.score_hr, spec.space.scale, parts.cost, parts.cost_settings, parts.reward,
+                    device)
+    space = spec.space
+    with torch.random.fork_rng(devices=[]):  # initialise from the seed without touching the caller's generator
+        torch.manual_seed(spec.seed)
+        supernet = SuperNet(
+            parts.normal_ops, parts.upsampling_ops, layers=space.layers, nodes=space.nodes,
+            channels=space.channels, scale=space.scale, global_skip=space.global_skip,
+            normal_cell=parts.normal_cell, upsampling_cell=parts.upsampling_cell, op_params=parts.op_params,
+        )
+        controller = parts.new_controller(spec)
+    return Search(spec, folder, device, data, scorer, supernet, controller)
 
 
-def _batches(spec: Spec, split: Any, batch: int, steps: int, what: str) -> Iterator[Any]:
-    """Endless batches; one pass of the loader is exactly one epoch's worth.
-
-    The loader takes its shuffle order and patches from torch's global generator, which the
-    search reseeds at every epoch, so a run resumed at an epoch boundary sees the same batches.
-    """
-    records = select_split(open_images(spec.data.source), split, where=f"{spec.data.source} ({what})")
-    dataset = PatchDataset(records, spec.space.scale, spec.data.patch, samples_per_epoch=batch * steps)
-    loader = make_loader(dataset, batch, num_workers=spec.data.workers)
-    return infinite(loader)
-
-
-def build_search(spec: Spec, out: Path, device: torch.device) -> Search:
-    """Assemble data, scorer and the search from a spec (also used by the benchmarks)."""
-    seed_everything(spec.seed, 3)
-    scale = spec.space.scale
-    w_batches = _batches(spec, spec.data.w_split, spec.data.batch, spec.search.w_steps, "w split")
-    theta = _batches(spec, spec.data.theta_split, spec.data.val_batch, spec.search.controller_steps, "theta split")
-    derive_source = _batches(spec, spec.data.theta_split, spec.data.val_batch, spec.search.derive_batches,
-                             "theta split")
-    derive_batches = [next(derive_source) for _ in range(spec.search.derive_batches)]
-    scorer = Scorer(
-        psnr_fn=lambda sr, hr: batch_psnr(sr, hr, shave=scale),
-        cost_fn=make_cost_fn(spec),
-        reward_fn=make_reward_fn(spec),
-        macs_fn=make_macs_fn(spec),
-    )
-    return Search(spec, out, device, scorer, w_batches, theta, derive_batches)
-
-
-def run_search(spec: Spec, out: Path, device: torch.device, resume: bool, progress: Progress) -> dict[str, Any]:
+def run_search(spec: Spec, folder: RunFolder, device: torch.device, progress: Progress) -> dict[str, Any]:
     """Search and derive; returns the derivation record of the chosen genotype."""
-    run = RunDir(out)
-    if run.done("derive"):
-        return dist.on_main(_read_json, out / "derived.json")
-    search = build_search(spec, out, device)
-    if not run.done("search"):
-        if resume:
-            search.load()
-        elif dist.is_main():
-            for name in (ARCHIVE_FILE, LOG_FILE):
-                (out / name).unlink(missing_ok=True)
+    if folder.done("derive"):
+        return folder.read_json("derived.json")  # type: ignore[no-any-return]
+    search = build_search(spec, folder, device)
+    search.load()
+    if not folder.done("search"):
+        started = time.perf_counter()
         total = spec.search.epochs
         progress("search", search.epoch, total, "")
 
         def on_epoch(summary: dict[str, Any]) -> None:
-            progress(
-                "search", summary["epoch"], total,
-                f"reward {summary['reward_mean']:.3f}  psnr {summary['psnr_mean']:.2f}  "
-                f"entropy {summary['entropy']:.2f}",
-            )
+            if summary["phase"] == "warmup":
+                message = f"warm-up  loss {summary['loss'] or float('nan'):.3f}"
+            else:
+                message = (f"reward {summary['reward_mean']:.3f}  gain {summary['psnr_gain_mean']:+.3f} dB  "
+                           f"entropy {summary['entropy']:.1f}")
+            progress("search", summary["epoch"], total, message)
 
         search.run(on_epoch)
-        run.mark("derive")
-    else:
-        search.load()  # the searched weights and policy; drops a killed derivation's lines
+        folder.timing("search", time.perf_counter() - started)
+        folder.mark("derive")
     progress("derive", 0, 1, "scoring candidates")
-    best = dist.on_main(_derive, search, out)  # rank 0 scores the candidates; the others wait
+    best = dist.on_main(_derive, search, folder)  # rank 0 scores the candidates; the others wait
     progress("derive", 1, 1, f"chose {best['hash']} (reward {best['reward']:.3f})")
-    run.mark("retrain")
-    return dist.on_main(_read_json, out / "derived.json")
-
-
-def _derive(search: Search, out: Path) -> dict[str, Any]:
-    """Derivation and its files: candidates to the archive, the best to genotype.json/derived.json."""
-    derived = search.derive()
-    for record in derived["candidates"]:
-        append_jsonl(out / ARCHIVE_FILE, record)
-    best: dict[str, Any] = derived["best"]
-    Genotype.from_data(best["genotype"]).save(out / "genotype.json")
-    atomic_write_json(out / "derived.json", best)
+    folder.mark("retrain")
     return best
 
 
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
+def _derive(search: Search, folder: RunFolder) -> dict[str, Any]:
+    """Derivation and its files: candidates to the archive, the best to genotype.json/derived.json."""
+    derived = search.derive()
+    for record in derived["candidates"]:
+        folder.append(ARCHIVE_FILE, record)
+    best: dict[str, Any] = derived["best"]
+    best["scored_on"] = search.scorer.describe()
+    Genotype.from_data(best["genotype"]).save(folder / "genotype.json")
+    folder.write_json("derived.json", best)
+    return best
 
 
-def run_retrain(spec: Spec, out: Path, device: torch.device, resume: bool, progress: Progress) -> dict[str, Any]:
-    from hnas.search.retrain import retrain
-
-    return retrain(spec, Genotype.load(out / "genotype.json"), out, device, resume, progress)
-
-
-def run_evaluate(spec: Spec, out: Path, device: torch.device, progress: Progress) -> dict[str, Any]:
-    """Score the retrained model on the spec's benchmark folders (or the held-out images)."""
+def run_evaluate(spec: Spec, folder: RunFolder, device: torch.device, progress: Progress) -> dict[str, Any]:
+    """Score the retrained model on the spec's evaluation sets (checked: never trained on)."""
     from hnas.checkpoint import load_model
+    from hnas.data import BenchmarkSet
 
-    model = load_model(out / "model.safetensors", device=device)
-    sources = spec.evaluate.data or [spec.data.source]
+    model = load_model(folder / "model.safetensors", device=device)
     results = {}
-    for index, source in enumerate(sources):
-        progress("evaluate", index, len(sources), str(source))
-        data: Any = source
-        if not spec.evaluate.data:
-            from hnas.data import BenchmarkSet
-
-            records = select_split(open_images(source), spec.data.theta_split, where=str(source))
-            data = BenchmarkSet(records, spec.space.scale)
-        label = Path(str(source)).name if not str(source).startswith("builtin:") else f"{source} (theta split)"
-        results[label] = evaluate(model, data, spec.space.scale, device)
-    progress("evaluate", len(sources), len(sources), "")
+    for index, source in enumerate(spec.evaluate.data):
+        label = source_name(source)
+        progress("evaluate", index, len(spec.evaluate.data), label)
+        scores = evaluate(model, BenchmarkSet(open_images(source), spec.space.scale), spec.space.scale, device)
+        results[label] = {"psnr": scores["psnr"], "ssim": scores["ssim"], "images": len(scores["images"])}
+    progress("evaluate", len(spec.evaluate.data), len(spec.evaluate.data), "")
     return results
 
 
-def write_results(spec: Spec, out: Path, derived: dict[str, Any], evaluation: dict[str, Any],
+def write_results(spec: Spec, folder: RunFolder, derived: dict[str, Any], evaluation: dict[str, Any],
                   trained: dict[str, Any]) -> dict[str, Any]:
+    """``results.json`` (every number names its images) and ``pareto.png``."""
     from hnas.costs import measure
 
     genotype = Genotype.from_data(derived["genotype"])
     width = spec.retrain.channels
-    report = measure(genotype, scale=spec.space.scale, channels=width, input=spec.reward.cost_input)
-    first = next(iter(evaluation.values())) if evaluation else {}
+    report = measure(genotype, scale=spec.space.scale, channels=width, input=spec.cost.input,
+                     op_params=spec.space.op_params())
     results = {
         "hnas_version": __version__,
         "name": spec.name,
-        "lambda": spec.reward.lambda_,
+        "lambda": spec.reward.resolved_params().get("lambda"),
         "genotype": genotype.to_dict(),
         "hash": genotype.hash(),
         "position": genotype.position,
-        "reward": derived["reward"],
-        "search_psnr": derived["psnr"],
-        "search_cost": derived["cost"],
-        "psnr": first.get("psnr"),
-        "ssim": first.get("ssim"),
+        "search": {
+            "reward": derived["reward"],
+            "psnr": derived["psnr"],
+            "psnr_gain": derived["psnr_gain"],
+            "cost": derived["cost"],
+            "scored_on": {"images": f"{source_name(spec.data.source)} theta split {list(spec.data.theta_split)}",
+                          **derived.get("scored_on", {})},
+        },
         "macs": report.macs,
         "params": report.params,
         "paper_gflops": report.paper_gflops,
-        "cost_input": list(spec.reward.cost_input),
+        "cost_input": list(spec.cost.input),
         "channels": width,
         "scale": spec.space.scale,
-        "evaluation": {k: {"psnr": v["psnr"], "ssim": v["ssim"]} for k, v in evaluation.items()},
-        # Timings stay in retrain.json: results.json is identical for identical runs.
-        "retrain": {k: trained[k] for k in ("step", "total", "parameters", "best_val_psnr") if k in trained},
+        "evaluation": evaluation,
+        "retrain": trained,
     }
-    atomic_write_json(out / "results.json", results)
-    archive = [r for r in read_jsonl(out / ARCHIVE_FILE)]
-    plot_pareto(out / "pareto.png", {f"lambda={spec.reward.lambda_}": archive},
-                {f"lambda={spec.reward.lambda_}": derived})
+    folder.write_json("results.json", results)
+    archive = folder.records(ARCHIVE_FILE)
+    if dist.is_main():
+        label = f"lambda={results['lambda']}" if results["lambda"] is not None else spec.reward.type
+        plot_pareto(folder / "pareto.png", {label: archive}, {label: derived})
     return results
 
 
 def run_one(spec: Spec, out: Path, device: torch.device, resume: bool, progress: Progress = _quiet) -> dict[str, Any]:
     """One search (one lambda) from spec to ``results.json``."""
-    run = dist.on_main(prepare_run_dir, out, spec, resume)
-    seed_everything(spec.seed, 0)
-    derived = run_search(spec, out, device, resume, progress)
+    from hnas.search.retrain import retrain
+
+    folder = run_folder(out)
+    folder.open(spec.to_dict(), resume)
+    derived = run_search(spec, folder, device, progress)
     trained: dict[str, Any] = {}
-    if not spec.retrain.enabled:
-        results = dist.on_main(write_results, spec, out, derived, {}, trained)
-        run.mark("done")
-        return results
-    if not run.done("retrain"):
-        trained = run_retrain(spec, out, device, resume, progress)
-        if dist.is_main():
-            atomic_write_json(out / "retrain.json", trained)
-        run.mark("evaluate")
-    else:
-        trained = dist.on_main(_read_json_if_present, out / "retrain.json")
-    if not run.done("evaluate"):
-        results = dist.on_main(_evaluate_and_report, spec, out, device, progress, derived, trained)
-        run.mark("done")
-        return results
-    return dist.on_main(_read_json, out / "results.json")
-
-
-def _evaluate_and_report(spec: Spec, out: Path, device: torch.device, progress: Progress,
-                         derived: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
-    evaluation = run_evaluate(spec, out, device, progress)
-    return write_results(spec, out, derived, evaluation, trained)
-
-
-def _read_json_if_present(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.exists() else {}
+    if spec.retrain.enabled:
+        if not folder.done("retrain"):
+            started = time.perf_counter()
+            trained = retrain(spec, Genotype.from_data(derived["genotype"]), folder, device, progress)
+            folder.write_json("retrain.json", trained)
+            folder.timing("retrain", time.perf_counter() - started)
+            folder.mark("evaluate")
+        trained = folder.read_json("retrain.json", {})
+    if folder.done("evaluate"):
+        return folder.read_json("results.json")  # type: ignore[no-any-return]
+    started = time.perf_counter()
+    evaluation = dist.on_main(run_evaluate, spec, folder, device, progress) if spec.retrain.enabled else {}
+    results = dist.on_main(write_results, spec, folder, derived, evaluation, trained)
+    folder.timing("evaluate", time.perf_counter() - started)
+    folder.mark("done")
+    return results  # type: ignore[no-any-return]
 
 
 def run_spec(spec: Spec, out: Path, device_name: str | None = None, resume: bool = False,
              progress: Progress = _quiet) -> dict[str, Any]:
     """Run a spec: one search, or one per lambda of a sweep with a combined Pareto report.
 
-    Under torchrun every process calls this (the CLI does); it joins the process group if needed.
+    The data are checked before any folder is created. Under torchrun every process calls this
+    (the CLI does); it joins the process group if needed.
     """
+    dist.on_main(check_data, spec)
     device = dist.init(device_name or spec.device)
     dist.shard(spec.data.batch)  # uneven splits of the global batches fail now, not after the search
     if spec.retrain.enabled:
         dist.shard(spec.retrain.batch)
-    lambdas = spec.lambdas()
-    if len(lambdas) == 1 and not spec.reward.lambdas:
+    if not spec.reward.lambdas:
         return run_one(spec, out, device, resume, progress)
-    dist.on_main(prepare_run_dir, out, spec, resume)
-    runs: dict[str, dict[str, Any]] = {}
-    for value in lambdas:
-        runs[f"lambda={value}"] = run_one(spec.for_lambda(value), out / f"lambda-{value}", device, resume, progress)
-    return dist.on_main(_sweep_report, spec, out, lambdas, runs)
+    sweep = RunFolder(out, "spec.json")
+    sweep.open(spec.to_dict(), resume)
+    runs = {f"lambda={value}": run_one(spec.for_lambda(value), out / f"lambda-{value}", device, resume, progress)
+            for value in spec.reward.lambdas}
+    return dist.on_main(_sweep_report, spec, sweep, runs)  # type: ignore[no-any-return]
 
 
-def _sweep_report(spec: Spec, out: Path, lambdas: list[float], runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _sweep_report(spec: Spec, folder: RunFolder, runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The sweep's combined Pareto plot and summary (``pareto.json``, ``results.json``)."""
-    series = {label: read_jsonl(out / f"lambda-{spec_l}" / ARCHIVE_FILE)
-              for label, spec_l in zip(runs, lambdas)}
-    chosen = {label: json.loads((out / f"lambda-{value}" / "derived.json").read_text())
+    lambdas = list(spec.reward.lambdas or [])
+    series = {label: RunFolder(folder / f"lambda-{value}").records(ARCHIVE_FILE) for label, value in zip(runs, lambdas)}
+    chosen = {label: RunFolder(folder / f"lambda-{value}").read_json("derived.json")
               for label, value in zip(runs, lambdas)}
-    plot_pareto(out / "pareto.png", series, chosen, title="HNAS lambda sweep: PSNR vs MACs")
-    summary = {
-        "lambdas": lambdas,
-        "runs": {label: {k: r[k] for k in ("hash", "position", "psnr", "ssim", "macs", "params", "reward", "lambda")}
-                 for label, r in runs.items()},
-    }
-    atomic_write_json(out / "pareto.json", summary)
-    atomic_write_json(out / "results.json", summary)
+    plot_pareto(folder / "pareto.png", series, chosen, title="HNAS lambda sweep: PSNR vs MACs")
+    keys = ("hash", "position", "macs", "params", "lambda", "evaluation")
+    summary = {"lambdas": lambdas, "runs": {label: {k: r.get(k) for k in keys} for label, r in runs.items()}}
+    folder.write_json("pareto.json", summary)
+    folder.write_json("results.json", summary)
     return summary
+
+
+__all__ = ["LOG_FILE", "STAGES", "build_search", "run_folder", "run_one", "run_spec"]

@@ -1,19 +1,20 @@
 """The retrain stage of ``hnas run``: train the derived genotype from scratch (paper Sec. II-C).
 
-Uses the same trainer as ``hnas train`` (``hnas.train``), in ``OUT/retrain/``, and publishes the
-result as ``OUT/model.safetensors``. Under torchrun it is data-parallel like ``hnas train``, and
-rank 0 publishes the model.
+Uses the same trainer as ``hnas train`` (:mod:`hnas.train`), in ``OUT/retrain/``, on the
+retraining's training images only, validating on its validation images when the spec names some
+(the best checkpoint is kept; ``results.json`` says which one was evaluated), and publishes the
+result as ``OUT/model.safetensors``. Under torchrun it is data-parallel like ``hnas train``.
 """
 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from hnas import distributed as dist
+from hnas.engine.folder import RunFolder
 from hnas.search.spec import Spec
 from hnas.spaces.genotype import Genotype
 from hnas.train import TrainConfig, train
@@ -22,15 +23,20 @@ from hnas.utils.io import atomic_path
 
 def retrain_config(spec: Spec, device: torch.device) -> TrainConfig:
     r = spec.retrain
+    source = r.data if r.data is not None else spec.data.source
     return TrainConfig.create(
-        data=spec.data.source,
+        data=source,
+        data_split=r.train_split,
         scale=spec.space.scale,
         channels=r.channels,
         global_skip=r.global_skip or spec.space.global_skip,
+        op_params=spec.space.op_params(),
         iters=r.iters,
         batch=r.batch,
         patch=r.patch,
         lr=r.lr,
+        val=source if r.val_split is not None else None,
+        val_split=r.val_split,
         log_every=max(1, min(100, r.iters // 10)),
         save_every=max(1, min(1000, r.iters // 10)),
         val_every=r.val_every,
@@ -39,18 +45,16 @@ def retrain_config(spec: Spec, device: torch.device) -> TrainConfig:
     )
 
 
-def retrain(spec: Spec, genotype: Genotype, out: Path, device: torch.device, resume: bool, progress: Any) -> dict[str, Any]:
-    """Train ``genotype`` at the retraining width; returns the trainer's summary."""
-    folder = out / "retrain"
-    config = retrain_config(spec, device)
+def retrain(spec: Spec, genotype: Genotype, folder: RunFolder, device: torch.device, progress: Any) -> dict[str, Any]:
+    """Train ``genotype`` at the retraining width; returns the trainer's summary (resumes a killed one)."""
     _, summary = train(
         genotype,
-        config,
-        folder,
-        resume=resume,
+        retrain_config(spec, device),
+        folder / "retrain",
+        resume=True,
         progress=lambda step, total, info: progress("retrain", step, total, f"loss {info['loss'] or 0:.3f}"),
     )
     if dist.is_main():
-        with atomic_path(out / "model.safetensors") as tmp:
+        with atomic_path(folder / "model.safetensors") as tmp:
             shutil.copyfile(summary["model"], tmp)
-    return summary
+    return {k: summary[k] for k in ("step", "total", "parameters", "best_val_psnr", "best_step", "checkpoint")}

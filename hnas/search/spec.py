@@ -1,5 +1,12 @@
 """The experiment spec: one TOML file drives search -> derive -> retrain -> evaluate.
 
+Every pluggable concept is a registry node ``{type = NAME, params = {...}}`` (BasicSR's and
+mmengine's shape): ops (a bare name is a node without params), cell types, the controller, the
+reward, the cost, data sources. Nothing is injected into a node's params behind the user's back,
+and :func:`check_spec` builds every component once, so a wrong name or param is one line before
+any run folder exists. ``reward.lambda`` is kept as the shorthand for the joint reward's
+``params.lambda`` (and ``reward.lambdas`` runs one search per value).
+
 Validated by pydantic with ``extra="forbid"``, so a typo in a key is an error naming the key.
 Defaults are the paper's and the authors' settings (supplementary B, HNAS-REFERENCE.md); the
 example specs shrink them for a CPU.
@@ -7,7 +14,6 @@ example specs shrink them for a CPU.
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -15,116 +21,128 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hnas.errors import SpecError, first_error
-from hnas.registry import CONTROLLERS, COSTS, NORMAL_OPS, REWARDS, UPSAMPLING_OPS
+from hnas.plugins import import_plugins
+from hnas.registry import CELLS, NORMAL_OPS, UPSAMPLING_OPS, Registry
 from hnas.utils.compat import tomllib
 from hnas.utils.io import read_structured
+
+Split = tuple[int, int] | tuple[float, float]
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class Component(_Section):
+    """A registry node: the registered ``type`` and the ``params`` its constructor takes."""
+
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        return {"type": value} if isinstance(value, str) else value
+
+    def canonical(self, registry: Registry[Any]) -> Component:
+        """This node with the registry's primary name (an unknown name raises its one-line error)."""
+        return Component(type=registry.canonical(self.type), params=self.params)
+
+
+def _check_split(value: tuple[Any, Any] | None) -> tuple[Any, Any] | None:
+    if value is None:
+        return value
+    lo, hi = value
+    if all(isinstance(v, int) for v in value):
+        if not 1 <= lo <= hi:
+            raise ValueError(f"image indices are 1-based and inclusive: [first, last], got {list(value)}")
+    elif not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(f"fractions are [start, end) with 0 <= start < end <= 1, got {list(value)}")
+    return value
+
+
 class SpaceSpec(_Section):
-    """The search space (paper Sec. II-A): ops per cell type, nodes, layers, search width."""
+    """The search space (paper Sec. II-A): cell types, ops per cell type, nodes, layers, width."""
 
     layers: int = Field(12, ge=1, le=64)
     nodes: int = Field(4, ge=1, le=8)
     channels: int = Field(8, ge=1, le=512, description="channels per op while searching (paper: 8)")
     scale: int = Field(2, ge=2, le=8)
-    normal_ops: list[str] | None = Field(None, description="default: every registered normal op")
-    upsampling_ops: list[str] | None = Field(None, description="default: every registered upsampling op")
+    normal_cell: Component = Field(default_factory=lambda: Component(type="normal"))
+    upsampling_cell: Component = Field(default_factory=lambda: Component(type="upsampling"))
+    normal_ops: list[Component] | None = Field(None, description="default: the paper's seven (Table I)")
+    upsampling_ops: list[Component] | None = Field(None, description="default: the paper's five (Table I)")
     global_skip: Literal["none", "bicubic"] = "none"
 
     @field_validator("normal_ops", "upsampling_ops")
     @classmethod
-    def _non_empty(cls, value: list[str] | None) -> list[str] | None:
+    def _non_empty(cls, value: list[Component] | None) -> list[Component] | None:
         if value is not None and not value:
             raise ValueError("needs at least one op (or leave it out for all registered ops)")
         return value
 
+    def _ops(self, nodes: list[Component] | None, registry: Registry[Any]) -> list[Component]:
+        from hnas.ops import TABLE_I_NORMAL, TABLE_I_UPSAMPLING
+
+        default = TABLE_I_NORMAL if registry is NORMAL_OPS else TABLE_I_UPSAMPLING
+        chosen = nodes if nodes is not None else [Component(type=name) for name in default]
+        resolved = [node.canonical(registry) for node in chosen]
+        names = [node.type for node in resolved]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise SpecError(f"space: {registry.kind} list {', '.join(repeated)} more than once; list each op once")
+        return resolved
+
     def resolved_normal_ops(self) -> list[str]:
-        names = self.normal_ops or NORMAL_OPS.names()
-        return list(dict.fromkeys(NORMAL_OPS.canonical(n) for n in names))
+        return [node.type for node in self._ops(self.normal_ops, NORMAL_OPS)]
 
     def resolved_upsampling_ops(self) -> list[str]:
-        names = self.upsampling_ops or UPSAMPLING_OPS.names()
-        return list(dict.fromkeys(UPSAMPLING_OPS.canonical(n) for n in names))
+        return [node.type for node in self._ops(self.upsampling_ops, UPSAMPLING_OPS)]
+
+    def op_params(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """The ops' settings by cell kind, ``{"normal": {"rcab": {"reduction": 3}}}`` (non-empty only)."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for kind, nodes, registry in (("normal", self.normal_ops, NORMAL_OPS),
+                                      ("upsampling", self.upsampling_ops, UPSAMPLING_OPS)):
+            params = {node.type: dict(node.params) for node in self._ops(nodes, registry) if node.params}
+            if params:
+                out[kind] = params
+        return out
+
+    def cell_types(self) -> tuple[str, str]:
+        return CELLS.canonical(self.normal_cell.type), CELLS.canonical(self.upsampling_cell.type)
 
 
 class DataSpec(_Section):
-    """Where images come from and how they are cut (paper: DIV2K 1-320 for w, 321-800 for theta)."""
+    """Search images (paper: DIV2K 1-320 train w, 321-800 train the controller) and their cutting."""
 
-    source: str = Field("builtin:skimage", description="folder, DIV2K root, or builtin:skimage")
-    w_split: tuple[int, int] | tuple[float, float] = Field(
-        (0.0, 0.4), description="images training w: 1-based indices [1, 320] or fractions [0.0, 0.4]"
-    )
-    theta_split: tuple[int, int] | tuple[float, float] = Field(
-        (0.4, 1.0), description="images training the controller: [321, 800] or [0.4, 1.0]"
-    )
-    patch: int = Field(96, ge=8, description="HR patch size")
+    source: str | dict[str, Any] = Field("builtin:skimage", description="folder, DIV2K root, builtin:NAME or {type, params}")
+    w_split: Split = Field((0.0, 0.4), description="images training w: 1-based indices [1, 320] or fractions [0.0, 0.4]")
+    theta_split: Split = Field((0.4, 1.0), description="images scoring architectures for the controller")
+    patch: int = Field(96, ge=8, description="HR patch size of the weight batches")
     batch: int = Field(16, ge=1)
-    val_batch: int = Field(16, ge=1, description="patches per controller reward batch")
-    workers: int | None = Field(None, ge=0, description="DataLoader workers (default: chosen by the loader)")
+    score_patches: int = Field(32, ge=1, description="fixed patches from the theta split every architecture is scored on")
+    score_patch: int = Field(96, ge=8, description="HR side of a scoring patch")
 
-    @field_validator("w_split", "theta_split")
-    @classmethod
-    def _ranges(cls, value: tuple[Any, Any]) -> tuple[Any, Any]:
-        lo, hi = value
-        if all(isinstance(v, int) for v in value):
-            if not 1 <= lo <= hi:
-                raise ValueError(f"image indices are 1-based and inclusive: [first, last], got {list(value)}")
-        elif not 0.0 <= lo < hi <= 1.0:
-            raise ValueError(f"fractions are [start, end) with 0 <= start < end <= 1, got {list(value)}")
-        return value
+    _splits = field_validator("w_split", "theta_split")(_check_split)
 
 
 class ControllerSpec(_Section):
-    """The architecture sampler and its REINFORCE update (HNAS-REFERENCE.md, "Controller").
-
-    The entropy bonus defaults to the authors' loss-term form with ENAS's small weight (1e-4): the
-    summed entropy of the 33 decisions is about 50 nats, so the paper's "added to the reward,
-    weighted by 1" would shift every reward by ~50 against PSNR differences of tenths of a dB and
-    keep the policy near uniform. ``entropy_mode = "reward"`` with ``entropy_weight = 1`` is the
-    paper's literal reading.
-    """
+    """The search strategy: ``hierarchical_lstm`` (the paper's, trained by REINFORCE), ``random``
+    (the paper's Random baseline) or ``evolution`` (regularized evolution); its settings, the
+    REINFORCE ones included, are its ``params`` (``hnas list controllers``)."""
 
     type: str = "hierarchical_lstm"
     params: dict[str, Any] = Field(default_factory=dict, description="constructor options of the controller")
-    lr: float = Field(3e-4, gt=0)
-    weight_decay: float = Field(5e-4, ge=0, description="Adam L2 decay of the controller (authors: 5e-4)")
-    entropy_weight: float = Field(1e-4, ge=0, description="weight of the entropy bonus (see below)")
-    entropy_mode: Literal["loss", "reward"] = Field(
-        "loss",
-        description="'loss': -w * entropy in the policy loss (the authors' code); "
-        "'reward': w * entropy added to the reward (paper supp. B, with w = 1)",
-    )
-    baseline_decay: float = Field(0.95, ge=0, lt=1)
-
-    @field_validator("type")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        return CONTROLLERS.canonical(value)
 
 
 class RewardSpec(_Section):
-    """The reward (paper Eq. 1): ``lambda`` trades PSNR against cost; ``lambdas`` runs a sweep."""
+    """How PSNR and cost make the reward (paper Eq. 1): ``joint`` with ``lambda``, or ``budget``."""
 
     type: str = "joint"
-    lambda_: float | None = Field(0.6, alias="lambda", ge=0, le=1)
+    lambda_: float | None = Field(None, alias="lambda", ge=0, le=1, description="shorthand for params.lambda")
     lambdas: list[float] | None = Field(None, description="one search per value, one combined Pareto report")
-    cost: str = "macs"
-    cost_input: tuple[int, int] = Field((480, 480), description="LR size the cost is measured at")
-    params: dict[str, Any] = Field(default_factory=dict, description="other options of the reward")
-
-    @field_validator("type")
-    @classmethod
-    def _known_reward(cls, value: str) -> str:
-        return REWARDS.canonical(value)
-
-    @field_validator("cost")
-    @classmethod
-    def _known_cost(cls, value: str) -> str:
-        return COSTS.canonical(value)
+    params: dict[str, Any] = Field(default_factory=dict, description="the reward's settings")
 
     @field_validator("lambdas")
     @classmethod
@@ -137,24 +155,57 @@ class RewardSpec(_Section):
                     raise ValueError(f"every lambda must be in [0, 1], got {lam}")
         return value
 
+    def resolved_params(self) -> dict[str, Any]:
+        """``params`` with the ``lambda`` shorthand folded in (both given: they must agree)."""
+        params = dict(self.params)
+        if self.lambda_ is not None:
+            if "lambda" in params and params["lambda"] != self.lambda_:
+                raise SpecError(f"reward: lambda = {self.lambda_} and params.lambda = {params['lambda']} disagree; "
+                                "give one")
+            params["lambda"] = self.lambda_
+        return params
+
+
+class CostSpec(_Section):
+    """The cost the reward prices (paper Eq. 1's Cost), at the search width and this LR input."""
+
+    type: str = "macs"
+    params: dict[str, Any] = Field(default_factory=dict)
+    input: tuple[int, int] = Field((480, 480), description="LR input size the cost is measured at (paper: 480x480)")
+
 
 class SearchSpec(_Section):
     """Algorithm 1's loop sizes and the shared-weight optimiser (paper supp. B)."""
 
     epochs: int = Field(400, ge=1)
+    warmup_epochs: int = Field(0, ge=0, description="epochs of uniformly sampled weight training before the "
+                                                    "controller acts (ENAS/SPOS practice)")
     w_steps: int = Field(100, ge=1, description="shared-weight updates per epoch")
     controller_steps: int = Field(50, ge=1, description="controller updates per epoch")
     lr: float = Field(1e-3, gt=0)
     lr_min: float = Field(1e-5, ge=0)
     grad_clip: float | None = Field(5.0, gt=0)
-    derive_samples: int = Field(10, ge=0, description="architectures sampled at derivation (plus the greedy one)")
-    derive_batches: int = Field(4, ge=1, description="validation batches scoring each derived candidate")
+    derive_samples: int = Field(10, ge=0, description="architectures sampled at derivation (plus the controller's own picks)")
+
+    @model_validator(mode="after")
+    def _warmup_fits(self) -> SearchSpec:
+        if self.warmup_epochs >= self.epochs:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be below epochs ({self.epochs}): the "
+                             "controller needs at least one epoch")
+        return self
 
 
 class RetrainSpec(_Section):
-    """Training the chosen architecture from scratch (paper: C = 64, 300 x 1000 iterations)."""
+    """Training the chosen architecture from scratch (paper: C = 64, 300 x 1000 iterations).
+
+    ``train_split`` and ``val_split`` pick images of ``data`` (default: the search's source); the
+    two must not overlap. With a ``val_split`` the best checkpoint by validation PSNR is kept.
+    """
 
     enabled: bool = True
+    data: str | dict[str, Any] | None = Field(None, description="default: data.source")
+    train_split: Split | None = Field(None, description="default: every image")
+    val_split: Split | None = Field(None, description="validation images (none: keep the last checkpoint)")
     channels: int = Field(64, ge=1)
     iters: int = Field(300_000, ge=1)
     batch: int = Field(16, ge=1)
@@ -163,11 +214,15 @@ class RetrainSpec(_Section):
     global_skip: Literal["none", "bicubic"] | None = Field(None, description="default: the space's")
     val_every: int = Field(1000, ge=1)
 
+    _splits = field_validator("train_split", "val_split")(_check_split)
+
 
 class EvaluateSpec(_Section):
-    """Benchmark folders the retrained model is scored on (PSNR/SSIM, Y channel)."""
+    """Benchmark sets the retrained model is scored on (PSNR/SSIM, Y channel); never trained on."""
 
-    data: list[str] = Field(default_factory=list, description="HR folders; empty: the held-out images")
+    data: list[str | dict[str, Any]] = Field(
+        default_factory=lambda: ["builtin:set5", "builtin:set14"], description="HR folders or builtin:NAME"
+    )
 
 
 class Spec(_Section):
@@ -181,31 +236,27 @@ class Spec(_Section):
     data: DataSpec = Field(default_factory=DataSpec)
     controller: ControllerSpec = Field(default_factory=ControllerSpec)
     reward: RewardSpec = Field(default_factory=RewardSpec)
+    cost: CostSpec = Field(default_factory=CostSpec)
     search: SearchSpec = Field(default_factory=SearchSpec)
     retrain: RetrainSpec = Field(default_factory=RetrainSpec)
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
 
-    @model_validator(mode="after")
-    def _check_ops(self) -> Spec:
-        self.space.resolved_normal_ops()
-        self.space.resolved_upsampling_ops()
-        return self
-
-    def lambdas(self) -> list[float]:
-        """The lambda of each search this spec runs (one, or the sweep)."""
+    def lambdas(self) -> list[float | None]:
+        """The lambda of each search this spec runs: the sweep's, else the one (or None)."""
         if self.reward.lambdas:
             return list(self.reward.lambdas)
-        if self.reward.lambda_ is None:
-            raise SpecError("reward: give lambda or lambdas")
-        return [self.reward.lambda_]
+        return [self.reward.resolved_params().get("lambda")]
 
     def for_lambda(self, value: float) -> Spec:
         """This spec with a single lambda (one member of a sweep)."""
         reward = self.reward.model_copy(update={"lambda_": value, "lambdas": None})
         return self.model_copy(update={"reward": reward})
 
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2)
+        return json.dumps(self.to_dict(), indent=2)
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -234,15 +285,6 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def import_plugins(modules: list[str]) -> None:
-    """Import the modules a spec names explicitly (their decorators register ops, rewards, ...)."""
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise SpecError(f"plugin '{name}' could not be imported: {exc}") from None
-
-
 def _describe(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc, msg = first_error(exc)
@@ -253,17 +295,54 @@ def _describe(exc: ValidationError) -> str:
     return f"{loc}: {msg}{shown}"
 
 
-def spec_from_dict(data: dict[str, Any], source: str = "spec") -> Spec:
-    plugins = data.get("plugins", [])
-    if isinstance(plugins, list) and all(isinstance(p, str) for p in plugins):
-        import_plugins(plugins)
+def spec_from_dict(data: dict[str, Any], source: str = "spec", plugins: list[str] | None = None) -> Spec:
+    """Validate a spec dict (after importing its ``plugins`` and the extra ``plugins``) and check
+    every component it names (:func:`check_spec`); every problem is one :class:`SpecError` line."""
+    named = data.get("plugins", [])
+    if not (isinstance(named, list) and all(isinstance(p, str) for p in named)):
+        raise SpecError(f"{source}: plugins must be a list of module names, e.g. plugins = [\"my_ops\"]")
+    import_plugins([*named, *(plugins or [])])
     try:
-        return Spec.model_validate(data)
+        spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(f"{source}: {_describe(exc)}") from None
+    if plugins:
+        spec = spec.model_copy(update={"plugins": list(dict.fromkeys([*spec.plugins, *plugins]))})
+    check_spec(spec, source)
+    return spec
 
 
-def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
+def load_spec(path: str | Path, overrides: list[str] | None = None, plugins: list[str] | None = None) -> Spec:
     """Read, override and validate a TOML spec; every problem is a one-line :class:`SpecError`."""
     data = read_structured(path, "spec file", SpecError, toml=True)
-    return spec_from_dict(apply_overrides(data, overrides or []), source=str(path))
+    return spec_from_dict(apply_overrides(data, overrides or []), source=str(path), plugins=plugins)
+
+
+def check_spec(spec: Spec, source: str = "spec") -> None:
+    """Build every component the spec names once (ops, cells, controller, reward, cost), so that a
+    wrong name or param is one line naming it, before anything is written."""
+    from hnas.search.components import build_components
+
+    try:
+        build_components(spec)
+    except SpecError as exc:
+        raise SpecError(f"{source}: {exc}") from None
+
+
+__all__ = [
+    "Component",
+    "ControllerSpec",
+    "CostSpec",
+    "DataSpec",
+    "EvaluateSpec",
+    "RetrainSpec",
+    "RewardSpec",
+    "SearchSpec",
+    "SpaceSpec",
+    "Spec",
+    "apply_overrides",
+    "check_spec",
+    "load_spec",
+    "spec_from_dict",
+]
+

@@ -20,11 +20,13 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from hnas.errors import GenotypeError, UnknownNameError, first_error
-from hnas.registry import NORMAL_OPS, UPSAMPLING_OPS, Registry
+from hnas.registry import CELLS, NORMAL_OPS, UPSAMPLING_OPS, Registry
 
 #: Number of intermediate nodes per cell in the paper (B - 2 = 4).
 DEFAULT_NODES = 4
 DEFAULT_LAYERS = 12
+#: The paper's cell types (registered in ``hnas.registry.CELLS`` by :mod:`hnas.models.cells`).
+DEFAULT_CELLS = {"normal_cell": "normal", "upsampling_cell": "upsampling"}
 
 
 class Edge(NamedTuple):
@@ -104,8 +106,11 @@ def _cell_from_any(value: Any) -> Any:
 class Genotype(BaseModel):
     """A network genotype: normal cell, upsampling cell and the upsampling cell's position.
 
-    ``position`` is 1-based (1..layers); HNAS-A has 10 of 12. ``Genotype.model_validate_json``
-    accepts the canonical JSON printed by ``hnas show NAME --json``.
+    ``position`` is 1-based (1..layers); HNAS-A has 10 of 12. ``normal_cell`` and
+    ``upsampling_cell`` name the registered cell types (``hnas list cells``); the paper's are the
+    defaults, and the canonical form leaves defaults out, so the hashes of the paper's genotypes
+    do not depend on these fields. ``Genotype.model_validate_json`` accepts the canonical JSON
+    printed by ``hnas show NAME --json``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -114,6 +119,8 @@ class Genotype(BaseModel):
     upsampling: CellGenotype
     position: int
     layers: int = DEFAULT_LAYERS
+    normal_cell: str = "normal"
+    upsampling_cell: str = "upsampling"
 
     @field_validator("normal", "upsampling", mode="before")
     @classmethod
@@ -133,17 +140,28 @@ class Genotype(BaseModel):
         upsampling = self.upsampling.canonical_with(UPSAMPLING_OPS, "upsampling")
         object.__setattr__(self, "normal", normal)
         object.__setattr__(self, "upsampling", upsampling)
+        for field, kind in (("normal_cell", "normal"), ("upsampling_cell", "upsampling")):
+            object.__setattr__(self, field, _cell_type(getattr(self, field), kind))
         return self
 
     # -- canonical form -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-ready dict in canonical form (edges as ``[op, from, to]`` lists)."""
-        return {
+        """Plain, JSON-ready dict in canonical form (edges as ``[op, from, to]`` lists; cell types
+        only when they are not the paper's)."""
+        data: dict[str, Any] = {
             "normal": [list(edge) for edge in self.normal.edges],
             "upsampling": [list(edge) for edge in self.upsampling.edges],
             "position": self.position,
             "layers": self.layers,
         }
+        for field, default in DEFAULT_CELLS.items():
+            if getattr(self, field) != default:
+                data[field] = getattr(self, field)
+        return data
+
+    def ops(self) -> set[tuple[str, str]]:
+        """``(registry, op)`` pairs this genotype uses: ``("normal", "rcab")``, ``("upsampling", ...)``."""
+        return {("normal", e.op) for e in self.normal.edges} | {("upsampling", e.op) for e in self.upsampling.edges}
 
     def canonical_json(self, indent: int | None = None) -> str:
         if indent is None:
@@ -163,8 +181,12 @@ class Genotype(BaseModel):
             rows = ",\n".join(f'  ["{e.op}", {e.source}, {e.target}]' for e in edges)
             return f"[\n{rows},\n]"
 
+        cells = "".join(
+            f'{field} = "{getattr(self, field)}"\n' for field, default in DEFAULT_CELLS.items()
+            if getattr(self, field) != default
+        )
         return (
-            f"position = {self.position}\nlayers = {self.layers}\n"
+            f"position = {self.position}\nlayers = {self.layers}\n{cells}"
             f"normal = {cell(self.normal.edges)}\nupsampling = {cell(self.upsampling.edges)}\n"
         )
 
@@ -193,6 +215,18 @@ class Genotype(BaseModel):
         path = Path(path)
         data = read_structured(path, "genotype file", GenotypeError, toml=path.suffix == ".toml")
         return cls.from_data(data, source=f"genotype in {path}")
+
+
+def _cell_type(name: str, kind: str) -> str:
+    """The canonical name of a registered cell type that fills the ``kind`` slot."""
+    try:
+        canonical = CELLS.canonical(name)
+    except UnknownNameError as exc:
+        raise ValueError(f"{kind}_cell: {exc}") from None
+    found = getattr(CELLS.get(canonical), "kind", None)
+    if found != kind:
+        raise ValueError(f"{kind}_cell '{name}' is a {found or 'untyped'} cell; this slot needs a {kind} cell")
+    return canonical
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -1,8 +1,16 @@
-"""The published architectures HNAS-A/B/C (paper Fig. 4; genotypes from HNAS-REFERENCE.md).
+"""Named architectures: the published HNAS-A/B/C and hand-designed baselines.
 
-Positions are 1-based as in the paper (the authors' scripts pass them 0-based). Table II's FLOPs
-for HNAS-C (83.6) match this genotype with the upsampling cell at position 10, not 12; Fig. 4 and
-the authors' genotype file both say 12, so the preset keeps 12.
+HNAS-A/B/C are the paper's Fig. 4 (genotypes from HNAS-REFERENCE.md). Positions are 1-based as in
+the paper (the authors' scripts pass them 0-based). Table II's FLOPs for HNAS-C (83.6) match this
+genotype with the upsampling cell at position 10, not 12; Fig. 4 and the authors' genotype file
+both say 12, so the preset keeps 12.
+
+The baselines are hand designs written as genotypes, so ``hnas compare`` trains them with exactly
+the recipe of searched networks: every normal cell chains one block type (node ``t`` sums the
+block on nodes ``t-1`` and ``t-2``), a sub-pixel upsampling cell comes last (post-upsampling, as
+ESPCN, EDSR and RCAN do), six layers. ``baseline-plain`` uses plain 3x3 convolutions
+(ESPCN/FSRCNN-like), ``baseline-resblock`` EDSR's residual block (Table II's "Residual Block"),
+``baseline-rcab`` RCAN's residual channel attention block (Table II's "RCAB").
 """
 
 from __future__ import annotations
@@ -11,16 +19,18 @@ from hnas.registry import PRESETS
 from hnas.spaces.genotype import Genotype
 
 
-def _genotype(normal: str, upsampling: str, position: int) -> Genotype:
-    def edges(text: str) -> list[list[object]]:
-        rows = []
-        for item in text.split():
-            op, source, target = item.split(",")
-            rows.append([op, int(source), int(target)])
-        return rows
+def _edges(text: str) -> list[list[object]]:
+    """``"op,from,to op,from,to ..."`` as edge rows."""
+    rows = []
+    for item in text.split():
+        op, source, target = item.split(",")
+        rows.append([op, int(source), int(target)])
+    return rows
 
+
+def _genotype(normal: str, upsampling: str, position: int) -> Genotype:
     return Genotype.model_validate(
-        {"normal": edges(normal), "upsampling": edges(upsampling), "position": position, "layers": 12}
+        {"normal": _edges(normal), "upsampling": _edges(upsampling), "position": position, "layers": 12}
     )
 
 
@@ -58,3 +68,34 @@ def hnas_c() -> Genotype:
         "sub_pixel,2,4 bilinear,0,5 area,0,5",
         12,
     )
+
+
+def _baseline(block: str) -> Genotype:
+    chain = " ".join(f"{block},{t - 1},{t} {block},{t - 2},{t}" for t in range(2, 6))
+    upsampling = " ".join(f"sub_pixel,{t - 1},{t} sub_pixel,{t - 2},{t}" for t in range(2, 6))
+    return Genotype.model_validate(
+        {"normal": _edges(chain), "upsampling": _edges(upsampling), "position": BASELINE_LAYERS,
+         "layers": BASELINE_LAYERS}
+    )
+
+
+#: Depth of the hand-designed baselines (the quick start's search space has the same).
+BASELINE_LAYERS = 6
+
+
+@PRESETS.register("baseline-plain", aliases=("espcn-like",))
+def baseline_plain() -> Genotype:
+    """Hand-designed: plain 3x3 convolutions, sub-pixel upsampling last (ESPCN/FSRCNN-like)."""
+    return _baseline("conv_3x3")
+
+
+@PRESETS.register("baseline-resblock", aliases=("edsr-like",))
+def baseline_resblock() -> Genotype:
+    """Hand-designed: EDSR residual blocks, sub-pixel upsampling last (Table II's Residual Block)."""
+    return _baseline("res_block")
+
+
+@PRESETS.register("baseline-rcab", aliases=("rcan-like",))
+def baseline_rcab() -> Genotype:
+    """Hand-designed: RCAN residual channel attention blocks, sub-pixel upsampling last (Table II's RCAB)."""
+    return _baseline("rcab")

@@ -19,8 +19,8 @@ from hnas.errors import HnasError, first_error
 #: drawn, which network is built and how it is optimised, so changing one would silently make a
 #: different run. The rest (length, intervals, device, workers) may change on ``--resume``.
 IDENTITY_FIELDS = (
-    "data", "scale", "channels", "global_skip", "batch", "patch", "lr", "lr_min", "seed", "augment",
-    "iters_per_epoch",
+    "data", "data_split", "scale", "channels", "global_skip", "op_params", "batch", "patch", "lr", "lr_min",
+    "seed", "augment", "iters_per_epoch",
 )
 
 AUTHORS_EPOCHS = 300
@@ -35,10 +35,13 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    data: str = Field(description="Training images: a folder or 'builtin:skimage'.")
+    data: str | dict[str, Any] = Field(description="Training images: a folder, builtin:NAME or a {type, params} source.")
+    data_split: tuple[int, int] | tuple[float, float] | None = Field(None, description="Which of them (default all).")
     scale: int = Field(ge=1, le=8)
     channels: int = Field(64, ge=1)
     global_skip: Literal["none", "bicubic"] = "none"
+    op_params: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict, description="Settings of ops "
+                                                            "configured with params, by cell kind.")
     iters: int | None = Field(None, ge=1, description="Total iterations (exclusive with epochs).")
     epochs: int | None = Field(None, ge=1, description="Total epochs of iters_per_epoch iterations.")
     iters_per_epoch: int = Field(1000, ge=1)
@@ -47,7 +50,8 @@ class TrainConfig(BaseModel):
     lr: float = Field(1e-3, gt=0)
     lr_min: float | None = Field(None, ge=0, description="Cosine floor; default lr / 100.")
     augment: bool = True
-    val: str | None = Field(None, description="Validation HR images (folder or builtin:NAME).")
+    val: str | dict[str, Any] | None = Field(None, description="Validation HR images (folder or builtin:NAME).")
+    val_split: tuple[int, int] | tuple[float, float] | None = Field(None, description="Which of them (default all).")
     val_every: int = Field(1000, ge=1)
     log_every: int = Field(100, ge=1)
     save_every: int = Field(1000, ge=1, description="Iterations between resume checkpoints.")

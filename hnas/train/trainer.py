@@ -2,18 +2,19 @@
 
 The recipe is the authors' (HNAS-REFERENCE.md, "Training as the authors ran it"): L1 loss, Adam,
 cosine decay from ``lr`` to ``lr / 100`` over the run, random patches with flips and transposes,
-validation PSNR on the Y channel with ``scale`` pixels shaved. What hnas adds is run hygiene:
+validation PSNR on the Y channel with ``scale`` pixels shaved. The run's chores are the engine's
+(:mod:`hnas.engine`), shared with the search and ``hnas compare``:
 
 * **Exact resume.** Batches are a function of ``(seed, step)`` (:mod:`hnas.train.patches`), the
-  learning rate a function of the step (timm's ``CosineLRScheduler`` stepped per update), and the
-  model, Adam moments, counters and RNG states go to ``resume.safetensors`` at intervals, at the
-  end and on Ctrl-C. A run stopped and resumed logs exactly the losses of an uninterrupted run on
-  CPU (tested).
+  learning rate a function of the step (:func:`hnas.engine.schedule.cosine_lr`), and the model,
+  the Adam moments and the counters go to ``resume.safetensors`` at intervals, at the end and on
+  Ctrl-C. A run stopped (or killed) and resumed writes exactly the files of an uninterrupted run.
 * **Files in the run folder** (``out``): ``model.safetensors`` is the model to use, the best by
-  validation PSNR when a validation set is given, else the last; ``last.safetensors`` the last
+  validation PSNR when validation images are given, else the last; ``last.safetensors`` the last
   weights; ``train_log.jsonl`` one line per log interval (step, mean loss since the previous line,
-  the learning rate of the interval's last update, val_psnr, wall seconds, skipped updates); ``config.json``, ``genotype.json``,
-  ``summary.json``. Every file is written atomically.
+  the learning rate of the interval's last update, val_psnr, skipped updates); ``train.json`` (what
+  the run is), ``config.json``, ``genotype.json``, ``summary.json``; wall times in
+  ``timings.jsonl``. Every file is written atomically.
 * **Non-finite losses** (or gradients) skip the update with a warning; ``max_bad_steps`` in a row
   stop the run with :class:`TrainingDivergedError`, leaving the last good checkpoints untouched.
 * **Ctrl-C** finishes the current step, saves the resume state and re-raises ``KeyboardInterrupt``
@@ -21,14 +22,9 @@ validation PSNR on the Y channel with ``scale`` pixels shaved. What hnas adds is
 * **Multi-process** (``torchrun``, :mod:`hnas.distributed`): the model is wrapped in
   ``DistributedDataParallel`` and rank ``r`` of ``N`` trains on items ``r*B/N .. (r+1)*B/N`` of the
   very batch a one-process run draws at that step, so N processes with ``batch`` B follow the
-  one-process run with batch B (to float summation order). Why slice the global batch instead
-  of a ``DistributedSampler``: an item here is not an image but a random crop drawn from
-  ``(seed, step)``; a sampler would hand each rank different images *and* crops, making the run
-  depend on the number of processes and breaking resume with another number. Slicing costs
-  nothing (the other items' random numbers are drawn, their crops skipped). The validation set,
-  a map-style set of images, is split with ``DistributedSampler``. Rank 0 alone writes the run
-  folder and reads the resume state (then broadcast); the resume state holds the un-wrapped
-  model and optimizer and the step, so a run saved by N processes resumes with M.
+  one-process run with batch B (to float summation order), and a run saved by N processes resumes
+  with M. (A ``DistributedSampler`` would hand each rank different crops and make the run depend on
+  the number of processes.) Validation images are split over the ranks and the scores gathered.
 """
 
 from __future__ import annotations
@@ -44,26 +40,28 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.scheduler import CosineLRScheduler
 from torch.utils.data import DataLoader, DistributedSampler
 
 from hnas import distributed as dist
 from hnas.checkpoint import MODEL_FILENAME, load_model, save_model
+from hnas.data import open_images, select_split
 from hnas.data.datasets import BenchmarkSet
 from hnas.data.evaluate import evaluate
+from hnas.engine.folder import RunFolder, RunFolderError
+from hnas.engine.schedule import cosine_lr, set_lr
+from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
 from hnas.errors import HnasError
 from hnas.models.network import HNASNet
 from hnas.spaces.genotype import Genotype
 from hnas.spaces.resolve import GenotypeLike, resolve_genotype
 from hnas.train.config import IDENTITY_FIELDS, TrainConfig
 from hnas.train.patches import StepBatches, StepPatchSampler
-from hnas.train.state import RESUME_FILENAME, ResumeState, load_resume, save_resume, set_rng_states
-from hnas.utils.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl
 
 __all__ = ["LAST_FILENAME", "LOG_FILENAME", "RunFolderError", "Trainer", "TrainingDivergedError", "train"]
 
 LAST_FILENAME = "last.safetensors"
 LOG_FILENAME = "train_log.jsonl"
+RESUME_FILENAME = "resume.safetensors"
 
 #: ``on_step(step, info)`` runs after every completed step (and its logging and saving). Raising
 #: ``KeyboardInterrupt`` there acts like Ctrl-C; returning ``False`` stops the run resumably.
@@ -73,10 +71,6 @@ ProgressHook = Callable[[int, int, dict[str, Any]], None]
 
 class TrainingDivergedError(HnasError, RuntimeError):
     """Too many non-finite losses in a row; the last good checkpoints were kept."""
-
-
-class RunFolderError(HnasError, FileExistsError):
-    """The output folder holds another run, or not the run being resumed."""
 
 
 class _StopFlag:
@@ -104,6 +98,10 @@ class _StopFlag:
             signal.signal(signal.SIGINT, previous)
 
 
+def training_images(config: TrainConfig) -> list[Any]:
+    return select_split(open_images(config.data), config.data_split, where=f"{config.data} (training images)")
+
+
 class Trainer:
     """One training run of ``genotype`` under ``config``, writing into the folder ``out``.
 
@@ -115,24 +113,22 @@ class Trainer:
         self.genotype: Genotype = resolve_genotype(genotype)
         self.config = config
         self.out = Path(out)
+        self.folder = RunFolder(self.out, "train.json")
         self.device = dist.init(config.device)
         self.part = dist.shard(config.batch)
         self.total = config.total_iters
-        state = dist.on_main(self._open_and_check, resume)
+        identity = {"genotype": self.genotype.to_dict(), **{k: getattr(config, k) for k in IDENTITY_FIELDS}}
+        self.folder.open(identity, resume, what="training run")
 
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]):  # the seed's weights, the caller's generator untouched
             torch.manual_seed(config.seed)
-            self.model = HNASNet(
-                self.genotype, scale=config.scale, channels=config.channels, global_skip=config.global_skip
-            ).to(self.device)
+            self.model = HNASNet(self.genotype, scale=config.scale, channels=config.channels,
+                                 global_skip=config.global_skip, op_params=config.op_params).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
-        self.scheduler = CosineLRScheduler(
-            self.optimizer, t_initial=self.total, lr_min=config.lr_floor, t_in_epochs=False
-        )
-        self.sampler = StepPatchSampler(
-            config.data, config.scale, config.patch, config.batch, seed=config.seed, augment=config.augment
-        )
-        self.validation = BenchmarkSet(config.val, config.scale) if config.val else None
+        self.sampler = StepPatchSampler(training_images(config), config.scale, config.patch, config.batch,
+                                        seed=config.seed, augment=config.augment)
+        self.validation = (BenchmarkSet(select_split(open_images(config.val), config.val_split), config.scale)
+                           if config.val is not None else None)
         self._val_part = self._validation_part()
 
         self.step = 0
@@ -140,13 +136,11 @@ class Trainer:
         self.best_step: int | None = None
         self.last_val: float | None = None
         self.bad_streak = 0
-        self.seconds = 0.0
         self._loss_sum = 0.0
         self._loss_count = 0
         self._skipped = 0
         self._step_lr = config.lr
-        if state is not None:
-            self._restore(state)
+        self._restore(resume)
         self.ddp = dist.wrap_ddp(self.model, self.device, find_unused_parameters=self._has_unused_parameters())
 
     def _has_unused_parameters(self) -> bool:
@@ -163,79 +157,50 @@ class Trainer:
         self.model.zero_grad(set_to_none=True)
         return unused
 
-    # -- run folder ---------------------------------------------------------------------------
-    def _open_folder(self, resume: bool) -> ResumeState | None:
-        """The resume state to continue from, or None for a fresh run (never over another run).
-
-        ``resume`` with nothing saved yet (a run killed before its first checkpoint, or a new
-        folder) starts at step 0 with a warning, so ``--resume`` is always safe to pass.
-        """
-        taken = [n for n in (RESUME_FILENAME, LOG_FILENAME) if (self.out / n).exists()]
-        if not resume:
-            if taken:
-                raise RunFolderError(
-                    f"{self.out} already holds a run ({taken[0]}); pass --resume to continue it or choose another --out"
-                )
-            return None
-        if not (self.out / RESUME_FILENAME).exists():
+    # -- resume -------------------------------------------------------------------------------------
+    def _restore(self, resume: bool) -> None:
+        state = self.folder.load_state(RESUME_FILENAME) if resume else None
+        if resume and state is None and self.folder.exists(LOG_FILENAME):
             warnings.warn(f"nothing to resume in {self.out} (no {RESUME_FILENAME}); starting at step 0", stacklevel=3)
-            if (self.out / LOG_FILENAME).exists():
-                atomic_write_jsonl(self.out / LOG_FILENAME, [])
-            return None
-        return load_resume(self.out / RESUME_FILENAME)
-
-    def _open_and_check(self, resume: bool) -> ResumeState | None:
-        """:meth:`_open_folder` and :meth:`_check_same_run` (rank 0's job in a multi-process run)."""
-        state = self._open_folder(resume)
         if state is not None:
-            self._check_same_run(state.info)
+            self.model.load_state_dict(state.group("model"), strict=True)
+            unpack_optimizer(state, "optim", self.optimizer)
+            info = state.info
+            saved_total = int(info.get("total", self.total))
+            if saved_total != self.total:
+                warnings.warn(
+                    f"resuming with {self.total} total iterations instead of {saved_total}: the cosine schedule is "
+                    "stretched from here on, so the run will differ from one planned this long",
+                    stacklevel=3,
+                )
+            self.step = int(info["step"])
+            self.best_psnr = info.get("best_psnr")
+            self.best_step = info.get("best_step")
+            self.last_val = info.get("last_val")
+            self.bad_streak = int(info.get("bad_streak", 0))
+            self._loss_sum = float(info.get("loss_sum", 0.0))
+            self._loss_count = int(info.get("loss_count", 0))
+            self._skipped = int(info.get("skipped", 0))
+        # A kill between a log line and the next resume state leaves lines the resumed run writes
+        # again: drop them, so the log reads like one uninterrupted run.
+        self.folder.trim(LOG_FILENAME, lambda r: int(r.get("step", 0)) <= self.step)
+
+    def _state(self) -> State:
+        state = State({"model": module_tensors(self.model)}, {
+            "step": self.step,
+            "total": self.total,
+            "best_psnr": self.best_psnr,
+            "best_step": self.best_step,
+            "last_val": self.last_val,
+            "bad_streak": self.bad_streak,
+            "loss_sum": self._loss_sum,
+            "loss_count": self._loss_count,
+            "skipped": self._skipped,
+        })
+        pack_optimizer(state, "optim", self.optimizer)
         return state
 
-    def _check_same_run(self, info: dict[str, Any]) -> None:
-        saved = info.get("config", {})
-        for key in IDENTITY_FIELDS:
-            now = getattr(self.config, key)
-            if key in saved and saved[key] != now:
-                raise RunFolderError(
-                    f"cannot resume {self.out}: {key} was {saved[key]!r}, now {now!r}; "
-                    f"use the same setting or another --out"
-                )
-        if info.get("genotype") != self.genotype.to_dict():
-            raise RunFolderError(f"cannot resume {self.out}: it trained a different architecture")
-
-    def _restore(self, state: ResumeState) -> None:
-        self.model.load_state_dict(state.model, strict=True)
-        self.optimizer.load_state_dict(state.optimizer)
-        info = state.info
-        saved_total = int(info.get("total", self.total))
-        if saved_total == self.total and "scheduler" in info:
-            self.scheduler.load_state_dict(info["scheduler"])
-        elif saved_total != self.total:
-            warnings.warn(
-                f"resuming with {self.total} total iterations instead of {saved_total}: the cosine schedule is "
-                "stretched from here on, so the run will differ from one planned this long",
-                stacklevel=3,
-            )
-        set_rng_states(state.rng, self.device)
-        self.step = int(info["step"])
-        self.best_psnr = info.get("best_psnr")
-        self.best_step = info.get("best_step")
-        self.last_val = info.get("last_val")
-        self.bad_streak = int(info.get("bad_streak", 0))
-        self.seconds = float(info.get("seconds", 0.0))
-        self._loss_sum = float(info.get("loss_sum", 0.0))
-        self._loss_count = int(info.get("loss_count", 0))
-        self._skipped = int(info.get("skipped", 0))
-        self.scheduler.step_update(num_updates=self.step)
-        # A kill between a log line and the next resume state leaves lines the resumed run will
-        # write again; drop them so the log reads like one uninterrupted run.
-        if dist.is_main():
-            records = read_jsonl(self.out / LOG_FILENAME)
-            kept = [r for r in records if int(r.get("step", 0)) <= self.step]
-            if len(kept) != len(records):
-                atomic_write_jsonl(self.out / LOG_FILENAME, kept)
-
-    # -- one step ----------------------------------------------------------------------------
+    # -- one step ----------------------------------------------------------------------------------
     def _train_step(self, lr_batch: torch.Tensor, hr_batch: torch.Tensor) -> float | None:
         """One update; returns the loss, or None when the loss or a gradient was not finite.
 
@@ -262,24 +227,7 @@ class Trainer:
     def current_lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
-    # -- saving and validation ---------------------------------------------------------------
-    def _info(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "total": self.total,
-            "config": self.config.model_dump(),
-            "genotype": self.genotype.to_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "best_psnr": self.best_psnr,
-            "best_step": self.best_step,
-            "last_val": self.last_val,
-            "bad_streak": self.bad_streak,
-            "seconds": self.seconds,
-            "loss_sum": self._loss_sum,
-            "loss_count": self._loss_count,
-            "skipped": self._skipped,
-        }
-
+    # -- saving and validation -----------------------------------------------------------------------
     def _model_metadata(self) -> dict[str, Any]:
         return {"step": self.step, "val_psnr": self.last_val, "train_config": self.config.model_dump()}
 
@@ -289,11 +237,10 @@ class Trainer:
         Rank 0 only: the replicas are identical."""
         if not dist.is_main():
             return
-        self.out.mkdir(parents=True, exist_ok=True)
         save_model(self.model, self.out / LAST_FILENAME, self._model_metadata())
         if self.validation is None or self.best_step is None:
             save_model(self.model, self.out / MODEL_FILENAME, self._model_metadata())
-        save_resume(self.out / RESUME_FILENAME, self.model, self.optimizer, self.device, self._info())
+        self.folder.save_state(RESUME_FILENAME, self._state())
 
     def validate(self) -> float | None:
         """Mean Y-channel PSNR (shave = scale) on the validation set; a new best is saved as
@@ -333,7 +280,7 @@ class Trainer:
         names = list(dict.fromkeys(record.name for record in self.validation.records))  # type: ignore[union-attr]
         return sum(scores[name]["psnr"] for name in names) / len(names)
 
-    # -- the loop ----------------------------------------------------------------------------
+    # -- the loop ----------------------------------------------------------------------------------
     def _loader(self) -> DataLoader[Any]:
         return DataLoader(
             StepBatches(self.sampler, self.total, None if self.part == slice(None) else self.part),
@@ -349,11 +296,9 @@ class Trainer:
             "loss": self._loss_sum / self._loss_count if self._loss_count else None,
             "lr": self._step_lr,
             "val_psnr": val_psnr,
-            "seconds": round(self.seconds, 3),
             "skipped": self._skipped,
         }
-        if dist.is_main():
-            append_jsonl(self.out / LOG_FILENAME, record)
+        self.folder.append(LOG_FILENAME, record)
         self._loss_sum, self._loss_count, self._skipped = 0.0, 0, 0
         return record
 
@@ -398,25 +343,23 @@ class Trainer:
         ``progress(step, total, info)`` is called after every step (the CLI draws a bar with it).
         Multi-process: every rank calls the hooks; ``on_step`` must decide alike on all ranks.
         """
+        self.folder.write_json("config.json", self.config.model_dump())
         if dist.is_main():
-            self.out.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(self.out / "config.json", self.config.model_dump())
             self.genotype.save(self.out / "genotype.json")
         end = self.total if stop_at is None else max(self.step, min(stop_at, self.total))
         flag = _StopFlag()
         consistent = True
+        started, first = time.perf_counter(), self.step
         try:
             with flag.installed():
-                base, started = self.seconds, time.perf_counter()
                 batches = iter(self._loader()) if self.step < end else iter(())
                 while self.step < end and not flag.requested:
                     lr_batch, hr_batch = next(batches)
                     consistent = False
-                    self._step_lr = self.current_lr()
+                    self._step_lr = set_lr(self.optimizer, cosine_lr(self.step, self.total, self.config.lr,
+                                                                     self.config.lr_floor))
                     loss = self._train_step(lr_batch, hr_batch)
                     self.step += 1
-                    self.scheduler.step_update(num_updates=self.step)
-                    self.seconds = base + time.perf_counter() - started
                     record = self._after_step(loss)
                     consistent = True
                     if dist.is_distributed():  # a Ctrl-C seen by one rank stops all after this step
@@ -432,12 +375,15 @@ class Trainer:
             if consistent:
                 self.save()
             raise
+        finally:
+            if self.step > first:
+                self.folder.timing("train", time.perf_counter() - started, steps=self.step - first, to_step=self.step)
         if self.step < self.total:
             self.save()
         return self.summary()
 
     def summary(self) -> dict[str, Any]:
-        """Where the run stands: steps, time, best validation, files (also ``summary.json``)."""
+        """Where the run stands: steps, best validation, files (also ``summary.json``)."""
         summary = {
             "step": self.step,
             "total": self.total,
@@ -447,14 +393,20 @@ class Trainer:
             "best_val_psnr": self.best_psnr,
             "best_step": self.best_step,
             "last_val_psnr": self.last_val,
-            "seconds": round(self.seconds, 3),
+            "checkpoint": self.checkpoint_description(),
             "model": str(self.out / MODEL_FILENAME),
             "last": str(self.out / LAST_FILENAME),
             "log": str(self.out / LOG_FILENAME),
         }
-        if dist.is_main():
-            atomic_write_json(self.out / "summary.json", summary)
+        self.folder.write_json("summary.json", summary)
         return summary
+
+    def checkpoint_description(self) -> str:
+        """Which weights ``model.safetensors`` holds, in words (results name it)."""
+        if self.validation is not None and self.best_step is not None:
+            return (f"best validation PSNR ({self.best_psnr:.3f} dB at step {self.best_step} of {self.step}, "
+                    f"on {len(self.validation)} validation images)")
+        return f"last (step {self.step}; no validation images)"
 
 
 def train(
@@ -471,7 +423,7 @@ def train(
 
     The returned model is the one ``out/model.safetensors`` holds (best by validation PSNR when
     ``config.val`` is set, else the last), in eval mode on ``config.device``. This is what the
-    search's retraining stage calls.
+    search's retraining stage and ``hnas compare`` call.
     """
     trainer = Trainer(genotype, config, out, resume=resume)
     summary = trainer.run(stop_at=stop_at, on_step=on_step, progress=progress)

@@ -7,6 +7,7 @@ fsynced, then ``os.replace``-d over the target, which is atomic on POSIX and Win
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -16,6 +17,28 @@ from typing import IO, Any
 
 from hnas.errors import HnasError
 from hnas.utils.compat import tomllib
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as strict JSON data: tuples as lists, tensors as numbers or lists, and non-finite
+    floats as ``None`` (``Infinity``/``NaN`` are not JSON; strict parsers reject them)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if hasattr(value, "tolist"):  # tensors and numpy arrays/scalars
+        return jsonable(value.tolist())
+    return repr(value)
+
+
+def dumps(data: Any, indent: int | None = None) -> str:
+    """Strict JSON text of ``data`` (see :func:`jsonable`); compact without ``indent``."""
+    separators = (",", ":") if indent is None else None
+    return json.dumps(jsonable(data), indent=indent, separators=separators, allow_nan=False)
 
 
 @contextmanager
@@ -55,14 +78,14 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def atomic_write_json(path: str | Path, data: Any) -> Path:
-    return atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    return atomic_write_text(path, dumps(data, indent=2) + "\n")
 
 
 def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
     """Append one JSON line and fsync it, so a killed run loses at most the line being written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, separators=(",", ":")) + "\n"
+    line = dumps(record) + "\n"
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(line)
         fh.flush()
@@ -90,7 +113,7 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 def atomic_write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> Path:
     """Rewrite a JSON-lines file atomically (used to trim logs back to a resumed checkpoint)."""
-    text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+    text = "".join(dumps(r) + "\n" for r in records)
     return atomic_write_text(path, text)
 
 

@@ -1,0 +1,138 @@
+"""Everything a spec names, built through its registry: ops, cells, controller, reward, cost.
+
+:func:`build_components` is the one place a spec's nodes become objects. ``hnas run`` calls it
+(through :func:`hnas.search.spec.check_spec`) before the run folder exists, so a wrong name or
+param is one line and nothing is written; the search then uses the same objects.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hnas.controllers.base import Controller
+from hnas.costs import Cost, CostSettings, get_cost
+from hnas.errors import HnasError, SpecError
+from hnas.registry import CELLS, CONTROLLERS, COSTS, NORMAL_OPS, REWARDS, UPSAMPLING_OPS, Registry
+from hnas.rewards.base import Reward
+from hnas.search.spec import Component, Spec
+
+#: Arguments the network passes to every op itself; a spec cannot set them.
+OP_ARGUMENTS = ("channels", "scale", "search")
+
+
+def settable_params(obj: Any, provided: tuple[str, ...] = ()) -> list[str]:
+    """The named parameters of a registered class or factory that a ``params`` table may set.
+
+    Only explicitly named parameters count: a ``**kwargs`` catch-all would swallow a misspelt key
+    silently, so it is not an invitation to pass anything.
+    """
+    target = obj.__init__ if isinstance(obj, type) else obj
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):
+        return []
+    names = []
+    for name, parameter in signature.parameters.items():
+        if name in ("self", *provided) or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        names.append(name)
+    return names
+
+
+def check_params(registry: Registry[Any], node: Component, what: str, provided: tuple[str, ...] = ()) -> None:
+    """Raise one line for a ``params`` key the registered ``node.type`` does not take."""
+    allowed = settable_params(registry.get(node.type), provided)
+    for key in node.params:
+        if key not in allowed:
+            takes = f"it takes {', '.join(allowed)}" if allowed else "it takes no params"
+            raise SpecError(f"{what} '{node.type}' has no param '{key}'; {takes}")
+
+
+def _call(what: str, factory: Callable[..., Any], *args: Any, **params: Any) -> Any:
+    """``factory(*args, **params)``, a bad param being one line naming ``what``."""
+    try:
+        return factory(*args, **params)
+    except HnasError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{what}: {exc}") from None
+
+
+@dataclass
+class Components:
+    """The built pieces of a search: op lists and settings, cell types, cost, reward, controller."""
+
+    normal_ops: list[str]
+    upsampling_ops: list[str]
+    op_params: dict[str, dict[str, dict[str, Any]]]
+    normal_cell: str
+    upsampling_cell: str
+    cost: Cost
+    cost_settings: CostSettings
+    reward: Reward
+
+    def new_controller(self, spec: Spec) -> Controller:
+        """A fresh controller of the spec's type over this space."""
+        return build_controller(spec, self.normal_ops, self.upsampling_ops)
+
+
+def build_controller(spec: Spec, normal_ops: list[str], upsampling_ops: list[str]) -> Controller:
+    node = Component(type=spec.controller.type, params=spec.controller.params).canonical(CONTROLLERS)
+    cls = CONTROLLERS.get(node.type)
+    check_params(CONTROLLERS, node, "controller", ("normal_ops", "upsampling_ops", "nodes", "layers"))
+    controller = _call(f"controller '{node.type}'", cls, normal_ops, upsampling_ops, spec.space.nodes,
+                       spec.space.layers, **node.params)
+    if not isinstance(controller, Controller):
+        raise SpecError(f"controller '{node.type}' did not build a hnas.controllers.Controller")
+    return controller  # type: ignore[no-any-return]
+
+
+def build_components(spec: Spec) -> Components:
+    """Build (and so validate) every component the spec names."""
+    space = spec.space
+    for kind, nodes, registry in (("normal op", space.normal_ops, NORMAL_OPS),
+                                  ("upsampling op", space.upsampling_ops, UPSAMPLING_OPS)):
+        for node in nodes or []:
+            check_params(registry, node.canonical(registry), kind, OP_ARGUMENTS)
+    normal_ops, upsampling_ops = space.resolved_normal_ops(), space.resolved_upsampling_ops()
+    for field, slot in (("normal_cell", "normal"), ("upsampling_cell", "upsampling")):
+        node: Component = getattr(space, field).canonical(CELLS)
+        if node.params:
+            raise SpecError(f"space.{field}: cell types take no params; register a subclass with the settings built in")
+        kind = getattr(CELLS.get(node.type), "kind", None)
+        if kind != slot:
+            raise SpecError(f"space.{field}: cell '{node.type}' is a {kind or 'untyped'} cell, not a {slot} cell")
+    normal_cell, upsampling_cell = space.cell_types()
+    op_params = space.op_params()
+
+    cost_node = Component(type=spec.cost.type, params=spec.cost.params).canonical(COSTS)
+    cost = _call(f"cost '{cost_node.type}'", get_cost, cost_node.type, **cost_node.params)
+    settings = _call("cost", CostSettings.make, input=spec.cost.input, scale=space.scale, channels=space.channels,
+                     global_skip=space.global_skip, op_params=op_params)
+
+    reward_node = Component(type=spec.reward.type, params=spec.reward.resolved_params()).canonical(REWARDS)
+    reward: Reward = REWARDS.build(reward_node.type, **reward_node.params)
+    reward = reward.bind(cost, settings)
+
+    components = Components(normal_ops, upsampling_ops, op_params, normal_cell, upsampling_cell, cost, settings,
+                            reward)
+    components.new_controller(spec)  # builds once: a bad controller param fails here
+    _check_ops_build(components, space.channels, space.scale)
+    return components
+
+
+def _check_ops_build(components: Components, channels: int, scale: int) -> None:
+    """Build each op once with its params on the meta device (a value it rejects is one line)."""
+    import torch
+
+    with torch.device("meta"):
+        for op in components.normal_ops:
+            params = components.op_params.get("normal", {}).get(op, {})
+            _call(f"normal op '{op}'", NORMAL_OPS.build, op, channels, search=True, **params)
+        for op in components.upsampling_ops:
+            params = components.op_params.get("upsampling", {}).get(op, {})
+            for edge_scale in (scale, 1):
+                _call(f"upsampling op '{op}'", UPSAMPLING_OPS.build, op, channels, edge_scale, search=True, **params)
