@@ -64,6 +64,30 @@ def test_bicubic_reproduces_published_baselines(shared_data: Path, scale: int) -
         assert abs(result["ssim"] - paper_ssim) <= 0.001, (name, result["ssim"])
 
 
+def _strict(constant: str) -> None:
+    raise ValueError(f"not JSON: {constant}")
+
+
+def test_perfect_reconstruction_is_strict_json(tmp_path: Path) -> None:
+    """A flat image survives bicubic down- and upscaling exactly: PSNR would be infinite."""
+    data = tmp_path / "flat"
+    write_image(data / "gray.png", np.full((40, 40, 3), 128, np.uint8))
+    code, out, err = _run("eval", "bicubic", "--data", str(data), "--scale", "2", "--json")
+    assert code == 0, err
+    result = json.loads(out, parse_constant=_strict)["flat"]
+    assert result["psnr"] == result["images"]["gray.png"]["psnr"] == 100.0
+    assert result["images"]["gray.png"]["ssim"] == pytest.approx(1.0)
+
+
+def test_print_json_never_writes_nan_or_infinity(capsys: pytest.CaptureFixture[str]) -> None:
+    from hnas.cli.common import print_json
+
+    print_json({"psnr": float("inf"), "runs": [float("nan"), 1.5, -float("inf")], "name": "x"})
+    assert json.loads(capsys.readouterr().out, parse_constant=_strict) == {
+        "psnr": None, "runs": [None, 1.5, None], "name": "x"
+    }
+
+
 def test_table_output_and_save(tmp_path: Path) -> None:
     data = _folder(tmp_path / "mini", {"a.png": (40, 44, 3), "g.png": (36, 36)})
     code, out, err = _run(

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from hnas.data.datasets import BenchmarkSet
 from hnas.data.io import image_to_tensor, to_rgb, write_image
-from hnas.data.metrics import psnr_ssim
+from hnas.data.metrics import capped_psnr, psnr_ssim
 from hnas.data.resize import imresize
 from hnas.errors import HnasError
 from hnas.utils.device import resolve_device
@@ -74,7 +74,8 @@ def evaluate(
     set (keep one around to evaluate many models without re-reading images). ``scale`` defaults
     to ``model.scale``. ``device`` None keeps an ``nn.Module`` where its parameters are (CPU for
     parameter-free models); a module is put in eval mode and restored afterwards. Returns
-    ``{"psnr": mean, "ssim": mean, "images": {file: {"psnr": .., "ssim": ..}}}``, means over images.
+    ``{"psnr": mean, "ssim": mean, "images": {file: {"psnr": .., "ssim": ..}}}``, means over images;
+    a perfect image scores :data:`~hnas.data.metrics.PSNR_CAP` (100 dB), not infinity.
     ``save_dir`` receives the SR images as ``<stem>.png``.
     """
     if scale is None:
@@ -109,7 +110,7 @@ def evaluate(
                 )
             sr = sr.detach().cpu()
             image_psnr, image_ssim = psnr_ssim(sr, hr, shave=scale, y_channel=y_channel)
-            images[item.name] = {"psnr": float(image_psnr[0]), "ssim": float(image_ssim[0])}
+            images[item.name] = {"psnr": capped_psnr(float(image_psnr[0])), "ssim": float(image_ssim[0])}
             if save_dir is not None:
                 write_image(Path(save_dir) / f"{Path(item.name).stem}.png", sr)
             if progress is not None:
