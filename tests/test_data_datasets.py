@@ -125,6 +125,16 @@ def test_patch_dataset_shapes_and_skips_small_images(folder: Path) -> None:
     assert lr.dtype == torch.float32 and 0 <= float(lr.min()) and float(hr.max()) <= 255
 
 
+def test_short_epochs_still_reach_every_image(tmp_path: Path) -> None:
+    """Two items per epoch from four images: over many epochs, all four images are used."""
+    for index in range(4):
+        write_image(tmp_path / f"{index}.png", np.full((16, 16, 3), 10 + 50 * index, np.uint8))
+    data = PatchDataset(tmp_path, scale=2, patch_size=16, samples_per_epoch=2, augment=False)
+    torch.manual_seed(0)
+    seen = {int(data[item][1][0, 0, 0]) for _ in range(40) for item in range(len(data))}
+    assert seen == {10, 60, 110, 160}
+
+
 def test_patches_stay_aligned_under_augmentation(tmp_path: Path) -> None:
     write_image(tmp_path / "x.png", _image(64, 64))
     data = PatchDataset(tmp_path, scale=2, patch_size=32, samples_per_epoch=16)

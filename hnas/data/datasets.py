@@ -48,14 +48,15 @@ def _records(images: str | Path | Sequence[ImageRecord], split: Split | None) ->
 class PatchDataset(Dataset[tuple[Tensor, Tensor]]):
     """Random ``(lr, hr)`` training patches: float ``C x h x w`` tensors in 0..255, RGB.
 
-    Each item picks an image (item ``i`` uses image ``i mod n``), a random HR patch of
-    ``patch_size`` (96 -> LR 48 at x2, the EDSR/HNAS setting) aligned with the LR grid, and a
-    random horizontal flip, vertical flip and transpose (the 8 dihedral views). Randomness comes
-    from torch's generator, which ``DataLoader`` seeds per worker. ``samples_per_epoch`` sets the
-    epoch length (default: one patch per image). Images smaller than the patch are skipped with a
-    warning that names them. ``in_memory`` loads every pair once up front (fast epochs; do it
-    before a DataLoader forks its workers so they share the pages); otherwise each item reads its
-    files, which wants a ``cache_dir`` for the LR images.
+    Each item draws an image uniformly at random, a random HR patch of ``patch_size`` (96 -> LR
+    48 at x2, the EDSR/HNAS setting) aligned with the LR grid, and a random horizontal flip,
+    vertical flip and transpose (the 8 dihedral views). The image is drawn, not taken as item
+    ``i mod n``: an epoch shorter than the image list would otherwise never see its last images.
+    Randomness comes from torch's generator, which ``DataLoader`` seeds per worker.
+    ``samples_per_epoch`` sets the epoch length (default: one patch per image). Images smaller
+    than the patch are skipped with a warning that names them. ``in_memory`` loads every pair once
+    up front (fast epochs; do it before a DataLoader forks its workers so they share the pages);
+    otherwise each item reads its files, which wants a ``cache_dir`` for the LR images.
     """
 
     def __init__(
@@ -111,7 +112,7 @@ class PatchDataset(Dataset[tuple[Tensor, Tensor]]):
         return load_pair(self.records[index], self.scale, self.cache_dir)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        lr, hr = self.pair(index % len(self.records))
+        lr, hr = self.pair(int(torch.randint(0, len(self.records), ())))
         lp, s = self.lr_patch, self.scale
         top = int(torch.randint(0, lr.shape[0] - lp + 1, ()))
         left = int(torch.randint(0, lr.shape[1] - lp + 1, ()))
