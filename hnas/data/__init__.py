@@ -9,7 +9,8 @@ from hnas.data.evaluate import BicubicUpscaler, evaluate
 from hnas.data.io import image_size, image_to_tensor, read_image, tensor_to_image, to_rgb, write_image
 from hnas.data.metrics import batch_psnr, psnr, psnr_ssim, rgb_to_y, ssim
 from hnas.data.resize import downscale_uint8, imresize, mod_crop, upscale_uint8
-from hnas.data.sources import ImageRecord, load_pair, open_images, parse_split, select_split, source_label
+from hnas.data.sources import ImageRecord, load_pair, open_images, source_label
+from hnas.data.splits import Split, parse_split, select_split, split_range, splits_overlap
 
 __all__ = [
     "BenchmarkItem",
@@ -17,6 +18,7 @@ __all__ = [
     "BicubicUpscaler",
     "ImageRecord",
     "PatchDataset",
+    "Split",
     "batch_psnr",
     "downscale_uint8",
     "evaluate",
@@ -34,6 +36,8 @@ __all__ = [
     "rgb_to_y",
     "select_split",
     "source_label",
+    "split_range",
+    "splits_overlap",
     "ssim",
     "tensor_to_image",
     "to_rgb",

@@ -2,16 +2,15 @@
 
 ``open_images(source, split)`` is the one entry point: ``source`` is a folder path or
 ``builtin:skimage``; the result is a sorted list of :class:`ImageRecord`. Index splits pick the
-images the HNAS search uses for each stage (weights on DIV2K 1-320, controller on 321-800).
+images the HNAS search uses for each stage (weights on DIV2K 1-320, controller on 321-800); see
+:mod:`hnas.data.splits`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
-import math
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from hnas.data.io import IMAGE_SUFFIXES, image_size, is_image_file, read_image, write_image
 from hnas.data.resize import downscale_uint8, mod_crop
+from hnas.data.splits import Split, parse_split, select_split
 from hnas.errors import DataError
 from hnas.registry import DATASETS
 
@@ -38,8 +38,6 @@ __all__ = [
 ]
 
 BUILTIN_PREFIX = "builtin:"
-#: Split forms: 1-based inclusive image indices ``(1, 320)``, fractions ``(0.0, 0.4)``, or text.
-Split = tuple[int, int] | tuple[float, float] | str
 
 
 @dataclass(frozen=True)
@@ -204,59 +202,6 @@ def source_label(source: str | Path) -> str:
         return text
     path = Path(text).expanduser()
     return path.resolve().name or text
-
-
-# -- splits ------------------------------------------------------------------------------------
-_INDEX_RE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
-_PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*-\s*(\d+(?:\.\d+)?)\s*%\s*$")
-
-
-def parse_split(text: str) -> tuple[int, int] | tuple[float, float]:
-    """``"1-320"`` -> image indices (1-based, inclusive); ``"0%-40%"`` -> fractions ``(0.0, 0.4)``."""
-    if match := _INDEX_RE.match(text):
-        return int(match.group(1)), int(match.group(2))
-    if match := _PERCENT_RE.match(text):
-        return float(match.group(1)) / 100.0, float(match.group(2)) / 100.0
-    raise DataError(
-        f"cannot read split '{text}'; write image indices like 1-320 or percentages like 40%-100%"
-    )
-
-
-def _round_half_up(x: float) -> int:
-    return int(math.floor(x + 0.5))
-
-
-def select_split(
-    records: Sequence[ImageRecord], split: Split | None, where: str = "data"
-) -> list[ImageRecord]:
-    """Pick a contiguous subset of the sorted records.
-
-    Integers ``(a, b)``: images ``a..b`` counted from 1, both included (DIV2K ``(1, 320)`` is
-    ``0001..0320``). Floats ``(f, g)`` with ``0 <= f < g <= 1``: the images from position
-    ``round(f n)`` up to ``round(g n)``, so ``(0, .4)`` and ``(.4, 1)`` split a set without overlap.
-    """
-    records = list(records)
-    if split is None:
-        return records
-    if isinstance(split, str):
-        split = parse_split(split)
-    if len(split) != 2:
-        raise DataError(f"a split has two ends, got {split!r}")
-    first, last = split
-    n = len(records)
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in split):
-        if not 1 <= first <= last:
-            raise DataError(f"split {first}-{last} is not a range of 1-based image indices")
-        if last > n:
-            raise DataError(f"split {first}-{last} asks for image {last} but {where} has {n} images")
-        return records[first - 1 : last]
-    lo, hi = float(first), float(last)
-    if not 0.0 <= lo < hi <= 1.0:
-        raise DataError(f"split fractions must satisfy 0 <= start < end <= 1, got {split!r}")
-    chosen = records[_round_half_up(lo * n) : _round_half_up(hi * n)]
-    if not chosen:
-        raise DataError(f"split {split!r} selects no images of the {n} in {where}")
-    return chosen
 
 
 # -- HR/LR pairs -------------------------------------------------------------------------------
