@@ -56,7 +56,7 @@ def test_missing_empty_and_file_sources(tmp_path: Path) -> None:
     (tmp_path / "x.png").write_bytes(b"")
     with pytest.raises(DataError, match="is a file"):
         open_images(tmp_path / "x.png")
-    with pytest.raises(DataError, match="builtin:skimage"):
+    with pytest.raises(DataError, match="registered datasets: .*skimage"):
         open_images("builtin:nope")
 
 
@@ -188,6 +188,6 @@ def test_benchmark_set_rejects_tiny_image(tmp_path: Path) -> None:
         BenchmarkSet(tmp_path, 2)
 
 
-def test_dataset_kinds_are_registered() -> None:
-    assert {"folder", "div2k", "skimage", "patches", "benchmark"} <= set(DATASETS.names())
+def test_data_sources_are_registered() -> None:
+    assert {"folder", "div2k", "skimage", "set5", "set14"} <= set(DATASETS.names())
     assert DATASETS.get("builtin:skimage") is DATASETS.get("skimage")

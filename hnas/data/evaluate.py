@@ -20,6 +20,7 @@ from hnas.data.datasets import BenchmarkSet
 from hnas.data.io import image_to_tensor, to_rgb, write_image
 from hnas.data.metrics import capped_psnr, psnr_ssim
 from hnas.data.resize import imresize
+from hnas.data.sources import Source
 from hnas.errors import HnasError
 from hnas.utils.device import resolve_device
 
@@ -60,7 +61,7 @@ def _model_device(model: SRModel) -> torch.device | None:
 
 def evaluate(
     model: SRModel,
-    data: str | Path | BenchmarkSet,
+    data: Source | BenchmarkSet,
     scale: int | None = None,
     device: str | torch.device | None = None,
     *,
@@ -70,7 +71,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Run ``model`` on every image of ``data`` and score it the way SR papers do.
 
-    ``data`` is a source for :class:`BenchmarkSet` (folder, ``builtin:skimage``) or a prepared
+    ``data`` is a source for :class:`BenchmarkSet` (folder, ``builtin:set5``, a node) or a prepared
     set (keep one around to evaluate many models without re-reading images). ``scale`` defaults
     to ``model.scale``. ``device`` None keeps an ``nn.Module`` where its parameters are (CPU for
     parameter-free models); a module is put in eval mode and restored afterwards. Returns
