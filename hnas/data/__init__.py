@@ -1,5 +1,5 @@
 """Data for training and evaluating SR models: MATLAB-compatible resize, image IO, data sources,
-splits, data sets, PSNR/SSIM and the evaluation loop.
+splits, leak checks, data sets, PSNR/SSIM and the evaluation loop.
 
 Importing this package registers the data sources (folder, div2k, skimage, set5, set14) in
 :data:`hnas.registry.DATASETS`.
@@ -9,6 +9,7 @@ from hnas.data.datasets import BenchmarkItem, BenchmarkSet, PatchDataset, make_l
 from hnas.data.evaluate import BicubicUpscaler, evaluate
 from hnas.data.io import image_size, image_to_tensor, read_image, tensor_to_image, to_rgb, write_image
 from hnas.data.metrics import PSNR_CAP, batch_psnr, psnr, psnr_ssim, rgb_to_y, ssim
+from hnas.data.overlap import check_disjoint, content_hash, find_overlap
 from hnas.data.resize import downscale_uint8, imresize, mod_crop, upscale_uint8
 from hnas.data.sources import (
     ImageRecord,
@@ -33,8 +34,11 @@ __all__ = [
     "SourceSpec",
     "Split",
     "batch_psnr",
+    "check_disjoint",
+    "content_hash",
     "downscale_uint8",
     "evaluate",
+    "find_overlap",
     "image_size",
     "image_to_tensor",
     "imresize",
