@@ -39,18 +39,18 @@ def _folder(root: Path, sizes: dict[str, tuple[int, ...]]) -> Path:
     return root
 
 
+#: What hnas measures on the packaged sets (the README's table); a change here is a protocol change.
+MEASURED = {
+    2: {"Set5": (33.674, 0.9303), "Set14": (30.232, 0.8691)},
+    3: {"Set5": (30.405, 0.8689), "Set14": (27.539, 0.7745)},
+    4: {"Set5": (28.430, 0.8111), "Set14": (25.997, 0.7029)},
+}
+
+
 @pytest.mark.parametrize("scale", [2, 3, 4])
-def test_bicubic_reproduces_published_baselines(shared_data: Path, scale: int) -> None:
+def test_bicubic_on_the_builtin_sets_reproduces_the_baselines(scale: int) -> None:
     code, out, err = _run(
-        "eval",
-        "bicubic",
-        "--data",
-        str(shared_data / "Set5"),
-        "--data",
-        str(shared_data / "Set14"),
-        "--scale",
-        str(scale),
-        "--json",
+        "eval", "bicubic", "-d", "builtin:set5", "-d", "builtin:set14", "--scale", str(scale), "--json"
     )
     assert code == 0, err
     results = json.loads(out)
@@ -62,6 +62,33 @@ def test_bicubic_reproduces_published_baselines(shared_data: Path, scale: int) -
         assert all(set(v) == {"psnr", "ssim"} for v in result["images"].values())
         assert abs(result["psnr"] - paper_psnr) <= 0.02, (name, result["psnr"])
         assert abs(result["ssim"] - paper_ssim) <= 0.001, (name, result["ssim"])
+        ours_psnr, ours_ssim = MEASURED[scale][name]
+        assert abs(result["psnr"] - ours_psnr) <= 0.001, (name, result["psnr"])
+        assert abs(result["ssim"] - ours_ssim) <= 0.0001, (name, result["ssim"])
+
+
+def _strict(constant: str) -> None:
+    raise ValueError(f"not JSON: {constant}")
+
+
+def test_perfect_reconstruction_is_strict_json(tmp_path: Path) -> None:
+    """A flat image survives bicubic down- and upscaling exactly: PSNR would be infinite."""
+    data = tmp_path / "flat"
+    write_image(data / "gray.png", np.full((40, 40, 3), 128, np.uint8))
+    code, out, err = _run("eval", "bicubic", "--data", str(data), "--scale", "2", "--json")
+    assert code == 0, err
+    result = json.loads(out, parse_constant=_strict)["flat"]
+    assert result["psnr"] == result["images"]["gray.png"]["psnr"] == 100.0
+    assert result["images"]["gray.png"]["ssim"] == pytest.approx(1.0)
+
+
+def test_print_json_never_writes_nan_or_infinity(capsys: pytest.CaptureFixture[str]) -> None:
+    from hnas.cli.common import print_json
+
+    print_json({"psnr": float("inf"), "runs": [float("nan"), 1.5, -float("inf")], "name": "x"})
+    assert json.loads(capsys.readouterr().out, parse_constant=_strict) == {
+        "psnr": None, "runs": [None, 1.5, None], "name": "x"
+    }
 
 
 def test_table_output_and_save(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def test_missing_empty_and_file_sources(tmp_path: Path) -> None:
     (tmp_path / "x.png").write_bytes(b"")
     with pytest.raises(DataError, match="is a file"):
         open_images(tmp_path / "x.png")
-    with pytest.raises(DataError, match="builtin:skimage"):
+    with pytest.raises(DataError, match="registered datasets: .*skimage"):
         open_images("builtin:nope")
 
 
@@ -125,6 +125,16 @@ def test_patch_dataset_shapes_and_skips_small_images(folder: Path) -> None:
     assert lr.dtype == torch.float32 and 0 <= float(lr.min()) and float(hr.max()) <= 255
 
 
+def test_short_epochs_still_reach_every_image(tmp_path: Path) -> None:
+    """Two items per epoch from four images: over many epochs, all four images are used."""
+    for index in range(4):
+        write_image(tmp_path / f"{index}.png", np.full((16, 16, 3), 10 + 50 * index, np.uint8))
+    data = PatchDataset(tmp_path, scale=2, patch_size=16, samples_per_epoch=2, augment=False)
+    torch.manual_seed(0)
+    seen = {int(data[item][1][0, 0, 0]) for _ in range(40) for item in range(len(data))}
+    assert seen == {10, 60, 110, 160}
+
+
 def test_patches_stay_aligned_under_augmentation(tmp_path: Path) -> None:
     write_image(tmp_path / "x.png", _image(64, 64))
     data = PatchDataset(tmp_path, scale=2, patch_size=32, samples_per_epoch=16)
@@ -178,6 +188,6 @@ def test_benchmark_set_rejects_tiny_image(tmp_path: Path) -> None:
         BenchmarkSet(tmp_path, 2)
 
 
-def test_dataset_kinds_are_registered() -> None:
-    assert {"folder", "div2k", "skimage", "patches", "benchmark"} <= set(DATASETS.names())
+def test_data_sources_are_registered() -> None:
+    assert {"folder", "div2k", "skimage", "set5", "set14"} <= set(DATASETS.names())
     assert DATASETS.get("builtin:skimage") is DATASETS.get("skimage")

@@ -140,3 +140,37 @@ def test_to_rgb_replicates_gray() -> None:
     assert rgb.shape == (2, 3, 4, 4) and torch.equal(rgb[:, 2], gray[:, 0])
     color = torch.rand(3, 4, 4)
     assert to_rgb(color) is color
+
+
+def _move_chunk_after_pixels(path: Path, kind: bytes) -> None:
+    """Rewrite a PNG with chunk ``kind`` moved just before IEND (valid: CRCs are per chunk)."""
+    data = path.read_bytes()
+    chunks, pos = [], 8
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        chunks.append(data[pos : pos + 12 + length])
+        pos += 12 + length
+    moved = [c for c in chunks if c[4:8] == kind]
+    rest = [c for c in chunks if c[4:8] != kind]
+    assert len(moved) == 1 and rest[-1][4:8] == b"IEND"
+    path.write_bytes(data[:8] + b"".join(rest[:-1] + moved + rest[-1:]))
+
+
+def test_image_size_reads_png_headers_without_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import PngImagePlugin
+
+    write_image(tmp_path / "plain.png", np.zeros((30, 20, 3), np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.zeros((2, 4, 3), np.uint8)).save(tmp_path / "late.png", exif=exif)
+    _move_chunk_after_pixels(tmp_path / "late.png", b"eXIf")
+    assert read_image(tmp_path / "late.png").shape == (4, 2, 3)
+    assert image_size(tmp_path / "late.png") == (4, 2)  # found behind the pixels, as read_image does
+
+    def no_decoding(self: object) -> None:
+        raise AssertionError("image_size decoded the pixels")
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", no_decoding)
+    assert image_size(tmp_path / "plain.png") == (30, 20)

@@ -1,4 +1,6 @@
-"""``hnas eval``: PSNR/SSIM of a model (or the bicubic baseline) on benchmark folders.
+"""``hnas eval``: PSNR/SSIM of a model (or the bicubic baseline) on benchmark sets.
+
+``builtin:set5`` and ``builtin:set14`` ship with hnas, so the standard baselines need no download.
 
 Scores follow the SR convention (Y channel, ``scale``-pixel border shave, MATLAB bicubic LR);
 see :mod:`hnas.data.metrics`. Grayscale HR images are scored against the output's luma, with the
@@ -116,7 +118,11 @@ def eval_command(
     ],
     data: Annotated[
         list[str],
-        typer.Option("--data", "-d", help="HR image folder or builtin:skimage; repeat for several sets."),
+        typer.Option(
+            "--data",
+            "-d",
+            help="HR folder, DIV2K root, builtin:set5, builtin:set14 or builtin:skimage; repeat for several.",
+        ),
     ],
     scale: Annotated[
         Optional[int],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -63,7 +64,23 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def finite_json(data: Any) -> Any:
+    """``data`` with every NaN or infinite float replaced by ``None``.
+
+    Python's ``json`` writes them as ``NaN``/``Infinity``, which is not JSON: strict parsers
+    (``jq``, JavaScript, Go) reject the whole document. Producers should say what a non-number
+    means (evaluation caps a perfect PSNR at 100 dB); ``null`` is the fallback for the rest.
+    """
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: finite_json(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite_json(value) for value in data]
+    return data
+
+
 def print_json(data: Any) -> None:
-    """Write ``data`` as JSON on stdout (the machine-readable channel)."""
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    """Write ``data`` as strict JSON on stdout (the machine-readable channel); see :func:`finite_json`."""
+    sys.stdout.write(json.dumps(finite_json(data), indent=2, allow_nan=False) + "\n")
     sys.stdout.flush()

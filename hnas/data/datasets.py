@@ -1,15 +1,15 @@
 """Torch datasets: random HR/LR training patches and benchmark sets for evaluation.
 
 Both sit on :func:`hnas.data.sources.open_images`, so any source (folder, DIV2K root,
-``builtin:skimage``) and any split works for both. LR images are the MATLAB-compatible bicubic
-downscale of the uint8 HR, made once per image and kept in memory (and on disk with
-``cache_dir``), as EDSR/HNAS prepare their training data.
+``builtin:set5``, a ``{type, params}`` node) and any split works for both. LR images are the
+MATLAB-compatible bicubic downscale of the uint8 HR, made once per image and kept in memory (and
+on disk with ``cache_dir``), as EDSR/HNAS prepare their training data.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,26 +20,22 @@ from torch.utils.data import DataLoader, Dataset
 
 from hnas.data.io import image_to_tensor, to_rgb, warn_skipped
 from hnas.data.metrics import SSIM_WINDOW
-from hnas.data.sources import (
-    ImageRecord,
-    Split,
-    load_pair,
-    open_images,
-    pair_size,
-    select_split,
-    source_label,
-)
+from hnas.data.sources import ImageRecord, Source, SourceSpec, load_pair, open_images, pair_size, source_label
+from hnas.data.splits import Split, select_split
 from hnas.errors import DataError
-from hnas.registry import DATASETS
 
 __all__ = ["BenchmarkItem", "BenchmarkSet", "PatchDataset", "make_loader", "min_eval_side"]
 
 Pair = tuple[np.ndarray, np.ndarray]
 
 
-def _records(images: str | Path | Sequence[ImageRecord], split: Split | None) -> list[ImageRecord]:
-    if isinstance(images, (str, Path)):
-        return open_images(images, split)
+def _is_source(images: object) -> bool:
+    return isinstance(images, (str, Path, SourceSpec, Mapping))
+
+
+def _records(images: Source | Sequence[ImageRecord], split: Split | None) -> list[ImageRecord]:
+    if _is_source(images):
+        return open_images(images, split)  # type: ignore[arg-type]
     if split is not None:
         return select_split(images, split)
     return list(images)
@@ -48,19 +44,20 @@ def _records(images: str | Path | Sequence[ImageRecord], split: Split | None) ->
 class PatchDataset(Dataset[tuple[Tensor, Tensor]]):
     """Random ``(lr, hr)`` training patches: float ``C x h x w`` tensors in 0..255, RGB.
 
-    Each item picks an image (item ``i`` uses image ``i mod n``), a random HR patch of
-    ``patch_size`` (96 -> LR 48 at x2, the EDSR/HNAS setting) aligned with the LR grid, and a
-    random horizontal flip, vertical flip and transpose (the 8 dihedral views). Randomness comes
-    from torch's generator, which ``DataLoader`` seeds per worker. ``samples_per_epoch`` sets the
-    epoch length (default: one patch per image). Images smaller than the patch are skipped with a
-    warning that names them. ``in_memory`` loads every pair once up front (fast epochs; do it
-    before a DataLoader forks its workers so they share the pages); otherwise each item reads its
-    files, which wants a ``cache_dir`` for the LR images.
+    Each item draws an image uniformly at random, a random HR patch of ``patch_size`` (96 -> LR
+    48 at x2, the EDSR/HNAS setting) aligned with the LR grid, and a random horizontal flip,
+    vertical flip and transpose (the 8 dihedral views). The image is drawn, not taken as item
+    ``i mod n``: an epoch shorter than the image list would otherwise never see its last images.
+    Randomness comes from torch's generator, which ``DataLoader`` seeds per worker.
+    ``samples_per_epoch`` sets the epoch length (default: one patch per image). Images smaller
+    than the patch are skipped with a warning that names them. ``in_memory`` loads every pair once
+    up front (fast epochs; do it before a DataLoader forks its workers so they share the pages);
+    otherwise each item reads its files, which wants a ``cache_dir`` for the LR images.
     """
 
     def __init__(
         self,
-        images: str | Path | Sequence[ImageRecord] = "builtin:skimage",
+        images: Source | Sequence[ImageRecord] = "builtin:skimage",
         scale: int = 2,
         patch_size: int = 96,
         *,
@@ -111,7 +108,7 @@ class PatchDataset(Dataset[tuple[Tensor, Tensor]]):
         return load_pair(self.records[index], self.scale, self.cache_dir)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        lr, hr = self.pair(index % len(self.records))
+        lr, hr = self.pair(int(torch.randint(0, len(self.records), ())))
         lp, s = self.lr_patch, self.scale
         top = int(torch.randint(0, lr.shape[0] - lp + 1, ()))
         left = int(torch.randint(0, lr.shape[1] - lp + 1, ()))
@@ -152,7 +149,7 @@ class BenchmarkSet(Dataset[BenchmarkItem]):
 
     def __init__(
         self,
-        source: str | Path | Sequence[ImageRecord],
+        source: Source | Sequence[ImageRecord],
         scale: int,
         *,
         split: Split | None = None,
@@ -163,7 +160,8 @@ class BenchmarkSet(Dataset[BenchmarkItem]):
         if scale < 1:
             raise DataError(f"scale must be a positive integer, got {scale}")
         self.scale = scale
-        self.name = name or (source_label(source) if isinstance(source, (str, Path)) else "images")
+        named = _is_source(source)
+        self.name = name or (source_label(source) if named else "images")  # type: ignore[arg-type]
         self.records = _records(source, split)
         self.cache_dir = cache_dir
         need = min_eval_side(scale)
@@ -228,6 +226,3 @@ def make_loader(
         persistent_workers=num_workers > 0,
     )
 
-
-DATASETS.add("patches", PatchDataset, aliases=("train",))
-DATASETS.add("benchmark", BenchmarkSet, aliases=("eval",))

@@ -18,8 +18,9 @@ from torch import Tensor, nn
 
 from hnas.data.datasets import BenchmarkSet
 from hnas.data.io import image_to_tensor, to_rgb, write_image
-from hnas.data.metrics import psnr_ssim
+from hnas.data.metrics import capped_psnr, psnr_ssim
 from hnas.data.resize import imresize
+from hnas.data.sources import Source
 from hnas.errors import HnasError
 from hnas.utils.device import resolve_device
 
@@ -60,7 +61,7 @@ def _model_device(model: SRModel) -> torch.device | None:
 
 def evaluate(
     model: SRModel,
-    data: str | Path | BenchmarkSet,
+    data: Source | BenchmarkSet,
     scale: int | None = None,
     device: str | torch.device | None = None,
     *,
@@ -70,11 +71,12 @@ def evaluate(
 ) -> dict[str, Any]:
     """Run ``model`` on every image of ``data`` and score it the way SR papers do.
 
-    ``data`` is a source for :class:`BenchmarkSet` (folder, ``builtin:skimage``) or a prepared
+    ``data`` is a source for :class:`BenchmarkSet` (folder, ``builtin:set5``, a node) or a prepared
     set (keep one around to evaluate many models without re-reading images). ``scale`` defaults
     to ``model.scale``. ``device`` None keeps an ``nn.Module`` where its parameters are (CPU for
     parameter-free models); a module is put in eval mode and restored afterwards. Returns
-    ``{"psnr": mean, "ssim": mean, "images": {file: {"psnr": .., "ssim": ..}}}``, means over images.
+    ``{"psnr": mean, "ssim": mean, "images": {file: {"psnr": .., "ssim": ..}}}``, means over images;
+    a perfect image scores :data:`~hnas.data.metrics.PSNR_CAP` (100 dB), not infinity.
     ``save_dir`` receives the SR images as ``<stem>.png``.
     """
     if scale is None:
@@ -109,7 +111,7 @@ def evaluate(
                 )
             sr = sr.detach().cpu()
             image_psnr, image_ssim = psnr_ssim(sr, hr, shave=scale, y_channel=y_channel)
-            images[item.name] = {"psnr": float(image_psnr[0]), "ssim": float(image_ssim[0])}
+            images[item.name] = {"psnr": capped_psnr(float(image_psnr[0])), "ssim": float(image_ssim[0])}
             if save_dir is not None:
                 write_image(Path(save_dir) / f"{Path(item.name).stem}.png", sr)
             if progress is not None:

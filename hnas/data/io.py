@@ -9,6 +9,8 @@ inside a data loader. Pillow's decompression-bomb guard stays on.
 
 from __future__ import annotations
 
+import os
+import struct
 import warnings
 from pathlib import Path
 
@@ -98,13 +100,50 @@ def read_image(path: str | Path) -> np.ndarray:
         raise _open_error(path, exc) from None
 
 
+#: PNG chunks that can carry an EXIF orientation (eXIf, or EXIF/XMP inside a text chunk).
+_PNG_METADATA_CHUNKS = {b"eXIf", b"tEXt", b"zTXt", b"iTXt"}
+
+
+def _png_metadata_after_pixels(image: Image.Image) -> bool:
+    """Whether a PNG has a metadata chunk after its pixel data, by hopping over chunk headers.
+
+    Pillow parses the chunks before the pixels at open time but finds later ones only by decoding
+    the whole image (its ``getexif`` does that), which costs tens of milliseconds a megapixel.
+    """
+    fp = image.fp
+    if fp is None:
+        return True
+    start = fp.tell()
+    try:
+        fp.seek(8)
+        seen_pixels = False
+        while len(head := fp.read(8)) == 8:
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"IEND":
+                return False
+            seen_pixels = seen_pixels or kind == b"IDAT"
+            if seen_pixels and kind in _PNG_METADATA_CHUNKS:
+                return True
+            fp.seek(length + 4, os.SEEK_CUR)
+        return False
+    finally:
+        fp.seek(start)
+
+
+def _orientation(image: Image.Image) -> int:
+    if image.format == "PNG" and not _png_metadata_after_pixels(image):
+        # Everything that can rotate this PNG was parsed at open: read it without decoding.
+        return Image.Image.getexif(image).get(_EXIF_ORIENTATION, 1)
+    return image.getexif().get(_EXIF_ORIENTATION, 1)
+
+
 def image_size(path: str | Path) -> tuple[int, int]:
-    """``(height, width)`` as :func:`read_image` will return it, from the header only (cheap)."""
+    """``(height, width)`` as :func:`read_image` will return it, from the headers only (cheap)."""
     path = Path(path)
     try:
         with Image.open(path) as image:
             width, height = image.size
-            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+            orientation = _orientation(image)
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
         raise _open_error(path, exc) from None
     if orientation in _TRANSPOSING_ORIENTATIONS:
