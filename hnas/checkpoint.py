@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import nn
 
 from hnas.errors import CheckpointError, HnasError
 from hnas.utils.device import resolve_device
-from hnas.utils.io import atomic_path
+from hnas.utils.io import atomic_write_safetensors
 
 #: Format tag written into every model file; the number changes only on incompatible changes.
 MODEL_FORMAT = "hnas-model/1"
@@ -90,8 +89,7 @@ def save_model(model: HNASNet, path: str | Path, extra_metadata: Mapping[str, An
         path = path / MODEL_FILENAME
     meta = model_metadata(model, extra_metadata)
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+    atomic_write_safetensors(path, tensors, meta)
     return path
 
 

@@ -28,6 +28,7 @@ import pickle
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from enum import Enum
 from typing import Any, TypeVar
@@ -84,13 +85,38 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
 
 
+#: Set inside :func:`solo`: this process works alone although a process group is up.
+_SOLO: ContextVar[bool] = ContextVar("hnas_solo", default=False)
+
+
 def is_distributed() -> bool:
-    """True once the process group is up with more than one process."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    """True once the process group is up with more than one process (and not inside :func:`solo`)."""
+    return not _SOLO.get() and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
 def rank() -> int:
     return dist.get_rank() if is_distributed() else 0
+
+
+def group_rank() -> int:
+    """This process's rank in the process group, inside :func:`solo` too (0 without a group)."""
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def group_size() -> int:
+    """Processes in the group, inside :func:`solo` too (1 without a group)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+@contextmanager
+def solo() -> Iterator[None]:
+    """Work alone inside the block: a one-process run (no DDP, no collectives, this process writes
+    its own files). ``hnas compare`` spreads whole members over the ranks this way."""
+    token = _SOLO.set(True)
+    try:
+        yield
+    finally:
+        _SOLO.reset(token)
 
 
 def world_size() -> int:

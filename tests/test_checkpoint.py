@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 import hnas
 from hnas.checkpoint import MODEL_FORMAT, load_weights, read_metadata, save_model
 from hnas.errors import CheckpointError
-from hnas.train.state import load_resume, save_resume
+from hnas.engine.state import State, load_state, module_tensors, pack_optimizer, save_state, unpack_optimizer
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -131,13 +131,16 @@ def test_resume_state_round_trips_without_pickle(tmp_path: Path) -> None:
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     net(torch.rand(2, 3, 8, 8) * 255).mean().backward()
     opt.step()
-    path = save_resume(tmp_path / "resume.safetensors", net, opt, torch.device("cpu"), {"step": 1, "note": (1, 2)})
+    state = State({"model": module_tensors(net)}, {"step": 1, "note": (1, 2)})
+    pack_optimizer(state, "optim", opt)
+    path = save_state(tmp_path / "resume.safetensors", state)
     with safe_open(str(path), framework="pt") as fh:  # a plain safetensors file: tensors + JSON header
-        assert fh.metadata()["format"] == "hnas-resume/1"
-    state = load_resume(path)
-    assert state.info == {"step": 1, "note": [1, 2]}
+        assert fh.metadata()["format"] == "hnas-resume/2"
+    loaded = load_state(path)
+    assert {k: loaded.info[k] for k in ("step", "note")} == {"step": 1, "note": [1, 2]}
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in loaded.group("model").items())
     fresh = torch.optim.Adam(small().parameters(), lr=1e-3)
-    fresh.load_state_dict(state.optimizer)
+    unpack_optimizer(loaded, "optim", fresh)
     saved, restored = opt.state_dict()["state"], fresh.state_dict()["state"]
     assert saved.keys() == restored.keys()
     for index, values in saved.items():
@@ -145,4 +148,4 @@ def test_resume_state_round_trips_without_pickle(tmp_path: Path) -> None:
     assert fresh.param_groups[0]["betas"] == opt.param_groups[0]["betas"]
     path.write_bytes(b"junk")
     with pytest.raises(CheckpointError, match="resume"):
-        load_resume(path)
+        load_state(path)

@@ -17,6 +17,7 @@ from hnas.controllers import (
     build_controller,
 )
 from hnas.errors import CheckpointError, SpecError, UnknownNameError
+from hnas.ops import TABLE_I_NORMAL, TABLE_I_UPSAMPLING
 from hnas.registry import CONTROLLERS, NORMAL_OPS, PRESETS, UPSAMPLING_OPS
 from hnas.spaces import Genotype
 
@@ -167,7 +168,7 @@ def test_reinforce_baseline_starts_at_the_first_reward_and_is_kept(lstm: Hierarc
     assert second["baseline"] == pytest.approx(0.95 * 30.0 + 0.05 * 31.0)
 
     resumed = Reinforce(build_controller("hierarchical_lstm"), entropy_weight=0.0)
-    resumed.load_state_dict(reinforce.state_dict())
+    resumed.load_resume_state(*reinforce.resume_state())
     assert resumed.baseline == reinforce.baseline and resumed.steps == 2
     assert resumed.optimizer.state_dict()["state"].keys() == reinforce.optimizer.state_dict()["state"].keys()
 
@@ -214,7 +215,7 @@ def test_random_controller_is_uniform_and_untrained() -> None:
     assert chi2 < 18.5  # 4 degrees of freedom, p = 0.001
 
     sample = controller.sample(greedy=True)  # an ordinary draw: uniform has no argmax
-    expected = -(8 * math.log(7) + 8 * math.log(5) + 2 * 2 * math.log(2 * 3 * 4 * 5) + math.log(12))
+    expected = -(8 * math.log(len(TABLE_I_NORMAL)) + 8 * math.log(5) + 2 * 2 * math.log(2 * 3 * 4 * 5) + math.log(12))
     assert sample.policy_log_prob.item() == pytest.approx(expected, rel=1e-6)
     assert sample.policy_entropy.item() == pytest.approx(-expected, rel=1e-6)
 
@@ -225,7 +226,7 @@ def test_random_controller_is_uniform_and_untrained() -> None:
     entropy = sample.entropy.item()  # the default entropy_mode adds it to the reward
     assert stats["baseline"] == pytest.approx(0.95 * (2.0 + entropy) + 0.05 * (4.0 + entropy))
     with pytest.raises(CheckpointError):
-        reinforce.load_state_dict(Reinforce(build_controller()).state_dict())
+        reinforce.load_resume_state(*Reinforce(build_controller()).resume_state())
 
 
 def test_registry_and_argument_errors() -> None:
@@ -238,8 +239,8 @@ def test_registry_and_argument_errors() -> None:
         build_controller(upsampling_ops=["nearest", "nearest"])
     with pytest.raises(SpecError, match="network_init"):
         build_controller(network_init="initial")
-    assert build_controller().normal_ops == tuple(NORMAL_OPS.names())
-    assert build_controller().upsampling_ops == tuple(UPSAMPLING_OPS.names())
+    assert build_controller().normal_ops == TABLE_I_NORMAL
+    assert build_controller().upsampling_ops == TABLE_I_UPSAMPLING
 
 
 def test_sample_is_a_sample_object(lstm: HierarchicalLSTMController) -> None:
@@ -255,3 +256,57 @@ def test_controller_follows_its_device() -> None:
     sample = controller.sample(generator=generator)
     assert sample.log_prob.device.type == "cuda"
     Reinforce(controller).step(sample.log_prob, sample.entropy, reward=1.0)
+
+
+def test_the_controllers_lr_floor_follows_its_lr() -> None:
+    """Defect: the cosine floor was fixed at 1.5e-4, so an lr below it rose over the search."""
+    small = Reinforce(build_controller(), lr=1e-4)
+    assert small.set_progress(0.0) == pytest.approx(1e-4)
+    assert small.set_progress(1.0) == pytest.approx(5e-5)
+    with pytest.raises(ValueError, match="lr_min"):
+        Reinforce(build_controller(), lr=1e-4, lr_min=2e-4)
+    lstm = build_controller("hierarchical_lstm", lr=1e-4)
+    lstm.set_progress(1.0)
+    assert lstm.reinforce.current_lr == pytest.approx(5e-5)
+
+
+def test_the_lstm_learns_from_rewards_through_the_controller_interface() -> None:
+    """``learn`` is one REINFORCE step; resume state round-trips through tensors and JSON."""
+    torch.manual_seed(0)
+    lstm = build_controller("hierarchical_lstm", normal_ops=["skip_connect", "rcab"], upsampling_ops=["nearest"],
+                            nodes=1, layers=3, lr=0.05, entropy_weight=0.0)
+    for _ in range(60):
+        sample = lstm.sample()
+        lstm.learn(sample, 1.0 if sample.genotype.normal.edges[0].op == "rcab" else 0.0)
+    greedy = lstm.sample(greedy=True).genotype
+    assert greedy.normal.edges[0].op == "rcab"
+    tensors, info = lstm.resume_state()
+    twin = build_controller("hierarchical_lstm", normal_ops=["skip_connect", "rcab"], upsampling_ops=["nearest"],
+                            nodes=1, layers=3, lr=0.05, entropy_weight=0.0)
+    twin.load_resume_state(tensors, info)
+    assert twin.sample(greedy=True).genotype == greedy and twin.reinforce.baseline == lstm.reinforce.baseline
+
+
+def test_regularized_evolution_mutates_tournament_winners_and_ages_out_the_oldest() -> None:
+    evo = build_controller("evolution", nodes=2, layers=4, population=4, sample_size=2)
+    generator = torch.Generator().manual_seed(0)
+    rewards = {}
+    for step in range(12):
+        sample = evo.sample(generator=generator)
+        reward = float(sum(sample.actions))  # a made-up objective: larger decisions are better
+        rewards[sample.genotype.hash()] = reward
+        evo.learn(sample, reward)
+        assert len(evo.population) == min(step + 1, 4)
+    assert len(evo.history) == 12
+    # after the population is full, each proposal is one decision away from a member
+    members = [actions for actions, _ in evo.population]
+    child = evo.sample(generator=generator).actions
+    assert min(sum(a != b for a, b in zip(child, m)) for m in members) <= 1
+    best = max(evo.history, key=lambda m: m[1])
+    assert evo.sample(greedy=True).actions == best[0]
+    assert evo.candidates(2)[0][1] == evo.genotype_from_actions(best[0])
+    twin = build_controller("evolution", nodes=2, layers=4, population=4, sample_size=2)
+    twin.load_resume_state(*evo.resume_state())
+    assert list(twin.population) == list(evo.population) and twin.history == evo.history
+    with pytest.raises(SpecError, match="sample_size"):
+        build_controller("evolution", population=4, sample_size=5)

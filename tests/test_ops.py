@@ -1,6 +1,8 @@
 """Every Table I op keeps (normal) or multiplies by the scale (upsampling) any input size."""
 
 import pytest
+
+from hnas.ops import TABLE_I_NORMAL, TABLE_I_UPSAMPLING
 import torch
 
 from hnas.ops import NORMAL_OPS, UPSAMPLING_OPS
@@ -10,9 +12,12 @@ SIZES = [(7, 9), (12, 12), (5, 16)]
 
 def test_table_one_is_complete():
     assert NORMAL_OPS.names() == [
-        "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5", "up_and_down", "rcab"
+        "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5", "up_and_down", "rcab",
+        "conv_3x3", "res_block",  # for the hand-designed baselines, not in the default search space
     ]
-    assert sorted(UPSAMPLING_OPS.names()) == ["area", "bilinear", "deconvolution", "nearest", "sub_pixel"]
+    assert list(TABLE_I_NORMAL) == NORMAL_OPS.names()[:7]
+    assert sorted(UPSAMPLING_OPS.names()) == sorted(TABLE_I_UPSAMPLING) == ["area", "bilinear", "deconvolution",
+                                                                            "nearest", "sub_pixel"]
     assert NORMAL_OPS.canonical("identity") == "skip_connect"
     assert NORMAL_OPS.canonical("udpb") == "up_and_down"
 

@@ -53,7 +53,7 @@ def test_unknown_name_lists_close_matches_and_everything():
 
 
 def test_wildcard_listing_matches_names_and_aliases():
-    assert NORMAL_OPS.list("*conv*") == ["sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
+    assert NORMAL_OPS.list("*conv*") == ["sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5", "conv_3x3"]
     assert NORMAL_OPS.list("udpb") == ["up_and_down"]
     assert UPSAMPLING_OPS.list() == ["sub_pixel", "deconvolution", "bilinear", "nearest", "area"]
 

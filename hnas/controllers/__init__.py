@@ -22,7 +22,8 @@ from hnas.controllers.evolution import EvolutionController
 from hnas.controllers.lstm import HierarchicalLSTMController
 from hnas.controllers.random import RandomController
 from hnas.controllers.reinforce import Reinforce
-from hnas.registry import CONTROLLERS, NORMAL_OPS, UPSAMPLING_OPS
+from hnas.ops import TABLE_I_NORMAL, TABLE_I_UPSAMPLING
+from hnas.registry import CONTROLLERS
 
 
 def build_controller(
@@ -33,12 +34,12 @@ def build_controller(
     layers: int = 12,
     **hyperparams: Any,
 ) -> Controller:
-    """The registered controller ``name`` over the given ops (default: every registered op, in
-    registry order); an unknown name raises the registry's :class:`~hnas.errors.UnknownNameError`."""
+    """The registered controller ``name`` over the given ops (default: the paper's Table I ops);
+    an unknown name raises the registry's :class:`~hnas.errors.UnknownNameError`."""
     cls = CONTROLLERS.get(name)
     return cls(  # type: ignore[no-any-return]
-        NORMAL_OPS.names() if normal_ops is None else normal_ops,
-        UPSAMPLING_OPS.names() if upsampling_ops is None else upsampling_ops,
+        TABLE_I_NORMAL if normal_ops is None else normal_ops,
+        TABLE_I_UPSAMPLING if upsampling_ops is None else upsampling_ops,
         nodes,
         layers,
         **hyperparams,

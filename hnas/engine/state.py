@@ -23,10 +23,9 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from hnas.errors import CheckpointError
-from hnas.utils.io import atomic_path, jsonable
+from hnas.utils.io import atomic_write_safetensors, jsonable
 
 STATE_FORMAT = "hnas-resume/2"
 _READABLE = ("hnas-resume/1", STATE_FORMAT)
@@ -99,10 +98,7 @@ def save_state(path: str | Path, state: State) -> Path:
         for key, value in values.items()
     }
     header = {"format": STATE_FORMAT, "info": json.dumps(jsonable(state.info), allow_nan=False, sort_keys=True)}
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=header)
-    return path
+    return atomic_write_safetensors(path, tensors, header)
 
 
 def load_state(path: str | Path) -> State:

@@ -24,11 +24,12 @@ if TYPE_CHECKING:
 
 
 class JointRewardConfig(BaseModel):
-    """``lambda`` (or ``lambda_``) in [0, 1]; ``normaliser`` > 0, or ``None`` for the priced cost's."""
+    """``lambda`` (or ``lambda_``) in [0, 1], default 0.6 (HNAS-B's); ``normaliser`` > 0, or ``None``
+    for the priced cost's."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    lambda_: float = Field(alias="lambda", ge=0.0, le=1.0)
+    lambda_: float = Field(0.6, alias="lambda", ge=0.0, le=1.0)
     normaliser: float | None = Field(None, gt=0.0)
 
 

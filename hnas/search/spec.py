@@ -324,7 +324,8 @@ def check_spec(spec: Spec, source: str = "spec") -> None:
     from hnas.search.components import build_components
 
     try:
-        build_components(spec)
+        for member in [spec.for_lambda(value) for value in spec.reward.lambdas or []] or [spec]:
+            build_components(member)
     except SpecError as exc:
         raise SpecError(f"{source}: {exc}") from None
 

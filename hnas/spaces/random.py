@@ -9,6 +9,7 @@ in 1..layers.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from hnas.registry import NORMAL_OPS, UPSAMPLING_OPS, Registry
 from hnas.spaces.genotype import DEFAULT_LAYERS, DEFAULT_NODES, Genotype
@@ -29,15 +30,22 @@ def _ops(registry: Registry[object]) -> list[str]:
     return names
 
 
-def random_genotype(rng: random.Random, nodes: int = DEFAULT_NODES, layers: int = DEFAULT_LAYERS) -> Genotype:
+def random_genotype(
+    rng: random.Random,
+    nodes: int = DEFAULT_NODES,
+    layers: int = DEFAULT_LAYERS,
+    normal_ops: Sequence[str] | None = None,
+    upsampling_ops: Sequence[str] | None = None,
+) -> Genotype:
     """A genotype drawn uniformly from the search space; the same ``rng`` state gives the same one.
 
-    ``random_genotype(random.Random(0))``; pass one ``Random`` through a loop for a sequence.
+    ``random_genotype(random.Random(0))``; pass one ``Random`` through a loop for a sequence. The
+    ops default to every registered one (user ops included).
     """
     if nodes < 1 or layers < 1:
         raise ValueError(f"nodes and layers must be positive, got nodes={nodes}, layers={layers}")
-    normal = _random_cell(rng, _ops(NORMAL_OPS), nodes)
-    upsampling = _random_cell(rng, _ops(UPSAMPLING_OPS), nodes)
+    normal = _random_cell(rng, list(normal_ops) if normal_ops else _ops(NORMAL_OPS), nodes)
+    upsampling = _random_cell(rng, list(upsampling_ops) if upsampling_ops else _ops(UPSAMPLING_OPS), nodes)
     position = rng.randint(1, layers)
     return Genotype.model_validate(
         {"normal": normal, "upsampling": upsampling, "position": position, "layers": layers}

@@ -130,3 +130,30 @@ def read_structured(path: str | Path, what: str, error: type[HnasError], *, toml
         return tomllib.loads(text) if toml else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise error(f"{path} is not valid {'TOML' if toml else 'JSON'}: {exc}") from None
+
+
+def safetensors_bytes(tensors: dict[str, Any], metadata: dict[str, str] | None = None) -> bytes:
+    """A safetensors file's bytes with a canonical header: the same tensors and metadata always give
+    the same bytes.
+
+    safetensors keeps the header in a hash map, whose order changes from process to process, so
+    two writes of the same state would differ in bytes; a run resumed after a kill must write
+    exactly the files of an uninterrupted one. The header is re-serialised with sorted keys and
+    padded with spaces to 8 bytes (as the format asks); the data section is untouched.
+    """
+    import struct
+
+    from safetensors.torch import save
+
+    raw = save(tensors, metadata=metadata)
+    (size,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + size])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + raw[8 + size :]
+
+
+def atomic_write_safetensors(path: str | Path, tensors: dict[str, Any], metadata: dict[str, str] | None = None) -> Path:
+    """Write a safetensors file atomically, byte-reproducibly (:func:`safetensors_bytes`)."""
+    data = safetensors_bytes(tensors, metadata)
+    return atomic_write(path, lambda fh: fh.write(data), binary=True)

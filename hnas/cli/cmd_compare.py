@@ -1,0 +1,130 @@
+"""``hnas compare MEMBER... --data TRAIN``: retrain architectures at equal budget and compare them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hnas import distributed as dist
+from hnas.cli.app import app
+from hnas.cli.common import PluginOption, err_console, load_plugins, print_json, user_errors
+
+
+class _Bars:
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, stage: str, completed: float, total: float, message: str) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total)
+        self.progress.update(self.tasks[stage], completed=completed, total=total, description=f"{stage:<8} {message}")
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    from hnas.costs import parse_input_size
+
+    return parse_input_size(text)
+
+
+@app.command("compare")
+@user_errors
+def compare_command(
+    ctx: typer.Context,
+    members: Annotated[list[str], typer.Argument(
+        metavar="MEMBER...",
+        help="Run folders, genotype files, presets (hnas-a, baseline-plain...), random:K, random:K@MEMBER.")],
+    data: Annotated[str, typer.Option("--data", help="Training HR images: a folder, a DIV2K root or builtin:NAME.")],
+    eval_sets: Annotated[list[str] | None, typer.Option(
+        "--eval", help="Evaluation set (repeatable; default builtin:set5 and builtin:set14).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Comparison folder.")] = Path("runs/compare"),
+    iters: Annotated[int, typer.Option("--iters", min=1, help="Training iterations per member and seed.")] = 1000,
+    channels: Annotated[int, typer.Option("--channels", min=1, help="Channels per op.")] = 16,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds per member (0..S-1).")] = 2,
+    scale: Annotated[int, typer.Option("--scale", min=2, max=8, help="Upscaling factor.")] = 2,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Patches per batch.")] = 16,
+    patch: Annotated[int, typer.Option("--patch", min=8, help="HR patch side.")] = 64,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate (cosine to lr/100).")] = 1e-3,
+    global_skip: Annotated[str, typer.Option("--global-skip", help="none or bicubic.")] = "bicubic",
+    space: Annotated[Path | None, typer.Option("--space", help="Spec whose search space random: members "
+                                                                "are drawn from (default: the first run member's).")] = None,
+    shared_weights: Annotated[Path | None, typer.Option(
+        "--shared-weights", help="A finished hnas run: score every member with its supernet too and report "
+                                 "Kendall tau / Spearman rho against the retrained PSNR.")] = None,
+    cost_input: Annotated[str, typer.Option("--cost-input", help="LR size MACs are counted at.")] = "480x480",
+    latency_input: Annotated[str, typer.Option("--latency-input", help="LR size latency is measured at.")] = "120x120",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random: members' draws.")] = 0,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N.")] = "auto",
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the comparison in --out.")] = False,
+    nproc: Annotated[int, typer.Option("--nproc", min=1, help="Processes on this machine; whole members are "
+                                                                "spread over them.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print compare.json on stdout when done.")] = False,
+    plugin: PluginOption = None,
+) -> None:
+    """Retrain every member with one recipe (iterations, width, batch, seeds) and compare PSNR/SSIM
+    on the evaluation sets, MACs, parameters and latency: a table, OUT/compare.json and OUT/compare.png.
+
+    Under torchrun (or with --nproc N) whole members are spread over the processes.
+    """
+    from hnas.compare import Recipe, resolve_members, run_compare
+    from hnas.compare.members import Space, is_run_folder, space_of_run
+    from hnas.search.spec import load_spec
+
+    load_plugins(plugin)
+    recipe = Recipe(
+        data=data, eval=eval_sets or ["builtin:set5", "builtin:set14"], scale=scale, channels=channels, iters=iters,
+        batch=batch, patch=patch, lr=lr, global_skip=global_skip, seeds=list(range(seeds)),
+        cost_input=_parse_size(cost_input), latency_input=_parse_size(latency_input), device=device,
+    )
+    search_space = None
+    if space is not None:
+        spec = load_spec(space, plugins=plugin)
+        search_space = Space.from_spec(spec)
+        recipe = recipe.model_copy(update={"op_params": spec.space.op_params()})
+    else:
+        runs = [Path(m) for m in members if is_run_folder(Path(m))]
+        if runs:
+            search_space = space_of_run(runs[0])
+    resolved = resolve_members(members, space=search_space, seed=seed, cost_settings=recipe.cost_settings())
+    if nproc > 1:
+        raise typer.Exit(code=dist.launch(nproc, ["compare", *dist.argv_from_click(ctx, skip=("nproc",))]))
+    with dist.session(recipe.device), dist.quiet_failures():
+        if dist.silent():
+            report = run_compare(recipe, resolved, out, resume=resume, shared_weights=shared_weights)
+        else:
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=err_console, transient=True) as progress:
+                report = run_compare(recipe, resolved, out, resume=resume, shared_weights=shared_weights,
+                                     progress=_Bars(progress))
+    if not dist.is_main():
+        return
+    if as_json:
+        print_json(report)
+        return
+    print_table(report)
+    err_console.print(f"[bold]done[/bold]: {out}/compare.json, {out}/compare.png")
+
+
+def print_table(report: dict[str, Any]) -> None:
+    """The comparison for people: one row per member, mean +- spread over seeds per set."""
+    table = Table(title=f"retrained {report['recipe']['iters']} iterations at {report['recipe']['channels']} "
+                        f"channels, seeds {report['seeds']}")
+    for column in ("member", "kind", "GMACs", "params", "latency ms", *report["eval_sets"], "shared score"):
+        table.add_column(column, justify="left" if column in ("member", "kind") else "right")
+    for row in report["members"]:
+        sets = [f"{row['sets'][n]['psnr_mean']:.3f} ± {row['sets'][n]['psnr_std']:.3f} / "
+                f"{row['sets'][n]['ssim_mean']:.4f}" for n in report["eval_sets"]]
+        shared = "" if row["shared_weight_score"] is None else f"{row['shared_weight_score']:.3f}"
+        table.add_row(row["name"], row["kind"], f"{row['macs'] / 1e9:.2f}", f"{row['params']:,}",
+                      f"{row['latency_ms']:.1f}", *sets, shared)
+    Console().print(table)
+    for name, corr in (report.get("rank_correlation") or {}).items():
+        tau = "n/a" if corr["kendall_tau"] is None else f"{corr['kendall_tau']:+.3f}"
+        rho = "n/a" if corr["spearman_rho"] is None else f"{corr['spearman_rho']:+.3f}"
+        typer.echo(f"{name}: Kendall tau {tau}, Spearman rho {rho} between shared-weight scores and retrained "
+                   f"PSNR ({corr['n']} members)")
