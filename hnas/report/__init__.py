@@ -9,12 +9,16 @@ genotype (``hnas show --draw``); ``run_policy(run_dir)`` reads the controller's 
 from __future__ import annotations
 
 from hnas.report.draw import draw_genotype, save_drawing
+from hnas.report.policy import Policy, load_controller, run_policy
 from hnas.report.rundata import RunData, RunFolderError, load_run
 
 __all__ = [
+    "Policy",
     "RunData",
     "RunFolderError",
     "draw_genotype",
+    "load_controller",
     "load_run",
+    "run_policy",
     "save_drawing",
 ]
