@@ -9,6 +9,7 @@ genotype (``hnas show --draw``); ``run_policy(run_dir)`` reads the controller's 
 from __future__ import annotations
 
 from hnas.report.draw import draw_genotype, save_drawing
+from hnas.report.html import write_report
 from hnas.report.policy import Policy, load_controller, run_policy
 from hnas.report.rundata import RunData, RunFolderError, load_run
 
@@ -21,4 +22,5 @@ __all__ = [
     "load_run",
     "run_policy",
     "save_drawing",
+    "write_report",
 ]
