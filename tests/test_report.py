@@ -412,6 +412,45 @@ def test_report_of_an_unfinished_run_says_what_is_missing(tmp_path, run_dir):
     assert load_run(partial).genotype is None
 
 
+def test_report_reads_files_of_the_wrong_shape_without_crashing(tmp_path, run_dir):
+    """Whatever a future engine (or a crash) leaves: a field of the wrong type reads as absent."""
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    shutil.copy(run_dir / "spec.json", odd / "spec.json")
+    (odd / "state.json").write_text('{"stage": ["x"], "updated": "yesterday"}')
+    (odd / "derived.json").write_text("[1, 2]")
+    (odd / "results.json").write_text('{"evaluation": "Set5", "psnr": "high", "genotype": {"normal": 3}}')
+    (odd / "retrain.json").write_text("{not json")
+    (odd / "compare.json").write_text('{"eval_sets": null, "members": {"a": 1}, "seeds": 3, "recipe": []}')
+    _lines(odd / "archive.jsonl", [{"stage": "search", "epoch": [1], "psnr": "x"}, {"stage": "derive"}])
+    _lines(odd / "search_log.jsonl", [{"epoch": "one", "loss": None}, {"epoch": 2, "loss": 0.5}])
+    _lines(odd / "retrain" / "train_log.jsonl", [{"step": None, "loss": "nan"}])
+    html = write_report(odd).read_text()
+    assert "retrain.json could not be read" in html and "derived.json holds list" in html
+    for section in ("pareto", "cells", "evaluation"):
+        assert "Not available" in html.split(f'id="{section}"')[1].split("</section>")[0], section
+
+
+def test_report_of_a_sweep_links_its_members(tmp_path, run_dir):
+    sweep = tmp_path / "sweep"
+    for value in ("0.2", "0.9"):
+        member = sweep / f"lambda-{value}"
+        member.mkdir(parents=True)
+        shutil.copy(run_dir / "spec.json", member / "spec.json")
+        shutil.copy(run_dir / "search_log.jsonl", member / "search_log.jsonl")
+        (member / "results.json").write_text(json.dumps({"lambda": float(value), "psnr": 36.0, "macs": 1e9}))
+    shutil.copy(run_dir / "spec.json", sweep / "spec.json")
+    page = _page(write_report(sweep))
+    assert "sweep" in page.ids
+    assert [link for link in page.links if link.endswith("report.html")] == [
+        "lambda-0.2/report.html",
+        "lambda-0.9/report.html",
+    ]
+    assert (sweep / "lambda-0.2" / "report.html").is_file() and (
+        sweep / "lambda-0.9" / "report.html"
+    ).is_file()
+
+
 def test_report_cli_writes_and_opens(run_dir, tmp_path, monkeypatch):
     import webbrowser
 

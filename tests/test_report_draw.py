@@ -27,11 +27,20 @@ def _text(element) -> str:
     return "".join("".join(t.itertext()) for t in element.iter(f"{SVG}text")).strip()
 
 
+@pytest.fixture(scope="module")
+def drawings(tmp_path_factory):
+    """HNAS-A/B/C drawn once as SVG: preset name -> file."""
+    folder = tmp_path_factory.mktemp("drawings")
+    return {
+        name: save_drawing(resolve_genotype(name), folder / f"{name}.svg", title=name)
+        for name in ("hnas-a", "hnas-b", "hnas-c")
+    }
+
+
 @pytest.mark.parametrize("preset", ["hnas-a", "hnas-b", "hnas-c"])
-def test_every_op_is_a_label_and_every_edge_a_path(preset, tmp_path):
+def test_every_op_is_a_label_and_every_edge_a_path(preset, drawings):
     genotype = resolve_genotype(preset)
-    path = save_drawing(genotype, tmp_path / f"{preset}.svg", title=preset)
-    groups = _groups(path)
+    groups = _groups(drawings[preset])
     for kind in ("normal", "upsampling"):
         cell = getattr(genotype, kind)
         labels = []
@@ -71,11 +80,11 @@ def test_show_draw_png_and_one_line_mistakes(tmp_path):
     assert result.exit_code == 2 and "not an hnas run folder" in result.stderr
 
 
-def test_twin_edges_are_drawn_apart(tmp_path):
+def test_twin_edges_are_drawn_apart(drawings):
     """HNAS-B's upsampling node 4 takes sub_pixel from node 3 twice: two distinct curves."""
     genotype = resolve_genotype("hnas-b")
     twins = [i for i, e in enumerate(genotype.upsampling.edges) if (e.source, e.target) == (3, 4)]
     assert len(twins) == 2
-    groups = _groups(save_drawing(genotype, tmp_path / "b.svg"))
+    groups = _groups(drawings["hnas-b"])
     paths = [groups[f"upsampling-edge-{i}"].find(f".//{SVG}path").get("d") for i in twins]
     assert paths[0] != paths[1]

@@ -19,7 +19,7 @@ from typing import Any
 from hnas import __version__
 from hnas.errors import HnasError
 from hnas.report import plots
-from hnas.report.rundata import RunData, load_run, numeric_columns
+from hnas.report.rundata import RunData, as_list, load_run, numeric_columns
 from hnas.utils.io import atomic_write_text
 
 REPORT_FILE = "report.html"
@@ -59,8 +59,8 @@ def fmt(value: Any, key: str = "") -> str:
 _COUNTS = ("params", "parameters", "step", "total", "epoch", "n", "iters")
 
 
-def _when(timestamp: float | None) -> str:
-    if timestamp is None:
+def _when(timestamp: Any) -> str:
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or not math.isfinite(timestamp):
         return "-"
     return _dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -154,7 +154,7 @@ def _pareto_section(run: RunData) -> dict[str, Any]:
         "image": _image(image),
         "count": len(run.archive),
         "search": len(search),
-        "epochs": len({r.get("epoch") for r in search}),
+        "epochs": len({r["epoch"] for r in search if isinstance(r.get("epoch"), int)}),
     }
 
 
@@ -186,11 +186,12 @@ def _cells_section(run: RunData) -> dict[str, Any]:
     from hnas.report.draw import draw_genotype, figure_bytes
 
     scale = run.spec_value("space", "scale", default=2)
+    scale = scale if isinstance(scale, int) and not isinstance(scale, bool) else 2
     skip = run.spec_value("retrain", "global_skip") or run.spec_value("space", "global_skip")
     genotype = run.genotype
     svg = figure_bytes(
         draw_genotype(
-            genotype, title=f"{run.name}: {genotype.hash()}", scale=int(scale), global_skip=skip == "bicubic"
+            genotype, title=f"{run.name}: {genotype.hash()}", scale=scale, global_skip=skip == "bicubic"
         ),
         "svg",
     )
@@ -236,9 +237,9 @@ def _compare_section(run: RunData) -> dict[str, Any] | None:
     compare = run.compare
     if compare is None:
         return None
-    sets = [s for s in compare.get("eval_sets", []) if isinstance(s, str)]
+    sets = [s for s in as_list(compare.get("eval_sets")) if isinstance(s, str)]
     rows = []
-    for member in compare.get("members", []):
+    for member in as_list(compare.get("members")):
         if not isinstance(member, dict):
             continue
         scores = member.get("sets") if isinstance(member.get("sets"), dict) else {}
@@ -268,7 +269,7 @@ def _compare_section(run: RunData) -> dict[str, Any] | None:
         "sets": sets,
         "rows": rows,
         "image": _image(plots.compare_plot(compare)),
-        "seeds": compare.get("seeds"),
+        "seeds": [str(seed) for seed in as_list(compare.get("seeds"))],
         "recipe": [(k, fmt(v)) for k, v in recipe.items()],
         "correlation": {k: fmt(v, k) for k, v in corr.items()} if isinstance(corr, dict) else None,
     }

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hnas.report.policy import Policy
-from hnas.report.rundata import numeric_columns
+from hnas.report.rundata import as_list, numeric_columns
 
 
 def _pyplot() -> Any:
@@ -263,9 +263,11 @@ def retrain_curves(log: Sequence[dict[str, Any]]) -> bytes | None:
 def compare_plot(compare: dict[str, Any]) -> bytes | None:
     """``hnas compare``: PSNR (mean +- std over seeds) against MACs, one panel per evaluation set."""
     members = [
-        m for m in compare.get("members", []) if isinstance(m, dict) and _number(m.get("macs")) is not None
+        m
+        for m in as_list(compare.get("members"))
+        if isinstance(m, dict) and _number(m.get("macs")) is not None
     ]
-    sets = [s for s in compare.get("eval_sets", []) if isinstance(s, str)]
+    sets = [s for s in as_list(compare.get("eval_sets")) if isinstance(s, str)]
     if not members or not sets:
         return None
     plt = _pyplot()

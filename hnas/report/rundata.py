@@ -141,6 +141,11 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else an empty one: a field of the wrong type reads as absent."""
+    return value if isinstance(value, list) else []
+
+
 def _number(value: Any) -> float | None:
     """A finite float, or ``None`` for anything else (missing, text, NaN, a bool)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
