@@ -304,6 +304,14 @@ def test_inspect_entropy_is_the_controllers_own(run_dir):
     assert abs(policy.entropy - float(sample.policy_entropy)) < 1e-4
 
 
+def test_random_controller_policy_is_uniform():
+    from hnas.report.policy import policy_of
+
+    policy = policy_of(build_controller("random", None, None, 2, 3), name="random")
+    assert policy.uniform and abs(policy.entropy - policy.max_entropy) < 1e-9
+    assert all(len(set(d.probs)) == 1 for d in policy.decisions)
+
+
 def test_inspect_table_in_the_terminal(run_dir):
     result = runner.invoke(app, ["inspect", str(run_dir)])
     assert result.exit_code == 0, result.output
@@ -503,6 +511,16 @@ def _browser_or_skip():
             pytest.fail(f"report browser test cannot run in CI: {missing}")
         pytest.skip(missing)
     return sync_playwright
+
+
+def test_missing_browser_fails_in_ci_and_skips_elsewhere(monkeypatch, tmp_path):
+    monkeypatch.setattr(f"{__name__}.CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run in CI"):
+        _browser_or_skip()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception):
+        _browser_or_skip()
 
 
 def test_report_in_a_real_browser(report, tmp_path):
