@@ -445,7 +445,6 @@ def test_report_of_a_sweep_links_its_members(tmp_path, run_dir):
         member = sweep / f"lambda-{value}"
         member.mkdir(parents=True)
         shutil.copy(run_dir / "spec.json", member / "spec.json")
-        shutil.copy(run_dir / "search_log.jsonl", member / "search_log.jsonl")
         (member / "results.json").write_text(json.dumps({"lambda": float(value), "psnr": 36.0, "macs": 1e9}))
     shutil.copy(run_dir / "spec.json", sweep / "spec.json")
     page = _page(write_report(sweep))

@@ -47,6 +47,27 @@ def _bar(p: float, width: int = 10) -> str:
     return "█" * filled + "·" * (width - filled)
 
 
+def _decision_table(decisions: list, title: str) -> Table:
+    """Choices as rows, decisions as columns (``2.1`` = node 2, edge 1): fits 80 columns for 4
+    nodes and keeps op names whole; the greedy choice of each decision is highlighted."""
+    names = max((d.choices for d in decisions), key=len)
+    table = Table(title=f"{title} (column n.e = node n, edge e)", title_justify="left")
+    table.add_column("choice", style="bold")
+    for d in decisions:
+        table.add_column(f"{d.target}.{d.slot}", justify="right")
+    for j, name in enumerate(names):
+        cells: list[Text | str] = []
+        for d in decisions:
+            if j >= len(d.probs):
+                cells.append("")  # an input node that does not exist yet for this decision
+            else:
+                style = "bold reverse" if j == d.choice else ("" if d.probs[j] >= 0.05 else "dim")
+                cells.append(Text(f"{d.probs[j]:.2f}", style=style))
+        table.add_row(name, *cells)
+    table.add_row(Text("entropy", style="dim"), *(Text(f"{d.entropy:.2f}", style="dim") for d in decisions))
+    return table
+
+
 @app.command("inspect")
 @user_errors
 def inspect_command(
@@ -68,25 +89,7 @@ def inspect_command(
     console = Console()
     for part in ("normal", "upsampling"):
         for kind in ("input", "op"):
-            decisions = policy.of(part, kind)
-            names = max((d.choices for d in decisions), key=len)
-            table = Table(
-                title=f"{part} cell: {'inputs' if kind == 'input' else 'ops'}", title_justify="left"
-            )
-            table.add_column("decision", style="bold")
-            for name in names:
-                table.add_column(name, justify="right")
-            table.add_column("entropy", justify="right", style="dim")
-            for d in decisions:
-                cells: list[Text | str] = []
-                for j in range(len(names)):
-                    if j >= len(d.probs):
-                        cells.append("")
-                    else:
-                        style = "bold reverse" if j == d.choice else ("" if d.probs[j] >= 0.05 else "dim")
-                        cells.append(Text(f"{d.probs[j]:.2f}", style=style))
-                table.add_row(d.label, *cells, f"{d.entropy:.2f}")
-            console.print(table)
+            console.print(_decision_table(policy.of(part, kind), f"{part} cell: {kind}s"))
     (position,) = policy.of("position")
     table = Table(title="network level: position", title_justify="left")
     for column in ("layer", "probability", ""):

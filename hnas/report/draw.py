@@ -243,27 +243,16 @@ def draw_cell(
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
-    ax.set_anchor("W")
+    ax.set_anchor("SW")  # the spare height goes above the cell, under its title
     ax.axis("off")
     ax.apply_aspect()  # the final data-to-pixel mapping, which label placement measures in
     _place_labels(ax, kind, pos, edge_artists, patches)
     if title:
         ax.set_title(title, fontsize=12, loc="left")
     if upsampling:
-        note = (
-            f"solid: edges from the inputs, upsample x{scale}"
-            if scale
-            else "solid: edges from the inputs, upsample"
-        )
-        ax.text(
-            0.0,
-            -0.02,
-            note + ";  dashed: stride-1 form between nodes",
-            transform=ax.transAxes,
-            fontsize=8,
-            color="#555555",
-            va="top",
-        )
+        factor = f" x{scale}" if scale else ""
+        note = f"solid: edges from the inputs, upsample{factor};  dashed: stride-1 form between nodes"
+        ax.set_title(note, fontsize=8, color="#555555", loc="right")
 
 
 def _place_labels(
@@ -404,7 +393,7 @@ def draw_genotype(
     strip_units = (genotype.layers + 2) * 1.25 + 0.05
     strip_inch = min(0.6, fig_w / strip_units)
     heights = [h * inch + 0.35 for _, h in extents] + [2.3 * strip_inch + 0.3]
-    top = 0.5 if title else 0.15
+    top = 0.75 if title else 0.1
     fig = plt.figure(figsize=(fig_w, sum(heights) + top), dpi=100)
     grid = fig.add_gridspec(
         3,
