@@ -59,6 +59,7 @@ _COMMAND_MODULES = (
     "hnas.cli.cmd_export",
     "hnas.cli.cmd_run",
     "hnas.cli.cmd_compare",
+    "hnas.cli.cmd_report",
 )
 for _module in _COMMAND_MODULES:
     importlib.import_module(_module)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -13,6 +14,7 @@ from hnas.cli.app import app
 from hnas.cli.common import print_json, user_errors
 from hnas.models.network import build_model
 from hnas.registry import ALL_REGISTRIES
+from hnas.spaces.genotype import Genotype
 from hnas.spaces.resolve import resolve_genotype
 
 Kind = Enum("Kind", {name: name for name in ALL_REGISTRIES}, type=str)  # type: ignore[misc]
@@ -41,16 +43,34 @@ def list_command(
     Console().print(table)
 
 
+def _resolve(model: str) -> Genotype:
+    """A preset, a genotype file, or a run folder (the architecture it chose)."""
+    if Path(model).is_dir():
+        from hnas.report.rundata import run_genotype
+
+        return run_genotype(model)
+    return resolve_genotype(model)
+
+
 @app.command("show")
 @user_errors
 def show_command(
-    model: Annotated[str, typer.Argument(help="Preset name (hnas-a) or genotype file (.json/.toml).")],
+    model: Annotated[str, typer.Argument(help="Preset (hnas-a), genotype file (.json/.toml) or run folder.")],
     scale: Annotated[int, typer.Option(min=1, help="Upscaling factor for the layer table.")] = 2,
     channels: Annotated[int, typer.Option(min=1, help="Channels per op for the layer table.")] = 64,
     as_json: Annotated[bool, typer.Option("--json", help="Print the canonical genotype JSON only.")] = False,
+    draw: Annotated[
+        Optional[Path],
+        typer.Option("--draw", help="Also draw the cells and the network (Fig. 4) to FILE.svg or .png."),
+    ] = None,
 ) -> None:
-    """Show a genotype and the derived network layer by layer."""
-    genotype = resolve_genotype(model)
+    """Show a genotype and the derived network layer by layer; --draw draws it."""
+    genotype = _resolve(model)
+    if draw is not None:
+        from hnas.report.draw import save_drawing
+
+        save_drawing(genotype, draw, title=f"{model}  (hash {genotype.hash()})", scale=scale)
+        typer.echo(f"drew {model} to {draw}", err=True)
     if as_json:
         print_json(genotype.to_dict())
         return

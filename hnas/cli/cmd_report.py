@@ -1,0 +1,114 @@
+"""``hnas report`` and ``hnas inspect``: look at a run folder in a browser or in the terminal."""
+
+from __future__ import annotations
+
+import webbrowser
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hnas.cli.app import app
+from hnas.cli.common import err_console, print_json, user_errors
+
+
+@app.command("report")
+@user_errors
+def report_command(
+    run: Annotated[
+        Path, typer.Argument(help="A run folder (what 'hnas run --out' wrote) or a compare folder.")
+    ],
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="Where to write the page (default RUN/report.html).")
+    ] = None,
+    open_: Annotated[bool, typer.Option("--open", help="Open the page in the default web browser.")] = False,
+) -> None:
+    """Write one self-contained report.html: spec, timings, search curves, policy, Pareto front,
+    candidates, the chosen cells, retraining, evaluation (and the comparison when there is one)."""
+    from hnas.report.html import write_report
+
+    with err_console.status(f"writing the report of {run}"):
+        path = write_report(run, out)
+    typer.echo(str(path))
+    if open_:
+        try:
+            opened = webbrowser.open(path.resolve().as_uri())
+        except webbrowser.Error:
+            opened = False
+        if not opened:
+            err_console.print(f"no web browser to open here; open {path} yourself")
+
+
+def _bar(p: float, width: int = 10) -> str:
+    filled = round(p * width)
+    return "█" * filled + "·" * (width - filled)
+
+
+def _decision_table(decisions: list, title: str) -> Table:
+    """Choices as rows, decisions as columns (``2.1`` = node 2, edge 1): fits 80 columns for 4
+    nodes and keeps op names whole; the greedy choice of each decision is highlighted."""
+    names = max((d.choices for d in decisions), key=len)
+    table = Table(title=f"{title} (column n.e = node n, edge e)", title_justify="left")
+    table.add_column("choice", style="bold")
+    for d in decisions:
+        table.add_column(f"{d.target}.{d.slot}", justify="right")
+    for j, name in enumerate(names):
+        cells: list[Text | str] = []
+        for d in decisions:
+            if j >= len(d.probs):
+                cells.append("")  # an input node that does not exist yet for this decision
+            else:
+                style = "bold reverse" if j == d.choice else ("" if d.probs[j] >= 0.05 else "dim")
+                cells.append(Text(f"{d.probs[j]:.2f}", style=style))
+        table.add_row(name, *cells)
+    table.add_row(Text("entropy", style="dim"), *(Text(f"{d.entropy:.2f}", style="dim") for d in decisions))
+    return table
+
+
+@app.command("inspect")
+@user_errors
+def inspect_command(
+    run: Annotated[
+        Path, typer.Argument(help="A run folder with search_state.pt (written during the search).")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print every decision's distribution as JSON.")
+    ] = False,
+) -> None:
+    """The controller's learned policy: for every decision the op/input probabilities on the greedy
+    path, the position distribution, the greedy genotype and its entropy."""
+    from hnas.report.policy import run_policy
+
+    policy = run_policy(run)
+    if as_json:
+        print_json(policy.to_dict())
+        return
+    console = Console()
+    for part in ("normal", "upsampling"):
+        for kind in ("input", "op"):
+            console.print(_decision_table(policy.of(part, kind), f"{part} cell: {kind}s"))
+    (position,) = policy.of("position")
+    table = Table(title="network level: position", title_justify="left")
+    for column in ("layer", "probability", ""):
+        table.add_column(column, justify="right" if column != "" else "left")
+    for j, p in enumerate(position.probs):
+        style = "bold reverse" if j == position.choice else ""
+        table.add_row(Text(position.choices[j], style=style), f"{p:.3f}", _bar(p))
+    console.print(table)
+    genotype = policy.genotype
+    parts = ", ".join(f"{part} {value:.2f}" for part, value in policy.part_entropy.items())
+    console.print(
+        f"[bold]greedy genotype[/bold] {genotype.hash()}  upsampling at layer {genotype.position} of "
+        f"{genotype.layers}"
+    )
+    for part in ("normal", "upsampling"):
+        edges = ", ".join(f"{e.op} ({e.source}->{e.target})" for e in getattr(genotype, part).edges)
+        console.print(f"  {part}: {edges}")
+    console.print(
+        f"[bold]entropy[/bold] {policy.entropy:.2f} nats of at most {policy.max_entropy:.2f} ({parts})"
+    )
+    if policy.uniform:
+        console.print(f"controller '{policy.controller}' is uniform: the greedy genotype is a random draw")
