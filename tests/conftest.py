@@ -32,27 +32,37 @@ global_skip = "bicubic"
 
 [data]
 source = "{data}"
-w_split = [0.0, 0.5]
-theta_split = [0.5, 1.0]
+w_split = [1, 3]
+theta_split = [4, 5]
 patch = 16
 batch = 2
-val_batch = 2
+score_patches = 4
+score_patch = 16
+
+[controller]
+params = {{ lr = 0.01 }}
 
 [reward]
 lambda = 0.6
 
 [search]
 epochs = {epochs}
+warmup_epochs = {warmup}
 w_steps = 2
 controller_steps = 3
 derive_samples = 2
-derive_batches = 1
 
 [retrain]
 channels = 4
 iters = {iters}
 batch = 2
 patch = 16
+train_split = [1, 5]
+val_split = [6, 6]
+val_every = 2
+
+[evaluate]
+data = ["builtin:set5"]
 """
 
 
@@ -74,11 +84,11 @@ def small_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_spec():  # type: ignore[no-untyped-def]
-    """``tiny_spec(folder, data, epochs=2, iters=3)`` writes a search spec that runs in seconds."""
+    """``tiny_spec(folder, data, epochs=2, iters=3, warmup=0)`` writes a search spec that runs in seconds."""
 
-    def write(folder: Path, data: Path, epochs: int = 2, iters: int = 3) -> Path:
+    def write(folder: Path, data: Path, epochs: int = 2, iters: int = 3, warmup: int = 0) -> Path:
         path = folder / "tiny.toml"
-        path.write_text(TINY_SPEC.format(data=data, epochs=epochs, iters=iters))
+        path.write_text(TINY_SPEC.format(data=data, epochs=epochs, iters=iters, warmup=warmup))
         return path
 
     return write

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from hnas import Genotype
 from hnas.cli import app
 from hnas.controllers import build_controller
+from hnas.engine.state import State, save_state
 from hnas.report import load_run, run_policy, write_report
 from hnas.search.spec import spec_from_dict
 
@@ -125,7 +126,8 @@ def make_run(folder: Path) -> Path:
     )
     with torch.no_grad():
         controller.cells["normal"].op_head.bias[controller.normal_ops.index("rcab")] += 8.0
-    torch.save({"epoch": 3, "controller": controller.state_dict()}, folder / "search_state.pt")
+    tensors, info = controller.resume_state()
+    save_state(folder / "search_state.safetensors", State({"controller": tensors}, {"epoch": 3, "controller": info}))
 
     generator = torch.Generator().manual_seed(0)
     archive, log = [], []
@@ -338,8 +340,8 @@ def test_inspect_mistakes_are_one_line(tmp_path, run_dir):
     half.mkdir()
     shutil.copy(run_dir / "spec.json", half / "spec.json")
     result = runner.invoke(app, ["inspect", str(half)])
-    assert result.exit_code == 2 and "search_state.pt" in result.stderr and result.stderr.count("\n") == 1
-    (half / "search_state.pt").write_bytes(b"not a checkpoint")
+    assert result.exit_code == 2 and "search_state.safetensors" in result.stderr and result.stderr.count("\n") == 1
+    (half / "search_state.safetensors").write_bytes(b"not a checkpoint")
     result = runner.invoke(app, ["inspect", str(half)])
     assert result.exit_code == 2 and "does not hold this spec's controller" in result.stderr
 

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from hnas.engine.state import load_state
 from hnas.errors import HnasError
 from hnas.search.algorithm import STATE_FILE
 from hnas.search.pipeline import run_spec
@@ -26,6 +27,6 @@ def test_nan_losses_stop_the_search_with_a_message(tmp_path, small_images, tiny_
     monkeypatch.setattr(SuperNet, "forward", poisoned)
     with pytest.raises(HnasError, match="epoch 2: every training loss was NaN/inf"):
         run_spec(spec, out)
-    state = torch.load(out / STATE_FILE, weights_only=True)
-    assert state["epoch"] == 1  # the last good checkpoint is kept
-    assert all(torch.isfinite(t).all() for t in state["supernet"].values())
+    state = load_state(out / STATE_FILE)
+    assert state.info["epoch"] == 1  # the last good checkpoint is kept
+    assert all(torch.isfinite(t).all() for t in state.group("supernet").values())

@@ -43,20 +43,34 @@ def test_run_writes_every_artefact(full_run):
     searched = [r for r in archive if r["stage"] == "search"]
     derived = [r for r in archive if r["stage"] == "derive"]
     assert len(searched) == 2 * 3 and len(derived) == 3
-    assert {"genotype", "hash", "epoch", "psnr", "cost", "reward"} <= set(searched[0])
+    assert {"genotype", "hash", "epoch", "psnr", "psnr_gain", "cost", "reward"} <= set(searched[0])
     results = json.loads((out / "results.json").read_text())
-    assert {"genotype", "position", "psnr", "ssim", "macs", "params", "reward", "lambda"} <= set(results)
+    assert {"genotype", "position", "evaluation", "macs", "params", "search", "lambda", "retrain"} <= set(results)
     chosen = Genotype.load(out / "genotype.json")
     assert chosen.to_dict() == results["genotype"]
     best = max(derived, key=lambda r: r["reward"])
-    assert best["hash"] == chosen.hash() and best["reward"] == results["reward"]
+    assert best["hash"] == chosen.hash() and best["reward"] == results["search"]["reward"]
     assert results["lambda"] == 0.6 and results["position"] == chosen.position
+    # every number names its images, and the evaluation images were never searched or trained on
+    assert set(results["evaluation"]) == {"Set5"} and results["evaluation"]["Set5"]["images"] == 5
+    assert "theta split" in results["search"]["scored_on"]["images"]
+    assert results["search"]["scored_on"]["patches"] == 4
+    assert "best validation PSNR" in results["retrain"]["checkpoint"]
+    assert (out / "report.html").is_file()
+    assert {r["stage"] for r in json.loads("[" + ",".join((out / "timings.jsonl").read_text().split()) + "]")} >= {
+        "search", "retrain", "evaluate"}
 
 
 def test_same_seed_same_archive(spec_file, full_run, tmp_path):
     run(str(spec_file), "--out", str(tmp_path / "again"))
-    for name in ("archive.jsonl", "results.json"):
-        assert (tmp_path / "again" / name).read_text() == (full_run / name).read_text()
+    for name in RUN_FILES:
+        assert (tmp_path / "again" / name).read_bytes() == (full_run / name).read_bytes(), name
+
+
+#: The files of a run that must repeat byte for byte (wall times live in timings.jsonl only).
+RUN_FILES = ("spec.json", "search_log.jsonl", "archive.jsonl", "derived.json", "genotype.json", "results.json",
+             "retrain.json", "model.safetensors", "search_state.safetensors", "retrain/train_log.jsonl",
+             "retrain/model.safetensors", "retrain/resume.safetensors", "state.json")
 
 
 class Interrupt(Exception):
@@ -79,8 +93,8 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(spec_file, fu
         run_spec(spec, part, progress=stop)
     assert not (part / "results.json").exists()
     run_spec(spec, part, resume=True)
-    for name in ("archive.jsonl", "results.json", "genotype.json"):
-        assert (part / name).read_text() == (full_run / name).read_text(), name
+    for name in RUN_FILES:
+        assert (part / name).read_bytes() == (full_run / name).read_bytes(), name
 
 
 def test_existing_run_dir_needs_resume(spec_file, tmp_path):
@@ -99,3 +113,34 @@ def test_lambda_sweep_writes_a_combined_report(spec_file, tmp_path):
     report = json.loads((out / "pareto.json").read_text())
     assert report["lambdas"] == [0.2, 0.9] and set(report["runs"]) == {"lambda=0.2", "lambda=0.9"}
     assert (out / "pareto.png").is_file() and (out / "lambda-0.2" / "results.json").is_file()
+
+
+def test_warmup_epochs_train_uniformly_before_the_controller_acts(spec_file, tmp_path):
+    out = tmp_path / "warm"
+    run(str(spec_file), "--out", str(out), "--set", "search.epochs=3", "--set", "search.warmup_epochs=2",
+        "--set", "retrain.enabled=false")
+    log = [json.loads(line) for line in (out / "search_log.jsonl").read_text().splitlines()]
+    assert [r["phase"] for r in log] == ["warmup", "warmup", "search"]
+    assert log[0]["reward_mean"] is None and log[2]["reward_mean"] is not None
+    archive = [json.loads(line) for line in (out / "archive.jsonl").read_text().splitlines()]
+    assert {r["epoch"] for r in archive if r["stage"] == "search"} == {3}
+
+
+def test_an_architecture_scores_the_same_at_the_same_weights(spec_file, tmp_path):
+    """The reward does not depend on which batch an architecture drew: every score is on the same
+    fixed patches, so scoring twice (and in another order) gives the same numbers."""
+    import torch
+
+    from hnas.search.pipeline import build_search, run_folder
+    from hnas.search.spec import load_spec
+
+    spec = load_spec(spec_file)
+    folder = run_folder(tmp_path / "s")
+    folder.open(spec.to_dict(), False)
+    search = build_search(spec, folder, torch.device("cpu"))
+    generator = torch.Generator().manual_seed(0)
+    a, b = (search.controller.sample(generator=generator).genotype for _ in range(2))
+    first = [search.score(a), search.score(b)]
+    second = [search.score(b), search.score(a)]
+    assert first == second[::-1]
+    assert first[0]["psnr_gain"] == pytest.approx(first[0]["psnr"] - search.scorer.bicubic_psnr)

@@ -7,23 +7,22 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hnas import distributed as dist
 from hnas.cli.app import app
-from hnas.cli.common import PluginOption, err_console, load_plugins, print_json, user_errors
-
-
-class _Bars:
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.tasks: dict[str, Any] = {}
-
-    def __call__(self, stage: str, completed: float, total: float, message: str) -> None:
-        if stage not in self.tasks:
-            self.tasks[stage] = self.progress.add_task(stage, total=total)
-        self.progress.update(self.tasks[stage], completed=completed, total=total, description=f"{stage:<8} {message}")
+from hnas.cli.common import (
+    Bars,
+    PluginOption,
+    StageBars,
+    TensorBoardOption,
+    err_console,
+    load_plugins,
+    print_json,
+    tensorboard,
+    user_errors,
+)
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -65,6 +64,7 @@ def compare_command(
                                                                 "spread over them.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print compare.json on stdout when done.")] = False,
     plugin: PluginOption = None,
+    with_tensorboard: TensorBoardOption = False,
 ) -> None:
     """Retrain every member with one recipe (iterations, width, batch, seeds) and compare PSNR/SSIM
     on the evaluation sets, MACs, parameters and latency: a table, OUT/compare.json and OUT/compare.png.
@@ -93,14 +93,14 @@ def compare_command(
     resolved = resolve_members(members, space=search_space, seed=seed, cost_settings=recipe.cost_settings())
     if nproc > 1:
         raise typer.Exit(code=dist.launch(nproc, ["compare", *dist.argv_from_click(ctx, skip=("nproc",))]))
-    with dist.session(recipe.device), dist.quiet_failures():
+    with dist.session(recipe.device), dist.quiet_failures(), tensorboard(with_tensorboard, out):
         if dist.silent():
             report = run_compare(recipe, resolved, out, resume=resume, shared_weights=shared_weights)
         else:
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-            with Progress(*columns, console=err_console, transient=True) as progress:
+            with Bars(*columns, transient=True) as progress:
                 report = run_compare(recipe, resolved, out, resume=resume, shared_weights=shared_weights,
-                                     progress=_Bars(progress))
+                                     progress=StageBars(progress))
     if not dist.is_main():
         return
     if as_json:

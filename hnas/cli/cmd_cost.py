@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hnas.cli.app import app
-from hnas.cli.common import err_console, print_json, user_errors
+from hnas.cli.common import PluginOption, err_console, load_plugins, print_json, user_errors
 from hnas.costs import PAPER_INPUT, CostSettings, measure, parse_input_size
 from hnas.utils.device import resolve_device
 
@@ -32,9 +32,11 @@ def cost_command(
         int | None, typer.Option(min=1, help="CPU threads for --latency (default: torch's setting).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only.")] = False,
+    plugin: PluginOption = None,
 ) -> None:
     """Count multiply-adds (every convolution, transposed ones and interpolation included) and
     parameters; print the paper's Table II convention beside them. See docs/costs.md."""
+    load_plugins(plugin)
     size = parse_input_size(input_size)
     settings = CostSettings.make(
         input=size, scale=scale, channels=channels, device=device, repeats=repeats, threads=threads

@@ -15,12 +15,12 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 from rich.table import Table
 from torch import nn
 
 from hnas.cli.app import app
-from hnas.cli.common import err_console, print_json, user_errors
+from hnas.cli.common import Bars, PluginOption, err_console, load_plugins, print_json, user_errors
 from hnas.data.datasets import BenchmarkSet
 from hnas.data.evaluate import BicubicUpscaler, evaluate
 from hnas.data.sources import source_label
@@ -135,18 +135,19 @@ def eval_command(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     weights: Annotated[Optional[Path], typer.Option(help="safetensors weights for a preset name.")] = None,
     channels: Annotated[int, typer.Option(min=1, help="Channels per op when building a preset.")] = 64,
+    plugin: PluginOption = None,
 ) -> None:
     """Score a model on benchmark sets: PSNR and SSIM on the Y channel, per set and per image."""
+    load_plugins(plugin)
     target = resolve_device(device)
     net, net_scale = _resolve_model(model, scale, weights, channels, str(target))
     sets = [BenchmarkSet(source, net_scale) for source in data]
     labels = _unique_labels(data)
     results: dict[str, Any] = {}
-    with Progress(
+    with Bars(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        console=err_console,
         transient=True,
     ) as progress:
         for label, bench in zip(labels, sets):

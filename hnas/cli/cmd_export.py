@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from hnas.cli.app import app
-from hnas.cli.common import err_console, print_json, user_errors
+from hnas.cli.common import PluginOption, err_console, load_plugins, print_json, user_errors
 
 
 class ExportFormatChoice(str, Enum):
@@ -28,8 +28,10 @@ def export_command(
         bool, typer.Option("--check/--no-check", help="Run the export on an odd-sized input and compare with eager.")
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print {path, format, max_abs_error} as JSON.")] = False,
+    plugin: PluginOption = None,
 ) -> None:
     """Export a trained model; any batch, height and width work (float 0..255 in, x scale out)."""
+    load_plugins(plugin)
     from hnas.checkpoint import load_model
     from hnas.export import CHECK_SHAPE, ExportError, export_model, load_exported, max_export_error
 

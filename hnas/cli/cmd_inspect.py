@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hnas.cli.app import app
-from hnas.cli.common import print_json, user_errors
+from hnas.cli.common import PluginOption, load_plugins, print_json, user_errors
 from hnas.models.network import build_model
 from hnas.registry import ALL_REGISTRIES
 from hnas.spaces.genotype import Genotype
@@ -26,8 +26,10 @@ def list_command(
     kind: Annotated[Kind, typer.Argument(help="Which registry to list.")] = Kind["ops"],  # type: ignore[assignment]
     pattern: Annotated[str, typer.Option("--pattern", "-p", help="Shell wildcard, e.g. '*conv*'.")] = "*",
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of names.")] = False,
+    plugin: PluginOption = None,
 ) -> None:
     """List what a registry holds (ops, upsampling, cells, controllers, rewards, costs, presets)."""
+    load_plugins(plugin)
     registry = ALL_REGISTRIES[kind.value]
     entries = registry.entries(pattern)
     if as_json:
@@ -63,8 +65,10 @@ def show_command(
         Optional[Path],
         typer.Option("--draw", help="Also draw the cells and the network (Fig. 4) to FILE.svg or .png."),
     ] = None,
+    plugin: PluginOption = None,
 ) -> None:
     """Show a genotype and the derived network layer by layer; --draw draws it."""
+    load_plugins(plugin)
     genotype = _resolve(model)
     if draw is not None:
         from hnas.report.draw import save_drawing

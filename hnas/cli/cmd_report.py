@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hnas.cli.app import app
-from hnas.cli.common import err_console, print_json, user_errors
+from hnas.cli.common import PluginOption, err_console, load_plugins, print_json, user_errors
 
 
 @app.command("report")
@@ -25,9 +25,11 @@ def report_command(
         Optional[Path], typer.Option("--out", help="Where to write the page (default RUN/report.html).")
     ] = None,
     open_: Annotated[bool, typer.Option("--open", help="Open the page in the default web browser.")] = False,
+    plugin: PluginOption = None,
 ) -> None:
     """Write one self-contained report.html: spec, timings, search curves, policy, Pareto front,
     candidates, the chosen cells, retraining, evaluation (and the comparison when there is one)."""
+    load_plugins(plugin)
     from hnas.report.html import write_report
 
     with err_console.status(f"writing the report of {run}"):
@@ -77,9 +79,11 @@ def inspect_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print every decision's distribution as JSON.")
     ] = False,
+    plugin: PluginOption = None,
 ) -> None:
     """The controller's learned policy: for every decision the op/input probabilities on the greedy
     path, the position distribution, the greedy genotype and its entropy."""
+    load_plugins(plugin)
     from hnas.report.policy import run_policy
 
     policy = run_policy(run)

@@ -6,27 +6,22 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from hnas import distributed as dist
 from hnas.cli.app import app
-from hnas.cli.common import PluginOption, err_console, print_json, user_errors
+from hnas.cli.common import (
+    Bars,
+    PluginOption,
+    StageBars,
+    TensorBoardOption,
+    err_console,
+    print_json,
+    tensorboard,
+    user_errors,
+)
 from hnas.search.pipeline import run_spec
 from hnas.search.spec import Spec, load_spec
-
-
-class StageBars:
-    """One rich progress bar per stage, on stderr; ``__call__`` matches ``pipeline.Progress``."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.tasks: dict[str, Any] = {}
-
-    def __call__(self, stage: str, completed: float, total: float, message: str) -> None:
-        if stage not in self.tasks:
-            self.tasks[stage] = self.progress.add_task(stage, total=total)
-        self.progress.update(self.tasks[stage], completed=completed, total=total,
-                             description=f"{stage:<8} {message}")
 
 
 @app.command("run")
@@ -47,8 +42,9 @@ def run_command(
     ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print results.json on stdout when done.")] = False,
     plugin: PluginOption = None,
+    with_tensorboard: TensorBoardOption = False,
 ) -> None:
-    """Search an architecture, retrain it and evaluate it, as the spec says.
+    """Search an architecture, retrain it and evaluate it, as the spec says; writes OUT/report.html.
 
     The spec, its components and its data are checked before the run directory is created. Under
     torchrun (or with --nproc N) the processes share the work; rank 0 writes the run directory.
@@ -60,17 +56,20 @@ def run_command(
         if spec.retrain.enabled:
             dist.shard(spec.retrain.batch, nproc)
         raise typer.Exit(code=dist.launch(nproc, ["run", *dist.argv_from_click(ctx, skip=("nproc",))]))
-    with dist.session(device or spec.device), dist.quiet_failures():
+    with dist.session(device or spec.device), dist.quiet_failures(), tensorboard(with_tensorboard, out_dir):
         _run(spec, out_dir, device, resume, as_json)
 
 
 def _run(spec: Spec, out_dir: Path, device: str | None, resume: bool, as_json: bool) -> None:
     """The experiment in this process (one of several under torchrun: only rank 0 talks)."""
+    from hnas.search.checks import check_data
+
+    dist.on_main(check_data, spec)  # before any progress bar: a data mistake is one line, nothing written
     if dist.silent():
         results = run_spec(spec, out_dir, device, resume)
     else:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err_console, transient=False) as progress:
+        with Bars(*columns, transient=False) as progress:
             results = run_spec(spec, out_dir, device, resume, StageBars(progress))
     if not dist.is_main():
         return

@@ -20,7 +20,16 @@ from rich.progress import (
 
 from hnas import distributed as dist
 from hnas.cli.app import app
-from hnas.cli.common import PluginOption, err_console, load_plugins, print_json, user_errors
+from hnas.cli.common import (
+    Bars,
+    PluginOption,
+    TensorBoardOption,
+    err_console,
+    load_plugins,
+    print_json,
+    tensorboard,
+    user_errors,
+)
 from hnas.spaces.resolve import resolve_genotype
 from hnas.train.config import TrainConfig
 from hnas.train.trainer import Trainer
@@ -89,6 +98,7 @@ def train_command(
     ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     plugin: PluginOption = None,
+    with_tensorboard: TensorBoardOption = False,
 ) -> None:
     """Train a network with L1 loss, Adam and cosine decay; writes OUT/model.safetensors.
 
@@ -108,7 +118,7 @@ def train_command(
         dist.shard(config.batch, nproc)
         argv = ["train", *dist.argv_from_click(ctx, skip=("nproc",))]
         raise typer.Exit(code=dist.launch(nproc, argv))
-    with dist.session(config.device), dist.quiet_failures():
+    with dist.session(config.device), dist.quiet_failures(), tensorboard(with_tensorboard, out_dir):
         _train(genotype, config, out_dir, resume, stop_at, as_json)
 
 
@@ -127,7 +137,7 @@ def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop
         started, first = time.perf_counter(), trainer.step
         try:
             if speak:
-                with Progress(*columns, console=err_console, transient=False) as progress:
+                with Bars(*columns, transient=False) as progress:
                     summary = trainer.run(stop_at=stop_at, progress=_Bar(progress, trainer.step, trainer.total))
             else:
                 summary = trainer.run(stop_at=stop_at)

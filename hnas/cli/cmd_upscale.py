@@ -20,10 +20,10 @@ import numpy as np
 import torch
 import typer
 from PIL import Image
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from hnas.cli.app import app
-from hnas.cli.common import err_console, print_json, user_errors
+from hnas.cli.common import Bars, PluginOption, err_console, load_plugins, print_json, user_errors
 from hnas.data.io import image_to_tensor, is_image_file, read_image, tensor_to_image, write_image
 from hnas.data.metrics import rgb_to_luma
 from hnas.data.resize import upscale_uint8
@@ -124,18 +124,20 @@ def upscale_command(
     tile_overlap: Annotated[int, typer.Option("--tile-overlap", min=0, help="Context pixels around each tile.")] = 16,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N.")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print {input: output} as JSON.")] = False,
+    plugin: PluginOption = None,
 ) -> None:
     """Upscale images to exactly scale x their size, as PNG.
 
     Grayscale stays grayscale (the model sees it as RGB; the result is its luma); an alpha channel is
     upscaled with bicubic and kept.
     """
+    load_plugins(plugin)
     files = expand_inputs(inputs)
     targets = output_paths(files, out)
     net = _load_upscaler(model, scale, device)
     written: dict[str, str] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=False) as progress:
+    with Bars(*columns, transient=False) as progress:
         task = progress.add_task("upscale", total=len(files))
         for file, target in zip(files, targets):
             progress.update(task, description=f"upscale {file.name}")

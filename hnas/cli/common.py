@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 
 from hnas.errors import HnasError
 
@@ -19,6 +22,38 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Progress bars, tables meant for people and warnings go to stderr; stdout carries results.
 err_console = Console(stderr=True)
 
+class Bars(Progress):
+    """rich's ``Progress`` on stderr that stays silent when the block fails: a user error is then
+    exactly one line (rich would print the bar's last state, or an empty line, before it)."""
+
+    def __init__(self, *columns: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("console", err_console)
+        super().__init__(*columns, **kwargs)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            return super().__exit__(exc_type, exc, tb)
+        self.console.quiet = True
+        try:
+            return super().__exit__(exc_type, exc, tb)
+        finally:
+            self.console.quiet = False
+
+
+class StageBars:
+    """One bar per stage (``__call__(stage, completed, total, message)``, the shape of the search
+    pipeline's and the comparison's progress callbacks)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, stage: str, completed: float, total: float, message: str) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total)
+        self.progress.update(self.tasks[stage], completed=completed, total=total, description=f"{stage:<8} {message}")
+
+
 #: ``--plugin MODULE`` (repeatable), taken by every command: the modules whose registrations (ops,
 #: cells, controllers, rewards, costs, data sources) the command needs. Nothing is imported
 #: because a file mentions it.
@@ -26,6 +61,29 @@ PluginOption = Annotated[
     list[str] | None,
     typer.Option("--plugin", help="Import MODULE first (its @REGISTRY.register decorators run); repeatable."),
 ]
+
+
+#: ``--tensorboard``: also show the run's log lines as TensorBoard scalars (the extra ``hnas[tensorboard]``).
+TensorBoardOption = Annotated[
+    bool, typer.Option("--tensorboard", help="Also write TensorBoard scalars to OUT/tensorboard (hnas[tensorboard]).")
+]
+
+
+@contextlib.contextmanager
+def tensorboard(enabled: bool, out: Path) -> Iterator[None]:
+    """Inside the block, the run's log lines also go to TensorBoard in ``out/tensorboard``."""
+    if not enabled:
+        yield
+        return
+    from hnas.engine.folder import watching
+    from hnas.report.tensorboard import LogWatcher
+
+    watcher = LogWatcher(out / "tensorboard")
+    try:
+        with watching(watcher):
+            yield
+    finally:
+        watcher.close()
 
 
 def load_plugins(modules: list[str] | None) -> list[str]:

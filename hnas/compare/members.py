@@ -96,15 +96,9 @@ def _name(kind: str, text: str) -> str:
 
 def space_of_run(path: Path) -> Space:
     """The search space of a finished ``hnas run`` folder (from its ``spec.json``)."""
-    import json
+    from hnas.search.spec import load_run_spec
 
-    from hnas.search.spec import spec_from_dict
-
-    try:
-        data = json.loads((path / "spec.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise MemberError(f"cannot read the search space of {path}: {exc}") from None
-    return Space.from_spec(spec_from_dict(data, source=str(path / "spec.json")))
+    return Space.from_spec(load_run_spec(path))
 
 
 def _draw(space: Space, count: int, seed: int, salt: str, accept: Any = None) -> list[Genotype]:

@@ -116,12 +116,10 @@ def _run_job(recipe: Recipe, member: Member, seed: int, out: Path, progress: Pro
 def shared_weight_scores(run: Path, members: list[Member], device: torch.device) -> dict[str, float | None]:
     """Each member's score (PSNR on the run's fixed scoring patches) with the run's shared weights;
     None for members outside the run's search space."""
-    import json
-
     from hnas.search.pipeline import build_search, run_folder
-    from hnas.search.spec import spec_from_dict
+    from hnas.search.spec import load_run_spec
 
-    spec = spec_from_dict(json.loads((run / "spec.json").read_text()), source=str(run / "spec.json"))
+    spec = load_run_spec(run)
     folder = run_folder(run)
     search = build_search(spec, folder, device)
     if folder.load_state("search_state.safetensors") is None:
@@ -207,6 +205,7 @@ def run_compare(recipe: Recipe, members: list[Member], out: Path, *, resume: boo
 def _finish(recipe: Recipe, members: list[Member], jobs: list[tuple[Member, int]], out: Path,
             shared_weights: Path | None, device: torch.device, progress: Progress) -> dict[str, Any]:
     from hnas.compare.plot import plot_compare
+    from hnas.report.html import write_report
 
     results = [RunFolder(_job_folder(out, m, s)).read_json("eval.json") for m, s in jobs]
     progress("report", 0, 1, "shared-weight scores" if shared_weights else "costs")
@@ -215,5 +214,6 @@ def _finish(recipe: Recipe, members: list[Member], jobs: list[tuple[Member, int]
     folder = RunFolder(out)
     folder.write_json(COMPARE_FILE, report)
     plot_compare(out / "compare.png", report)
+    write_report(out)
     progress("report", 1, 1, "")
     return report

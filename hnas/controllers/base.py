@@ -263,6 +263,11 @@ class Controller(nn.Module):
         """Draw one architecture (``greedy``: the most likely choice at every step)."""
         raise NotImplementedError
 
+    def training_sample(self, generator: torch.Generator | None = None) -> Genotype:
+        """The architecture a shared-weight step trains (Algorithm 1, line 5: a draw of the policy)."""
+        with torch.no_grad():
+            return self.sample(generator=generator).genotype
+
     def learn(self, sample: Sample, reward: float) -> dict[str, float]:
         """Take the reward of ``sample`` (an architecture this controller proposed); returns
         statistics for the log. The base controller learns nothing."""

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,21 @@ from hnas.utils.io import append_jsonl, atomic_write_json, atomic_write_jsonl, j
 
 TIMINGS = "timings.jsonl"
 STAGE_FILE = "state.json"
+
+#: ``sink(log_name, record)`` sees every log line any run folder appends inside :func:`watching`.
+RecordSink = Callable[[str, dict[str, Any]], None]
+_SINK: ContextVar[RecordSink | None] = ContextVar("hnas_record_sink", default=None)
+
+
+@contextmanager
+def watching(sink: RecordSink) -> Iterator[None]:
+    """Show every log line appended inside the block to ``sink`` too (e.g. TensorBoard), without
+    the search or the trainer knowing: the run folder stays the record, the sink a live view."""
+    token = _SINK.set(sink)
+    try:
+        yield
+    finally:
+        _SINK.reset(token)
 
 
 class RunFolderError(HnasError, FileExistsError):
@@ -134,6 +151,9 @@ class RunFolder:
     def append(self, name: str, record: dict[str, Any]) -> None:
         if dist.is_main():
             append_jsonl(self.path / name, record)
+            sink = _SINK.get()
+            if sink is not None and name != TIMINGS:
+                sink(name, record)
 
     def records(self, name: str) -> list[dict[str, Any]]:
         return dist.on_main(read_jsonl, self.path / name)  # type: ignore[no-any-return]

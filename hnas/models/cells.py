@@ -86,16 +86,19 @@ class Cell(nn.Module):
     kind: ClassVar[str] = ""
     ops_registry: ClassVar[Registry[Any]]
 
+    #: Spatial factor of the cell (1 for normal cells).
+    default_scale: ClassVar[int] = 1
+
     def __init__(
         self,
+        edges: CellGenotype | CandidateEdges,
         in_channels: tuple[int, int],
         channels: int,
-        edges: CellGenotype | CandidateEdges,
-        *,
-        scale: int = 1,
+        scale: int | None = None,
         op_params: OpParams | None = None,
     ) -> None:
         super().__init__()
+        scale = self.default_scale if scale is None else scale
         self.channels = channels
         self.scale = scale
         self.op_params = {name: dict(values) for name, values in (op_params or {}).items()}
@@ -199,6 +202,7 @@ class UpsamplingCell(Cell):
 
     kind = "upsampling"
     ops_registry = UPSAMPLING_OPS
+    default_scale = 2
 
     def make_op(self, op: str, source: int, *, search: bool = False) -> nn.Module:
         edge_scale = self.scale if source < 2 else 1
@@ -228,4 +232,4 @@ def build_cell(
     op_params: OpParams | None = None,
 ) -> Cell:
     """A cell of the registered type ``name`` (derived from a genotype, or shared over candidates)."""
-    return cell_class(name, kind)(in_channels, channels, edges, scale=scale, op_params=op_params)
+    return cell_class(name, kind)(edges, in_channels, channels, scale=scale, op_params=op_params)

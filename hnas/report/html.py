@@ -119,7 +119,7 @@ def _search_section(run: RunData) -> dict[str, Any]:
 
 def _policy_section(run: RunData) -> dict[str, Any]:
     if not run.has_policy:
-        return {"reason": "search_state.pt is missing (the search writes it after every epoch)"}
+        return {"reason": "search_state.safetensors is missing (the search writes it after every epoch)"}
     from hnas.report.policy import run_policy
 
     try:
@@ -216,7 +216,7 @@ def _retrain_section(run: RunData) -> dict[str, Any]:
             else "retrain/train_log.jsonl is missing (the retrain stage has not run yet)"
         )
         return {"reason": reason}
-    keys = ("step", "total", "parameters", "best_val_psnr", "last_val_psnr", "seconds")
+    keys = ("step", "total", "parameters", "best_val_psnr", "best_step", "checkpoint")
     facts = [(k, fmt(summary.get(k), k)) for k in keys if summary and k in summary]
     return {"image": _image(plots.retrain_curves(run.train_log)) if run.train_log else None, "facts": facts}
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,20 +19,21 @@ from hnas.report.rundata import RunFolderError
 from hnas.spaces.genotype import Genotype
 
 #: The checkpoint the search stage writes; :func:`load_controller` is the only reader.
-SEARCH_STATE = "search_state.pt"
+SEARCH_STATE = "search_state.safetensors"
 _INPUT_LABELS = ("c_{k-2}", "c_{k-1}")
 
 
 def load_controller(run_dir: str | Path) -> Any:
     """The run's controller with its learned weights, rebuilt from ``spec.json``.
 
-    The one place that knows how the search stores the controller (today: the ``"controller"``
-    state dict inside the ``torch.save``-d ``search_state.pt``); when that format changes, only this
-    function changes. Every problem is a one-line :class:`RunFolderError`.
+    The one place that knows how the search stores the controller (the ``controller`` tensor group
+    and the ``controller`` info of ``search_state.safetensors``, :mod:`hnas.engine.state`); when
+    that format changes, only this function changes. Every problem is a one-line
+    :class:`RunFolderError`.
     """
-    import torch
-
-    from hnas.controllers import build_controller
+    from hnas.engine.state import load_state
+    from hnas.errors import HnasError
+    from hnas.search.components import build_controller
     from hnas.search.spec import spec_from_dict
 
     run_dir = Path(run_dir)
@@ -49,22 +49,16 @@ def load_controller(run_dir: str | Path) -> Any:
         )
         raise RunFolderError(f"{run_dir} has no {SEARCH_STATE}: {hint}")
     try:
-        spec = spec_from_dict(json.loads(spec_file.read_text(encoding="utf-8")), source=str(spec_file))
+        spec = spec_from_dict(json.loads(spec_file.read_text(encoding="utf-8")), source=str(spec_file),
+                              import_named=False)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RunFolderError(f"cannot read {spec_file}: {exc}") from None
     space = spec.space
-    controller = build_controller(
-        spec.controller.type,
-        space.resolved_normal_ops(),
-        space.resolved_upsampling_ops(),
-        space.nodes,
-        space.layers,
-        **spec.controller.params,
-    )
+    controller = build_controller(spec, space.resolved_normal_ops(), space.resolved_upsampling_ops())
     try:
-        state = torch.load(state_file, map_location="cpu", weights_only=True)
-        controller.load_state_dict(state["controller"])
-    except (OSError, EOFError, pickle.UnpicklingError, RuntimeError, KeyError, TypeError, ValueError) as exc:
+        state = load_state(state_file)
+        controller.load_resume_state(state.group("controller"), state.info["controller"])
+    except (HnasError, OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         raise RunFolderError(
             f"{state_file} does not hold this spec's controller ({first}); "

@@ -2,7 +2,7 @@
 
 A run folder is what ``hnas run --out DIR`` leaves (``spec.json``, ``state.json``,
 ``search_log.jsonl``, ``archive.jsonl``, ``derived.json``, ``genotype.json``, ``retrain/``,
-``retrain.json``, ``results.json``, ``pareto.png``, ``search_state.pt``) and what ``hnas compare``
+``retrain.json``, ``results.json``, ``pareto.png``, ``timings.jsonl``, ``search_state.safetensors``) and what ``hnas compare``
 leaves (``compare.json``). A report is most wanted when a run went wrong, so a missing, torn or
 unreadable file never raises here: its field is empty and :attr:`RunData.notes` says why, and each
 report section says "not available" instead. This module is the one place that knows the file
@@ -50,6 +50,7 @@ class RunData:
     genotype: Genotype | None = None
     train_log: list[dict[str, Any]] = field(default_factory=list)
     retrain_summary: dict[str, Any] | None = None
+    timing_log: list[dict[str, Any]] = field(default_factory=list)
     retrain: dict[str, Any] | None = None
     results: dict[str, Any] | None = None
     compare: dict[str, Any] | None = None
@@ -67,7 +68,7 @@ class RunData:
 
     @property
     def has_policy(self) -> bool:
-        return (self.path / "search_state.pt").is_file() and self.spec is not None
+        return (self.path / "search_state.safetensors").is_file() and self.spec is not None
 
     def archive_stage(self, stage: str) -> list[dict[str, Any]]:
         return [r for r in self.archive if r.get("stage") == stage]
@@ -92,34 +93,29 @@ class RunData:
             "position": (f"{self.genotype.position} of {self.genotype.layers}" if self.genotype else None),
             "lambda": results.get("lambda", self.spec_value("reward", "lambda")),
             "eval_set": first_set[0] if first_set else None,
-            "psnr": _number(results.get("psnr")),
-            "ssim": _number(results.get("ssim")),
+            "psnr": _number(_dict(first_set[1]).get("psnr")) if first_set else None,
+            "ssim": _number(_dict(first_set[1]).get("ssim")) if first_set else None,
             "macs": _number(results.get("macs")),
             "params": _number(results.get("params")),
             "channels": results.get("channels", self.spec_value("retrain", "channels")),
             "scale": results.get("scale", self.spec_value("space", "scale")),
-            "reward": _number(results.get("reward", derived.get("reward"))),
-            "search_psnr": _number(results.get("search_psnr", derived.get("psnr"))),
+            "reward": _number(_dict(results.get("search")).get("reward", derived.get("reward"))),
+            "search_psnr": _number(_dict(results.get("search")).get("psnr", derived.get("psnr"))),
             "stage": (self.state or {}).get("stage"),
         }
         return {k: v for k, v in numbers.items() if v is not None}
 
     def timings(self) -> list[dict[str, Any]]:
-        """Per stage: the seconds the logs measured, and when the stage's last file was written.
-
-        Search and retraining time their own work (``seconds`` per epoch, the trainer's total);
-        derivation and evaluation do not, so their durations come from file modification times,
-        which a copied or resumed folder can distort (the report says which is which).
-        """
+        """Per stage: the seconds the run measured (``timings.jsonl``, summed over resumed
+        attempts), and when the stage's last file was written (file modification times, which a
+        copied folder can distort; the report says which is which)."""
         rows: list[dict[str, Any]] = []
         start = self.file_times.get("spec.json")
-        epochs = [_number(r.get("seconds")) for r in self.search_log]
-        measured = {
-            "search": sum(s for s in epochs if s is not None) if any(s is not None for s in epochs) else None,
-            "retrain": _number(
-                (self.retrain or {}).get("seconds", (self.retrain_summary or {}).get("seconds"))
-            ),
-        }
+        measured: dict[str, float] = {}
+        for record in self.timing_log:
+            stage, seconds = record.get("stage"), _number(record.get("seconds"))
+            if isinstance(stage, str) and seconds is not None:
+                measured[stage] = measured.get(stage, 0.0) + seconds
         ends = {
             "search": self.file_times.get("search_log.jsonl"),
             "derive": self.file_times.get("derived.json"),
@@ -243,7 +239,7 @@ def load_run(path: str | Path) -> RunData:
         )
     read = _Reader(path)
     spec = read.json("spec.json")
-    _import_plugins(spec, read.notes)
+    _check_plugins(spec, read.notes, path)
     derived = read.json("derived.json")
     results = read.json("results.json")
     genotype_file = read.json("genotype.json")
@@ -276,6 +272,7 @@ def load_run(path: str | Path) -> RunData:
         genotype=genotype,
         train_log=read.jsonl("retrain/train_log.jsonl"),
         retrain_summary=read.json("retrain/summary.json"),
+        timing_log=read.jsonl("timings.jsonl"),
         retrain=read.json("retrain.json"),
         results=results,
         compare=read.json("compare.json"),
@@ -286,17 +283,17 @@ def load_run(path: str | Path) -> RunData:
     )
 
 
-def _import_plugins(spec: dict[str, Any] | None, notes: list[str]) -> None:
-    """Import the spec's plugin modules so genotypes with third-party ops validate."""
+def _check_plugins(spec: dict[str, Any] | None, notes: list[str], path: Path) -> None:
+    """A run made with plugins reads fully only with them imported (``--plugin``); a folder never
+    imports code by itself."""
     plugins = _dict(spec).get("plugins")
     if not isinstance(plugins, list):
         return
-    from hnas.search.spec import import_plugins
+    from hnas.plugins import missing_plugin_message
 
-    try:
-        import_plugins([p for p in plugins if isinstance(p, str)])
-    except HnasError as exc:
-        notes.append(str(exc))
+    message = missing_plugin_message([p for p in plugins if isinstance(p, str)], str(path))
+    if message:
+        notes.append(message)
 
 
 def run_genotype(path: str | Path) -> Genotype:

@@ -49,3 +49,30 @@ class TensorBoardSink:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: Which field of each log's lines is the step on TensorBoard's x axis.
+STEP_FIELDS = {"search_log.jsonl": ("search", "epoch"), "archive.jsonl": ("architectures", None),
+               "train_log.jsonl": ("train", "step")}
+
+
+class LogWatcher:
+    """Turns the run folder's log lines into TensorBoard scalars (``with watching(LogWatcher(dir))``).
+
+    Archive lines (one per evaluated architecture) are numbered in arrival order.
+    """
+
+    def __init__(self, log_dir: str | Path) -> None:
+        self.sink = TensorBoardSink(log_dir)
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, name: str, record: dict[str, Any]) -> None:
+        stream, field = STEP_FIELDS.get(Path(name).name, (Path(name).stem, None))
+        count = self.counts.get(stream, 0)
+        self.counts[stream] = count + 1
+        step = record.get(field) if field else count
+        self.sink.record(stream, int(step) if isinstance(step, (int, float)) else count, record)
+        self.sink.flush()
+
+    def close(self) -> None:
+        self.sink.close()

@@ -129,8 +129,7 @@ class Search:
             index = epoch * search.w_steps + step
             set_lr(self.optimizer, cosine_lr(index, self.total_w_steps, search.lr, search.lr_min))
             lr_img, hr_img = self.data.w_batch(index, part)
-            with torch.no_grad():
-                genotype = sampler.sample(generator=self.draw("w", index)).genotype
+            genotype = sampler.training_sample(generator=self.draw("w", index))
             lr_img, hr_img = lr_img.to(self.device), hr_img.to(self.device)
             loss = F.l1_loss(self.ddp(lr_img, genotype), hr_img)
             value = dist.all_reduce_mean(loss.detach())

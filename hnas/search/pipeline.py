@@ -26,6 +26,7 @@ from hnas.search.algorithm import ARCHIVE_FILE, LOG_FILE, Search
 from hnas.search.checks import check_data, source_name
 from hnas.search.components import build_components
 from hnas.search.data import SearchData
+from hnas.report.html import write_report
 from hnas.search.report import plot_pareto
 from hnas.search.scoring import Scorer
 from hnas.search.spec import Spec
@@ -185,6 +186,7 @@ def run_one(spec: Spec, out: Path, device: torch.device, resume: bool, progress:
     results = dist.on_main(write_results, spec, folder, derived, evaluation, trained)
     folder.timing("evaluate", time.perf_counter() - started)
     folder.mark("done")
+    dist.on_main(write_report, folder.path)
     return results  # type: ignore[no-any-return]
 
 
@@ -216,6 +218,7 @@ def _sweep_report(spec: Spec, folder: RunFolder, runs: dict[str, dict[str, Any]]
     chosen = {label: RunFolder(folder / f"lambda-{value}").read_json("derived.json")
               for label, value in zip(runs, lambdas)}
     plot_pareto(folder / "pareto.png", series, chosen, title="HNAS lambda sweep: PSNR vs MACs")
+    write_report(folder.path)
     keys = ("hash", "position", "macs", "params", "lambda", "evaluation")
     summary = {"lambdas": lambdas, "runs": {label: {k: r.get(k) for k in keys} for label, r in runs.items()}}
     folder.write_json("pareto.json", summary)

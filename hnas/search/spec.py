@@ -295,13 +295,26 @@ def _describe(exc: ValidationError) -> str:
     return f"{loc}: {msg}{shown}"
 
 
-def spec_from_dict(data: dict[str, Any], source: str = "spec", plugins: list[str] | None = None) -> Spec:
+def spec_from_dict(data: dict[str, Any], source: str = "spec", plugins: list[str] | None = None,
+                   *, import_named: bool = True) -> Spec:
     """Validate a spec dict (after importing its ``plugins`` and the extra ``plugins``) and check
-    every component it names (:func:`check_spec`); every problem is one :class:`SpecError` line."""
+    every component it names (:func:`check_spec`); every problem is one :class:`SpecError` line.
+
+    ``import_named=False`` is for specs read back from a run folder: data, which never imports
+    code by itself, so a plugin it names must have been passed (``--plugin``) or the error says so.
+    """
     named = data.get("plugins", [])
     if not (isinstance(named, list) and all(isinstance(p, str) for p in named)):
         raise SpecError(f"{source}: plugins must be a list of module names, e.g. plugins = [\"my_ops\"]")
-    import_plugins([*named, *(plugins or [])])
+    import_plugins(plugins or [])
+    if import_named:
+        import_plugins(named)
+    else:
+        from hnas.plugins import missing_plugin_message
+
+        message = missing_plugin_message(named, source)
+        if message:
+            raise SpecError(message)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
@@ -310,6 +323,13 @@ def spec_from_dict(data: dict[str, Any], source: str = "spec", plugins: list[str
         spec = spec.model_copy(update={"plugins": list(dict.fromkeys([*spec.plugins, *plugins]))})
     check_spec(spec, source)
     return spec
+
+
+def load_run_spec(run: str | Path, plugins: list[str] | None = None) -> Spec:
+    """The resolved spec of a run folder (``spec.json``); its plugins must be passed, not imported."""
+    file = Path(run) / "spec.json"
+    data = read_structured(file, "run spec", SpecError, toml=False)
+    return spec_from_dict(data, source=str(file), plugins=plugins, import_named=False)
 
 
 def load_spec(path: str | Path, overrides: list[str] | None = None, plugins: list[str] | None = None) -> Spec:
@@ -343,6 +363,7 @@ __all__ = [
     "Spec",
     "apply_overrides",
     "check_spec",
+    "load_run_spec",
     "load_spec",
     "spec_from_dict",
 ]

@@ -117,6 +117,12 @@ class Trainer:
         self.device = dist.init(config.device)
         self.part = dist.shard(config.batch)
         self.total = config.total_iters
+        # The data first: a wrong folder is one line, and the run folder is not created for nothing.
+        self.sampler = StepPatchSampler(training_images(config), config.scale, config.patch, config.batch,
+                                        seed=config.seed, augment=config.augment)
+        self.validation = (BenchmarkSet(select_split(open_images(config.val), config.val_split), config.scale)
+                           if config.val is not None else None)
+        self._val_part = self._validation_part()
         identity = {"genotype": self.genotype.to_dict(), **{k: getattr(config, k) for k in IDENTITY_FIELDS}}
         self.folder.open(identity, resume, what="training run")
 
@@ -125,11 +131,6 @@ class Trainer:
             self.model = HNASNet(self.genotype, scale=config.scale, channels=config.channels,
                                  global_skip=config.global_skip, op_params=config.op_params).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
-        self.sampler = StepPatchSampler(training_images(config), config.scale, config.patch, config.batch,
-                                        seed=config.seed, augment=config.augment)
-        self.validation = (BenchmarkSet(select_split(open_images(config.val), config.val_split), config.scale)
-                           if config.val is not None else None)
-        self._val_part = self._validation_part()
 
         self.step = 0
         self.best_psnr: float | None = None
