@@ -167,6 +167,8 @@ class Controller(nn.Module):
         self.nodes = nodes
         self.layers = layers
         self.position_weight = float(position_weight)
+        #: The cell types every proposed genotype names (the space's; the paper's by default).
+        self.cell_types: tuple[str, str] = ("normal", "upsampling")
         # Tracks the device for controllers without parameters; not saved in state_dict.
         self.register_buffer("_device_anchor", torch.zeros(0), persistent=False)
         self.slots: tuple[Slot, ...] = self._layout()
@@ -225,6 +227,8 @@ class Controller(nn.Module):
             upsampling=cells["upsampling"],
             position=actions[i] + 1,
             layers=self.layers,
+            normal_cell=self.cell_types[0],
+            upsampling_cell=self.cell_types[1],
         )
 
     def actions_of(self, genotype: Genotype) -> tuple[int, ...]:

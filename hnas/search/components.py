@@ -80,6 +80,7 @@ class Components:
 
 
 def build_controller(spec: Spec, normal_ops: list[str], upsampling_ops: list[str]) -> Controller:
+    """The spec's controller over these ops, proposing genotypes with the space's cell types."""
     node = Component(type=spec.controller.type, params=spec.controller.params).canonical(CONTROLLERS)
     cls = CONTROLLERS.get(node.type)
     check_params(CONTROLLERS, node, "controller", ("normal_ops", "upsampling_ops", "nodes", "layers"))
@@ -87,7 +88,8 @@ def build_controller(spec: Spec, normal_ops: list[str], upsampling_ops: list[str
                        spec.space.layers, **node.params)
     if not isinstance(controller, Controller):
         raise SpecError(f"controller '{node.type}' did not build a hnas.controllers.Controller")
-    return controller  # type: ignore[no-any-return]
+    controller.cell_types = spec.space.cell_types()
+    return controller
 
 
 def build_components(spec: Spec) -> Components:

@@ -1,0 +1,107 @@
+"""A plugin package registers one of each kind (op, upsampling op, cell, controller, reward, cost,
+data source), and one spec uses them all: search -> retrain -> evaluate -> load_model -> export.
+
+Run in subprocesses (one thread, a timeout) so the plugin's registrations never leak into the
+other tests' registries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PLUGIN_PATH = Path(__file__).parent / "plugin_pkg"
+
+SPEC = """
+name = "plugins"
+seed = 1
+device = "cpu"
+plugins = ["hnas_test_plugin"]
+
+[space]
+layers = 3
+nodes = 2
+channels = 2
+global_skip = "bicubic"
+normal_cell = "plugin_residual"
+normal_ops = ["skip_connect", { type = "plugin_conv", params = { kernel = 5 } }]
+upsampling_ops = ["nearest", "plugin_upsample"]
+
+[data]
+source = { type = "plugin_gradients", params = { count = 5 } }
+w_split = [1, 2]
+theta_split = [3, 3]
+patch = 16
+batch = 2
+score_patches = 2
+score_patch = 16
+
+[controller]
+type = "plugin_late_random"
+
+[reward]
+type = "plugin_psnr_only"
+params = { offset = 1.0 }
+
+[cost]
+type = "plugin_edges"
+
+[search]
+epochs = 2
+w_steps = 1
+controller_steps = 2
+derive_samples = 1
+
+[retrain]
+channels = 2
+iters = 2
+batch = 2
+patch = 16
+train_split = [1, 4]
+val_split = [5, 5]
+val_every = 1
+
+[evaluate]
+data = ["builtin:set5"]
+"""
+
+
+def hnas(*args: str, cwd: Path, plugin_path: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    if plugin_path:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PLUGIN_PATH), env.get("PYTHONPATH", "")) if p)
+    return subprocess.run([sys.executable, "-m", "hnas", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_one_spec_uses_a_plugin_of_every_kind_end_to_end(tmp_path: Path) -> None:
+    spec = tmp_path / "plugins.toml"
+    spec.write_text(SPEC)
+    run = hnas("run", str(spec), "--out", "run", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    genotype = results["genotype"]
+    assert genotype["normal_cell"] == "plugin_residual" and genotype["position"] == 3  # the plugin controller
+    assert {op for op, _, _ in genotype["normal"]} <= {"skip_connect", "plugin_conv"}
+    archive = [json.loads(line) for line in (tmp_path / "run" / "archive.jsonl").read_text().splitlines()]
+    assert all(r["reward"] == pytest.approx(r["psnr"] + 1.0, abs=1e-5) for r in archive)  # the plugin reward
+    assert all(r["cost"] == float(int(r["cost"])) for r in archive)  # edges counted by the plugin cost
+    assert set(results["evaluation"]) == {"Set5"}
+
+    model = str(tmp_path / "run" / "model.safetensors")
+    # a model file never imports code by itself: without the plugin, one line names the module to pass
+    missing = hnas("eval", model, "--data", "builtin:set5", cwd=tmp_path, plugin_path=False)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "--plugin hnas_test_plugin" in missing.stderr
+    loaded = hnas("eval", model, "--data", "builtin:set5", "--plugin", "hnas_test_plugin", "--json", cwd=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    assert json.loads(loaded.stdout)["Set5"]["psnr"] == pytest.approx(results["evaluation"]["Set5"]["psnr"], abs=1e-4)
+    exported = hnas("export", model, "--format", "torchscript", "--out", "model.pt", "--plugin", "hnas_test_plugin",
+                    cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "model.pt").is_file()
