@@ -189,7 +189,7 @@ def assert_search_follows(run: Path, reference: Path) -> None:
     for a, b in zip(log, ref):
         assert relative(a["loss"], b["loss"]) < 1e-3
     results = json.loads((run / "results.json").read_text())
-    assert results["psnr"] is not None and (run / "model.safetensors").is_file()
+    assert results["evaluation"]["Set5"]["psnr"] > 0 and (run / "model.safetensors").is_file()
     assert json.loads((run / "state.json").read_text())["stage"] == "done"
 
 
@@ -248,3 +248,19 @@ def test_nproc_relaunches_the_same_command_line(monkeypatch: pytest.MonkeyPatch)
     assert nproc == 2 and argv[:2] == ["train", "hnas-a"] and "--nproc" not in argv
     for option in (["--global-skip", "bicubic"], ["--batch", "4"], ["--resume"], ["--json"]):
         assert any(argv[i:i + len(option)] == option for i in range(len(argv))), option
+
+
+# -- compare -------------------------------------------------------------------------------------
+def test_compare_spreads_whole_members_over_the_processes(search_root: Path, small_images: Path) -> None:
+    """Two processes each train whole members (no DDP inside one member), and every member's
+    evaluation is exactly the one-process comparison's."""
+    common = ["baseline-plain", "random:1", "--space", str(search_root / "tiny.toml"), "--data", str(small_images),
+              "--eval", "builtin:set5", "--iters", "2", "--channels", "2", "--seeds", "1", "--batch", "2",
+              "--patch", "16", "--latency-input", "16x16"]
+    invoke("compare", *common, "--out", str(search_root / "cmp_one"))
+    hnas_nproc2("compare", *common, "--out", str(search_root / "cmp_two"))
+    for name in ("baseline-plain", "random-1"):
+        one = json.loads((search_root / "cmp_one" / "members" / name / "seed-0" / "eval.json").read_text())
+        two = json.loads((search_root / "cmp_two" / "members" / name / "seed-0" / "eval.json").read_text())
+        assert one == two, name
+    assert (search_root / "cmp_two" / "compare.json").is_file()

@@ -110,6 +110,8 @@ class RunFolder:
             probe.unlink()
         except OSError as exc:
             raise RunFolderError(f"cannot write the folder {self.path}: {exc.strerror or exc}") from None
+        for stale in self.path.rglob(".*.tmp"):  # a write killed before its rename (hnas.utils.io.atomic_path)
+            stale.unlink(missing_ok=True)
         if file.exists():
             return True
         atomic_write_json(file, identity)

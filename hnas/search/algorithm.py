@@ -188,7 +188,7 @@ class Search:
             self.folder.append(LOG_FILE, summary)
             self.epoch = epoch + 1
             self.save()
-            if on_epoch is not None:
+            if on_epoch is not None and dist.is_main():  # the others have no controller statistics
                 on_epoch(summary)
 
     def _sync_controller(self) -> None:
