@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
-from torch import nn
 
 from hnas.cli.app import app
 from hnas.cli.common import err_console, print_json, user_errors
-from hnas.data.datasets import BenchmarkSet
-from hnas.data.evaluate import BicubicUpscaler, evaluate
-from hnas.data.sources import source_label
 from hnas.errors import CheckpointError, HnasError
-from hnas.utils.device import resolve_device
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def _is_checkpoint(model: str) -> bool:
@@ -74,6 +69,8 @@ def _resolve_model(
     model: str, scale: Optional[int], weights: Optional[Path], channels: int, device: str
 ) -> tuple[Any, int]:
     if model == "bicubic":
+        from hnas.data.evaluate import BicubicUpscaler
+
         if weights is not None:
             raise HnasError("--weights does not apply to the bicubic baseline")
         if scale is None:
@@ -99,6 +96,8 @@ def _resolve_model(
 
 
 def _unique_labels(sources: list[str]) -> list[str]:
+    from hnas.data.sources import source_label
+
     labels: list[str] = []
     for source in sources:
         label = source_label(source)
@@ -131,6 +130,14 @@ def eval_command(
     channels: Annotated[int, typer.Option(min=1, help="Channels per op when building a preset.")] = 64,
 ) -> None:
     """Score a model on benchmark sets: PSNR and SSIM on the Y channel, per set and per image."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+
+    from hnas.data.datasets import BenchmarkSet
+    from hnas.data.evaluate import evaluate
+    from hnas.utils.device import resolve_device
+
     target = resolve_device(device)
     net, net_scale = _resolve_model(model, scale, weights, channels, str(target))
     sets = [BenchmarkSet(source, net_scale) for source in data]

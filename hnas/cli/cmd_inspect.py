@@ -6,14 +6,10 @@ from enum import Enum
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from hnas.cli.app import app
 from hnas.cli.common import print_json, user_errors
-from hnas.models.network import build_model
 from hnas.registry import ALL_REGISTRIES
-from hnas.spaces.resolve import resolve_genotype
 
 Kind = Enum("Kind", {name: name for name in ALL_REGISTRIES}, type=str)  # type: ignore[misc]
 
@@ -26,6 +22,9 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of names.")] = False,
 ) -> None:
     """List what a registry holds (ops, upsampling, cells, controllers, rewards, costs, presets)."""
+    from rich.console import Console
+    from rich.table import Table
+
     registry = ALL_REGISTRIES[kind.value]
     entries = registry.entries(pattern)
     if as_json:
@@ -50,6 +49,12 @@ def show_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the canonical genotype JSON only.")] = False,
 ) -> None:
     """Show a genotype and the derived network layer by layer."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hnas.models.network import build_model
+    from hnas.spaces.resolve import resolve_genotype
+
     genotype = resolve_genotype(model)
     if as_json:
         print_json(genotype.to_dict())

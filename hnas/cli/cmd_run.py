@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hnas import distributed as dist
 from hnas.cli.app import app
 from hnas.cli.common import err_console, print_json, user_errors
-from hnas.search.pipeline import run_spec
-from hnas.search.spec import Spec, load_spec
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from hnas.search.spec import Spec
 
 
 class StageBars:
@@ -51,6 +52,9 @@ def run_command(
 
     Under torchrun (or with --nproc N) the processes share the work; rank 0 writes the run directory.
     """
+    from hnas import distributed as dist
+    from hnas.search.spec import load_spec
+
     spec = load_spec(spec_path, overrides or [])
     out_dir = out or Path("runs") / spec.name
     if nproc > 1:  # the spec is checked above, so a mistake is one line before any process starts
@@ -64,6 +68,11 @@ def run_command(
 
 def _run(spec: Spec, out_dir: Path, device: str | None, resume: bool, as_json: bool) -> None:
     """The experiment in this process (one of several under torchrun: only rank 0 talks)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hnas import distributed as dist
+    from hnas.search.pipeline import run_spec
+
     if dist.silent():
         results = run_spec(spec, out_dir, device, resume)
     else:

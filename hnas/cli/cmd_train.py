@@ -5,24 +5,17 @@ from __future__ import annotations
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from hnas import distributed as dist
 from hnas.cli.app import app
 from hnas.cli.common import err_console, print_json, user_errors
-from hnas.spaces.resolve import resolve_genotype
-from hnas.train.config import TrainConfig
-from hnas.train.trainer import Trainer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from hnas.train.config import TrainConfig
 
 
 class GlobalSkipChoice(str, Enum):
@@ -94,6 +87,10 @@ def train_command(
     OUT/last.safetensors is always the last. Ctrl-C saves a resume checkpoint: continue with --resume.
     Under torchrun (or with --nproc N) the processes train one model data-parallel; rank 0 writes OUT.
     """
+    from hnas import distributed as dist
+    from hnas.spaces.resolve import resolve_genotype
+    from hnas.train.config import TrainConfig
+
     genotype = resolve_genotype(model)
     config = TrainConfig.create(
         data=data, scale=scale, channels=channels, global_skip=global_skip.value, iters=iters, epochs=epochs,
@@ -112,6 +109,18 @@ def train_command(
 def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop_at: int | None,
            as_json: bool) -> None:
     """The training itself, in this process (one of several under torchrun: only rank 0 talks)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from hnas import distributed as dist
+    from hnas.train.trainer import Trainer
+
     speak = not dist.silent()
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),

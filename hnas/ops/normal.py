@@ -12,7 +12,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.layers import SEModule
 from torch import nn
 
 from hnas.ops.fast import PointwiseConv2d, eager_cpu
@@ -220,6 +219,25 @@ class UpAndDownProjection(nn.Module):
         return l0 + self.down_l1(self.down_h0(l0) - h)
 
 
+class ChannelAttention(nn.Module):
+    """Squeeze-and-excitation gate of RCAN's RCAB (Hu et al., CVPR 2018; Zhang et al., ECCV 2018):
+    global average pool, 1x1 conv down to ``reduced`` channels, ReLU, 1x1 conv back, sigmoid, scale.
+
+    Written here rather than taken from ``timm.layers.SEModule`` because importing timm (and the
+    torchvision it pulls in) costs seconds at every ``import hnas``. The attribute names are
+    timm's (``fc1``, ``fc2``), so state-dict keys and checkpoints are the same as before.
+    """
+
+    def __init__(self, channels: int, reduced: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, reduced, 1, bias=True)
+        self.fc2 = nn.Conv2d(reduced, channels, 1, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = self.fc2(F.relu(self.fc1(x.mean((2, 3), keepdim=True))))
+        return x * torch.sigmoid(gate)
+
+
 @NORMAL_OPS.register("rcab")
 class RCAB(nn.Module):
     """RCAN's residual channel attention block (Zhang et al., ECCV 2018).
@@ -234,7 +252,7 @@ class RCAB(nn.Module):
             nn.Conv2d(channels, channels, 3, padding=1, bias=True),
             nn.ReLU(inplace=True),
             nn.Conv2d(channels, channels, 3, padding=1, bias=True),
-            SEModule(channels, rd_channels=max(1, channels // reduction), bias=True),
+            ChannelAttention(channels, max(1, channels // reduction)),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
