@@ -13,6 +13,7 @@ shared by all of them would be wrong for every one.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +21,7 @@ from torch import nn
 
 from hnas.models.cells import ReLUConv1x1
 from hnas.models.network import DIV2K_RGB_MEAN, MeanShift
-from hnas.ops.fast import concat
+from hnas.ops.fast import concat, run_edge
 from hnas.registry import CELLS, NORMAL_OPS, UPSAMPLING_OPS
 from hnas.spaces.genotype import CellGenotype, Genotype
 
@@ -70,12 +71,13 @@ class SearchCell(nn.Module):
         if not relued:
             s0, s1 = F.relu(s0), F.relu(s1)
         states = [self.preprocess0.project(s0), self.preprocess1.project(s1)]
+        memo: dict[Any, torch.Tensor] = {}  # perf (issue #14): edges reading one node share its ReLU
         for node in range(2, self.nodes + 2):
             a, b = genotype.node_edges(node)
-            out_a = self.edges[_key(node, a.source, a.op)](states[a.source])
+            out_a = run_edge(self.edges[_key(node, a.source, a.op)], states, a.source, memo)
             # Two identical edges share weights, so the second is the same tensor: compute once.
-            out_b = out_a if (a.source, a.op) == (b.source, b.op) else self.edges[_key(node, b.source, b.op)](
-                states[b.source]
+            out_b = out_a if (a.source, a.op) == (b.source, b.op) else run_edge(
+                self.edges[_key(node, b.source, b.op)], states, b.source, memo
             )
             states.append(out_a + out_b)
         return concat(states[2:], relu_output)
