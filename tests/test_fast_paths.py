@@ -135,3 +135,48 @@ def test_supernet_forward_and_backward_in_float32_match_float64() -> None:
     torch.testing.assert_close(out.double(), expected, rtol=1e-4, atol=1e-3)
     for a, b in zip(fast, slow):
         torch.testing.assert_close(a.double(), b, rtol=1e-3, atol=1e-3 * float(b.abs().max()))
+
+
+@pytest.mark.parametrize("preset", ["hnas-a", "hnas-b", "hnas-c"])
+def test_inference_fast_path_matches_reference_within_1e3(preset: str) -> None:
+    """Without autograd the network fuses ReLUs and node sums into oneDNN convolutions; with
+    oneDNN switched off (``torch.backends.mkldnn.flags``) every op runs its plain form."""
+    torch.manual_seed(0)
+    net = hnas.build_model(preset, scale=2, channels=8).eval()
+    x = torch.rand(1, 3, 13, 16) * 255
+    with torch.no_grad():
+        fast = net(x)
+        with torch.backends.mkldnn.flags(enabled=False):
+            reference = net(x)
+    assert float((fast - reference).abs().max()) <= 1e-3
+
+
+def test_pointwise_post_ops_match_separate_ops() -> None:
+    from hnas.ops.fast import pointwise_conv
+
+    x, other = channels_last(1, 8, 5, 7), channels_last(1, 4, 5, 7)
+    w = torch.randn(4, 8, 1, 1)
+    with torch.no_grad():
+        for relu in (False, True):
+            for add in (None, other):
+                expected = F.conv2d(x, w) + (0 if add is None else add)
+                expected = F.relu(expected) if relu else expected
+                torch.testing.assert_close(pointwise_conv(x, w, relu=relu, add=add), expected)
+
+
+def test_commands_check_the_fast_path_against_the_plain_ops() -> None:
+    """``hnas upscale``/``eval`` run in :func:`inference_path`: fast when it agrees with the plain
+    ops within 1e-3, the plain ops (oneDNN off) with ``--plain``."""
+    from hnas.cli.common import inference_path
+
+    torch.manual_seed(0)
+    net = hnas.build_model("hnas-b", scale=2, channels=4).eval()
+    x = torch.rand(1, 3, 10, 12) * 255
+    with inference_path(net, fast=True), torch.inference_mode():
+        assert torch.backends.mkldnn.is_available() == bool(torch.backends.mkldnn.enabled)
+        fast = net(x)
+    with inference_path(net, fast=False), torch.inference_mode():
+        assert not torch.backends.mkldnn.enabled
+        plain = net(x)
+    assert torch.backends.mkldnn.enabled
+    assert float((fast - plain).abs().max()) <= 1e-3

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from hnas.cli.app import app
-from hnas.cli.common import err_console, print_json, user_errors
+from hnas.cli.common import err_console, inference_path, print_json, user_errors
 from hnas.errors import CheckpointError, HnasError
 
 if TYPE_CHECKING:
@@ -128,6 +128,9 @@ def eval_command(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     weights: Annotated[Optional[Path], typer.Option(help="safetensors weights for a preset name.")] = None,
     channels: Annotated[int, typer.Option(min=1, help="Channels per op when building a preset.")] = 64,
+    fast: Annotated[
+        bool, typer.Option("--fast/--plain", help="CPU fast path (checked against the plain ops) or the plain ops.")
+    ] = True,
 ) -> None:
     """Score a model on benchmark sets: PSNR and SSIM on the Y channel, per set and per image."""
     from rich.console import Console
@@ -143,7 +146,7 @@ def eval_command(
     sets = [BenchmarkSet(source, net_scale) for source in data]
     labels = _unique_labels(data)
     results: dict[str, Any] = {}
-    with Progress(
+    with inference_path(net, fast), Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),

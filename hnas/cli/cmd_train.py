@@ -79,6 +79,11 @@ def train_command(
         typer.Option("--nproc", min=1, help="Training processes on this machine (torchrun + DDP; --batch is the "
                      "global batch, split evenly); 1 trains in this process."),
     ] = 1,
+    fast: Annotated[
+        bool,
+        typer.Option("--fast", help="Keep freed memory in the process (large maps reused, not page-faulted in "
+                     "every step; results identical; the process keeps its peak memory)."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
     """Train a network with L1 loss, Adam and cosine decay; writes OUT/model.safetensors.
@@ -103,11 +108,11 @@ def train_command(
         argv = ["train", *dist.argv_from_click(ctx, skip=("nproc",))]
         raise typer.Exit(code=dist.launch(nproc, argv))
     with dist.session(config.device), dist.quiet_failures():
-        _train(genotype, config, out_dir, resume, stop_at, as_json)
+        _train(genotype, config, out_dir, resume, stop_at, as_json, fast)
 
 
 def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop_at: int | None,
-           as_json: bool) -> None:
+           as_json: bool, fast: bool = False) -> None:
     """The training itself, in this process (one of several under torchrun: only rank 0 talks)."""
     from rich.progress import (
         BarColumn,
@@ -130,6 +135,7 @@ def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop
         warnings.simplefilter("always" if speak else "ignore", UserWarning)
         warnings.showwarning = lambda message, *args, **kwargs: err_console.print(f"[yellow]warning[/]: {message}")
         trainer = Trainer(genotype, config, out_dir, resume=resume)
+        trainer.fast = fast
         try:
             if speak:
                 with Progress(*columns, console=err_console, transient=False) as progress:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hnas.cli.app import app
-from hnas.cli.common import err_console, print_json, user_errors
+from hnas.cli.common import err_console, inference_path, print_json, user_errors
 from hnas.errors import DataError, HnasError
 
 if TYPE_CHECKING:  # numpy, torch and Pillow are imported when a command runs (``hnas --help`` stays fast)
@@ -130,6 +130,9 @@ def upscale_command(
     ] = None,
     tile_overlap: Annotated[int, typer.Option("--tile-overlap", min=0, help="Context pixels around each tile.")] = 16,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N.")] = "auto",
+    fast: Annotated[
+        bool, typer.Option("--fast/--plain", help="CPU fast path (checked against the plain ops) or the plain ops.")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print {input: output} as JSON.")] = False,
 ) -> None:
     """Upscale images to exactly scale x their size, as PNG.
@@ -144,7 +147,7 @@ def upscale_command(
     net = _load_upscaler(model, scale, device)
     written: dict[str, str] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=False) as progress:
+    with inference_path(net, fast), Progress(*columns, console=err_console, transient=False) as progress:
         task = progress.add_task("upscale", total=len(files))
         for file, target in zip(files, targets):
             progress.update(task, description=f"upscale {file.name}")

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hnas.ops.fast import PointwiseConv2d, concat, run_edge
+from hnas.ops.fast import PointwiseConv2d, concat, run_node
 from hnas.registry import CELLS, NORMAL_OPS, UPSAMPLING_OPS
 from hnas.spaces.genotype import CellGenotype, Edge
 
@@ -88,9 +88,7 @@ class Cell(nn.Module):
         if not torch.jit.is_scripting():  # perf (issue #14): edges reading one node share its ReLU
             memo: dict[Any, torch.Tensor] = {}
             for node in self.nodes:
-                states.append(
-                    run_edge(node.op_a, states, node.source_a, memo) + run_edge(node.op_b, states, node.source_b, memo)
-                )
+                states.append(run_node(node.op_a, node.source_a, node.op_b, node.source_b, states, memo))
             return concat(states[2:], relu_output)
         for node in self.nodes:
             states.append(node(states))

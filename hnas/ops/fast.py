@@ -12,6 +12,10 @@ a lot on a CPU (benchmarks/README.md has the measurements):
 * Several edges of a cell often read the same node, and the separable and dilated convolutions
   all start with a ReLU of it; :func:`run_edge` computes that ReLU once per node (and a
   parameter-free op, e.g. the same interpolation, once per node), for every cell.
+* Without autograd, oneDNN can apply a ReLU or add a tensor in the pass that writes a 1x1
+  convolution's output (post-ops); :func:`pointwise_conv` takes ``relu=`` and ``add=``, so a
+  separable convolution's inner ReLU and a node's sum of its two edges cost no pass of their own
+  (:func:`run_node`).
 * oneDNN has no fast backward for *dilated* depthwise convolutions on AVX2 CPUs (the weight
   gradient falls back to a GEMM, 5-10x the forward). A dilation-2 convolution is four independent
   undilated ones on the four polyphase sub-images; :func:`to_phases` / :func:`from_phases` move
@@ -62,12 +66,42 @@ def cpu_rewrite(x: torch.Tensor) -> bool:
     )
 
 
-def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``F.conv2d(x, weight, bias)`` for a 1x1, stride-1, ungrouped ``weight``, through oneDNN on CPU."""
+def _can_fuse(x: torch.Tensor, add: torch.Tensor | None) -> bool:
+    """Post-ops apply without autograd, to a channels-last output and an ``add`` of its layout."""
+    return (
+        not torch.is_grad_enabled()
+        and x.is_contiguous(memory_format=torch.channels_last)
+        and (add is None or add.is_contiguous(memory_format=torch.channels_last))
+    )
+
+
+def pointwise_conv(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    relu: bool = False,
+    add: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``F.conv2d(x, weight, bias)`` for a 1x1, stride-1, ungrouped ``weight``, through oneDNN on CPU;
+    then ``+ add`` if given, then the ReLU if ``relu`` (in the same pass where oneDNN can)."""
     if not torch.jit.is_scripting():  # noqa: SIM102  (alone, so TorchScript skips the branch)
         if eager_cpu(x) and x.dim() == 4:
-            return torch.mkldnn_convolution(x, weight, bias, [0, 0], [1, 1], [1, 1], 1)
-    return F.conv2d(x, weight, bias)
+            if (relu or add is not None) and _can_fuse(x, add):
+                if add is None:
+                    return torch.ops.mkldnn._convolution_pointwise(
+                        x, weight, bias, [0, 0], [1, 1], [1, 1], 1, "relu", [], ""
+                    )
+                return torch.ops.mkldnn._convolution_pointwise.binary(
+                    x, add, weight, bias, [0, 0], [1, 1], [1, 1], 1, "add", None, "relu" if relu else None, [], None
+                )
+            out = torch.mkldnn_convolution(x, weight, bias, [0, 0], [1, 1], [1, 1], 1)
+            if add is not None:
+                out = out + add
+            return out.relu_() if relu else out  # in place: a convolution's backward needs no output
+    out = F.conv2d(x, weight, bias)
+    if add is not None:
+        out = out + add
+    return out.relu_() if relu else out
 
 
 class PointwiseConv2d(nn.Conv2d):
@@ -112,28 +146,48 @@ def _parameter_free_key(op: nn.Module) -> tuple[type, str] | None:
     return type(op), op.extra_repr()
 
 
-def run_edge(op: nn.Module, states: list[torch.Tensor], source: int, memo: dict[Any, torch.Tensor]) -> torch.Tensor:
-    """``op(states[source])``, sharing work with the other edges of the same cell call via ``memo``
-    (one empty dict per cell call).
+def run_edge(
+    op: nn.Module,
+    states: list[torch.Tensor],
+    source: int,
+    memo: dict[Any, torch.Tensor],
+    add: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``op(states[source])`` (``+ add`` if given), sharing work with the other edges of the same
+    cell call via ``memo`` (one empty dict per cell call).
 
     An op with a ``forward_relued`` method starts with a ReLU of its input (``SepConv``,
-    ``DilConv``): it gets the node's ReLU, computed once. A parameter-free op is computed once per
-    (node, op). Same values as calling each op on its own (the gradient of a shared ReLU is the sum
-    of the gradients its readers send, then masked once: equal up to float summation order).
+    ``DilConv``): it gets the node's ReLU, computed once, and adds ``add`` in its last pass. A
+    parameter-free op is computed once per (node, op). Same values as calling each op on its own
+    (the gradient of a shared ReLU is the sum of the gradients its readers send, then masked once:
+    equal up to float summation order).
     """
     forward_relued = getattr(op, "forward_relued", None)
     if forward_relued is not None:
         key: Any = ("relu", source)
         if key not in memo:
             memo[key] = F.relu(states[source])
-        return forward_relued(memo[key])  # type: ignore[no-any-return]
+        return forward_relued(memo[key], add=add)  # type: ignore[no-any-return]
     free = _parameter_free_key(op)
     if free is None:
-        return op(states[source])  # type: ignore[no-any-return]
-    key = (source, free)
-    if key not in memo:
-        memo[key] = op(states[source])
-    return memo[key]
+        out = op(states[source])
+    else:
+        key = (source, free)
+        if key not in memo:
+            memo[key] = op(states[source])
+        out = memo[key]
+    return out if add is None else out + add
+
+
+def run_node(
+    op_a: nn.Module, source_a: int, op_b: nn.Module, source_b: int, states: list[torch.Tensor],
+    memo: dict[Any, torch.Tensor],
+) -> torch.Tensor:
+    """One intermediate node, ``op_a(states[source_a]) + op_b(states[source_b])``, with
+    :func:`run_edge`'s sharing; the edge that can add in its last pass goes second."""
+    if getattr(op_b, "forward_relued", None) is None and getattr(op_a, "forward_relued", None) is not None:
+        op_a, source_a, op_b, source_b = op_b, source_b, op_a, source_a
+    return run_edge(op_b, states, source_b, memo, add=run_edge(op_a, states, source_a, memo))
 
 
 def concat(parts: list[torch.Tensor], relu: bool) -> torch.Tensor:

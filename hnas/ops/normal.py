@@ -15,7 +15,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from hnas.ops.fast import PointwiseConv2d, cpu_rewrite, eager_cpu, from_phases, phases_fit, to_phases
+from hnas.ops.fast import (
+    PointwiseConv2d,
+    cpu_rewrite,
+    eager_cpu,
+    from_phases,
+    phases_fit,
+    pointwise_conv,
+    to_phases,
+)
 from hnas.registry import NORMAL_OPS
 
 
@@ -55,17 +63,21 @@ class SepConv(nn.Sequential):
             x = layer(x)
         return x
 
-    def forward_relued(self, x: torch.Tensor) -> torch.Tensor:
-        """The op after its first ReLU. The second ReLU runs in place: its input is a fresh
-        convolution (or batch-norm) output that nothing else reads and whose backward does not
-        need it."""
+    def forward_relued(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
+        """The op after its first ReLU, plus ``add`` if given. The second ReLU runs in place (its
+        input is a fresh convolution or batch-norm output that nothing else reads and whose
+        backward does not need it), or, without autograd and batch norm, inside the first
+        pointwise convolution, as the final ``+ add`` inside the last (``pointwise_conv``)."""
+        if len(self) == 6:  # derived form: ReLU, dw, pw, ReLU, dw, pw (no batch norm)
+            x = pointwise_conv(self[1](x), self[2].weight, relu=True)
+            return pointwise_conv(self[4](x), self[5].weight, add=add)
         middle = len(self) // 2
         for index, layer in enumerate(self):
             if index == middle:
                 x = F.relu(x, inplace=True)
             elif index > 0:
                 x = layer(x)
-        return x
+        return x if add is None else x + add
 
 
 class DilConv(nn.Sequential):
@@ -97,14 +109,18 @@ class DilConv(nn.Sequential):
             x = layer(x)
         return x
 
-    def forward_relued(self, x: torch.Tensor) -> torch.Tensor:
-        """The op on an input that is already ReLU'd (see ``SepConv.forward_relued``)."""
+    def forward_relued(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
+        """The op on an input that is already ReLU'd, plus ``add`` if given (see
+        ``SepConv.forward_relued``)."""
         if torch.is_grad_enabled() and cpu_rewrite(x) and phases_fit(x):
-            return self.phase_forward(x, relu=False)
+            out = self.phase_forward(x, relu=False)
+            return out if add is None else out + add
+        if len(self) == 3:  # derived form: ReLU, dw, pw (no batch norm)
+            return pointwise_conv(self[1](x), self[2].weight, add=add)
         for index, layer in enumerate(self):
             if index > 0:
                 x = layer(x)
-        return x
+        return x if add is None else x + add
 
     def phase_forward(self, x: torch.Tensor, relu: bool) -> torch.Tensor:
         """The op on the polyphase sub-images of ``x`` (class docstring); the ReLU, if asked for,

@@ -59,6 +59,7 @@ from hnas.train.config import IDENTITY_FIELDS, TrainConfig
 from hnas.train.patches import StepBatches, StepPatchSampler
 from hnas.train.state import RESUME_FILENAME, ResumeState, load_resume, save_resume, set_rng_states
 from hnas.utils.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl
+from hnas.utils.memory import keep_freed_memory
 
 __all__ = ["LAST_FILENAME", "LOG_FILENAME", "RunFolderError", "Trainer", "TrainingDivergedError", "train"]
 
@@ -110,6 +111,12 @@ class Trainer:
     ``resume=True`` continues the run saved in ``out`` (same data, model and optimiser settings;
     the length and intervals may change). Build, then :meth:`run`.
     """
+
+    #: Opt-in fast training (issue #14, ``hnas train --fast``): set to True before :meth:`run`.
+    #: It keeps freed memory in the process (:func:`hnas.utils.memory.keep_freed_memory`,
+    #: process-wide), so the step's large maps are reused instead of page-faulted in afresh every
+    #: step; results are bit-identical. The ops' own CPU fast paths are always on.
+    fast: bool = False
 
     def __init__(self, genotype: GenotypeLike, config: TrainConfig, out: str | Path, *, resume: bool = False) -> None:
         self.genotype: Genotype = resolve_genotype(genotype)
@@ -244,6 +251,8 @@ class Trainer:
         averaged by DDP during ``backward``, so the finiteness check agrees across ranks too.
         """
         self.model.train()
+        if self.fast and self.device.type == "cpu":  # perf (issue #14): see ``Trainer.fast``
+            keep_freed_memory()
         lr_batch = lr_batch.to(self.device, non_blocking=True)
         hr_batch = hr_batch.to(self.device, non_blocking=True)
         self.optimizer.zero_grad(set_to_none=True)
