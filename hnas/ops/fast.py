@@ -157,12 +157,17 @@ def run_edge(
     cell call via ``memo`` (one empty dict per cell call).
 
     An op with a ``forward_relued`` method starts with a ReLU of its input (``SepConv``,
-    ``DilConv``): it gets the node's ReLU, computed once, and adds ``add`` in its last pass. A
+    ``DilConv``): it gets the node's ReLU, computed once, and adds ``add`` in its last pass
+    (unless its ``takes_raw_input(x)`` says it ReLUs a copy of its own). A
     parameter-free op is computed once per (node, op). Same values as calling each op on its own
     (the gradient of a shared ReLU is the sum of the gradients its readers send, then masked once:
     equal up to float summation order).
     """
     forward_relued = getattr(op, "forward_relued", None)
+    takes_raw_input = getattr(op, "takes_raw_input", None)
+    if takes_raw_input is not None and takes_raw_input(states[source]):
+        out = op(states[source])
+        return out if add is None else out + add
     if forward_relued is not None:
         key: Any = ("relu", source)
         if key not in memo:

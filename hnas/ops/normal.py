@@ -109,6 +109,12 @@ class DilConv(nn.Sequential):
             x = layer(x)
         return x
 
+    def takes_raw_input(self, x: torch.Tensor) -> bool:
+        """Whether this op would rather ReLU ``x`` itself than get a shared ReLU (``run_edge``):
+        the polyphase form copies its input anyway and ReLUs the copy in place, so a shared ReLU
+        would only add a map kept for backward."""
+        return torch.is_grad_enabled() and cpu_rewrite(x) and phases_fit(x)
+
     def forward_relued(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
         """The op on an input that is already ReLU'd, plus ``add`` if given (see
         ``SepConv.forward_relued``)."""
