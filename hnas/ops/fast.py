@@ -158,14 +158,16 @@ def run_edge(
 
     An op with a ``forward_relued`` method starts with a ReLU of its input (``SepConv``,
     ``DilConv``): it gets the node's ReLU, computed once, and adds ``add`` in its last pass
-    (unless its ``takes_raw_input(x)`` says it ReLUs a copy of its own). A
+    (unless its ``takes_raw_input(x)`` says it ReLUs a copy of its own). Off the eager CPU path
+    (cost counting on meta tensors, other devices, export) every op runs on its own, so the cost
+    model counts every edge of the architecture. A
     parameter-free op is computed once per (node, op). Same values as calling each op on its own
     (the gradient of a shared ReLU is the sum of the gradients its readers send, then masked once:
     equal up to float summation order).
     """
     forward_relued = getattr(op, "forward_relued", None)
     takes_raw_input = getattr(op, "takes_raw_input", None)
-    if takes_raw_input is not None and takes_raw_input(states[source]):
+    if not cpu_rewrite(states[source]) or (takes_raw_input is not None and takes_raw_input(states[source])):
         out = op(states[source])
         return out if add is None else out + add
     if forward_relued is not None:
