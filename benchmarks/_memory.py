@@ -39,6 +39,7 @@ def peak_memory(benchmark: Any, workload: str, **args: Any) -> None:
     if benchmark.disabled:
         return
     args.setdefault("threads", w.THREADS)
+    args.setdefault("keep_memory", w.KEEP_MEMORY)
     result = subprocess.run(
         [sys.executable, str(HERE / "_memory.py"), workload, json.dumps(args)],
         capture_output=True, text=True, check=True, timeout=1800,
@@ -47,6 +48,26 @@ def peak_memory(benchmark: Any, workload: str, **args: Any) -> None:
     benchmark.extra_info.update(
         peak_rss_mb=probe["peak_mb"], peak_delta_mb=probe["delta_mb"], memory_method=probe["method"]
     )
+
+
+def peak_memory_over_seeds(benchmark: Any, workload: str, seeds: list[int], **args: Any) -> None:
+    """:func:`peak_memory` for each architecture seed (one fresh process each); ``extra_info``
+    gets the worst peak and every seed's. The worst case is the one that decides whether a run
+    fits in memory: an early upsampling position puts most cells at high resolution."""
+    if benchmark.disabled:
+        return
+    peaks = {}
+    for seed in seeds:
+        args.setdefault("threads", w.THREADS)
+        args.setdefault("keep_memory", w.KEEP_MEMORY)
+        result = subprocess.run(
+            [sys.executable, str(HERE / "_memory.py"), workload, json.dumps({**args, "seed": seed})],
+            capture_output=True, text=True, check=True, timeout=1800,
+        )
+        probe = json.loads(result.stdout.strip().splitlines()[-1])
+        peaks[seed] = probe["peak_mb"]
+    benchmark.extra_info.update(peak_rss_mb=max(peaks.values()), peak_rss_mb_by_seed=peaks,
+                                memory_method=probe["method"])
 
 
 def _status_kb(field: str) -> int:
@@ -66,16 +87,20 @@ def _reset_peak() -> bool:
 
 def measure(workload: str, args: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(int(args.get("threads", w.THREADS)))
+    if args.get("keep_memory", w.KEEP_MEMORY):
+        from hnas.utils.memory import keep_freed_memory
+
+        keep_freed_memory()
     with tempfile.TemporaryDirectory() as tmp:
         if workload in ("supernet_step", "controller_update"):
-            search = w.make_search(Path(tmp), int(args.get("lr_size", 32)))
+            search = w.make_search(Path(tmp), int(args.get("lr_size", 32)), args.get("normal_ops"))
             fn = w.supernet_step if workload == "supernet_step" else w.controller_update
             seed = int(args.get("seed", 0))
 
             def call() -> None:
                 fn(search, seed)
         elif workload == "inference":
-            model, image = w.make_hnas_a(int(args["size"]))
+            model, image = w.make_preset(int(args["size"]), args.get("preset", "hnas-a"))
 
             def call() -> None:
                 w.inference(model, image, args.get("mode", "no_grad"))

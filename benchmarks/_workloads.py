@@ -23,13 +23,20 @@ THREADS = int(os.environ.get("HNAS_BENCH_THREADS", "1"))
 SEARCH_BATCH = 16
 POOL = 4  # distinct batches cycled through, drawn once before timing
 
+#: The authors' search space: their code leaves ``up_and_down`` out of the normal ops.
+AUTHORS_NORMAL_OPS = ["skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5", "rcab"]
+
+#: 1 (default): keep freed memory in the benchmark process (``hnas.utils.memory``), as
+#: ``hnas upscale``/``eval``/``train --fast`` do; 0: glibc's defaults (a library user's process).
+KEEP_MEMORY = os.environ.get("HNAS_BENCH_KEEP_MEMORY", "1") == "1"
+
 
 def loadavg() -> float:
     """The 1-minute load average (the machine is shared; the README reports it with the numbers)."""
     return round(os.getloadavg()[0], 2)
 
 
-def make_search(out: Path, lr_size: int = 32) -> Any:
+def make_search(out: Path, lr_size: int = 32, normal_ops: list[str] | None = None) -> Any:
     """A :class:`hnas.search.algorithm.Search` at search settings, one step per call.
 
     ``w_steps = controller_steps = 1`` so ``train_weights`` is one supernet step and
@@ -43,7 +50,7 @@ def make_search(out: Path, lr_size: int = 32) -> Any:
     spec = spec_from_dict(
         {
             "name": "bench",
-            "space": {"layers": 12, "nodes": 4, "channels": 8, "scale": 2},
+            "space": {"layers": 12, "nodes": 4, "channels": 8, "scale": 2, "normal_ops": normal_ops},
             "data": {
                 "source": "builtin:skimage",
                 "patch": 2 * lr_size,
@@ -95,21 +102,43 @@ def controller_update(search: Any, seed: int, cold_cost: bool = True) -> None:
     search.train_controller(EpochStats(1), 0)
 
 
-def make_hnas_a(size: int) -> tuple[torch.nn.Module, torch.Tensor]:
-    """HNAS-A x2 at 64 channels (the published width) in eval mode, and one LR image of ``size``."""
+def make_preset(size: int, preset: str = "hnas-a") -> tuple[torch.nn.Module, torch.Tensor]:
+    """A published architecture x2 at 64 channels (the published width) in eval mode, and one LR
+    image of ``size``."""
     import hnas
 
     torch.manual_seed(0)
-    model = hnas.build_model("hnas-a", scale=2, channels=64).eval()
+    model = hnas.build_model(preset, scale=2, channels=64).eval()
     return model, torch.rand(1, 3, size, size) * 255
 
 
-def hnas_a_macs(size: int) -> int:
-    """Multiply-adds of one HNAS-A x2 forward at 64 channels on a ``size`` x ``size`` input."""
+def make_hnas_a(size: int) -> tuple[torch.nn.Module, torch.Tensor]:
+    return make_preset(size, "hnas-a")
+
+
+def preset_macs(size: int, preset: str = "hnas-a") -> int:
+    """Multiply-adds of one x2 forward at 64 channels on a ``size`` x ``size`` input."""
     from hnas.costs import count_network
     from hnas.spaces.resolve import resolve_genotype
 
-    return count_network(resolve_genotype("hnas-a"), 2, 64, (size, size)).macs.total
+    return count_network(resolve_genotype(preset), 2, 64, (size, size)).macs.total
+
+
+def hnas_a_macs(size: int) -> int:
+    return preset_macs(size, "hnas-a")
+
+
+def make_trainer(out: Path, channels: int, fast: bool = True) -> tuple[Any, list[Any]]:
+    """The retraining stage's :class:`hnas.train.trainer.Trainer` for HNAS-A x2 (batch 16, HR patch
+    64, the issue's setting) and ``POOL`` of its batches, drawn before timing."""
+    from hnas.train.config import TrainConfig
+    from hnas.train.trainer import Trainer
+
+    config = TrainConfig.create(data="builtin:skimage", scale=2, channels=channels, iters=1000, batch=16,
+                                patch=64, device="cpu", seed=0)
+    trainer = Trainer("hnas-a", config, out)
+    trainer.fast = fast
+    return trainer, [trainer.sampler.batch_at(step) for step in range(POOL)]
 
 
 def grad_mode(mode: str) -> Any:

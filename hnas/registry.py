@@ -3,12 +3,17 @@
 A registry maps a name (and its aliases) to a class or factory. Built-ins are registered by
 explicit imports of the modules that define them; third-party code registers with the same
 decorator. The registry instances below are the only global state in hnas.
+
+Each registry names the modules that register its built-ins (``builtins=``) and imports them on
+first use, not when ``hnas`` is imported: those modules import torch (seconds), and neither
+``hnas --help`` nor ``import hnas`` should pay for that before anything is looked up.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,13 +52,26 @@ class Registry(Generic[T]):
 
     ``kind`` is the plural noun used in messages ("normal ops"), so an unknown name reads
     ``unknown normal op 'sep_conv3x3'; did you mean 'sep_conv_3x3'? registered: ...``.
+    ``builtins`` are the modules whose import registers the built-in entries; they are imported
+    on the first lookup, listing or registration (so built-ins keep their order, Table I's for the
+    ops, and a user entry cannot silently take a built-in's name).
     """
 
-    def __init__(self, kind: str, singular: str | None = None) -> None:
+    def __init__(self, kind: str, singular: str | None = None, builtins: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self.singular = singular or kind.rstrip("s")
+        self.builtins = tuple(builtins)
+        self._loaded = not self.builtins
         self._entries: dict[str, Entry[T]] = {}
         self._aliases: dict[str, str] = {}
+
+    def load_builtins(self) -> None:
+        """Import the modules that register the built-in entries (once; later calls do nothing)."""
+        if self._loaded:
+            return
+        self._loaded = True  # first: those modules register through this registry
+        for module in self.builtins:
+            importlib.import_module(module)
 
     # -- registration -------------------------------------------------------------------------
     def register(
@@ -75,6 +93,8 @@ class Registry(Generic[T]):
         self, name: str, obj: T, *, aliases: tuple[str, ...] | list[str] = (), force: bool = False
     ) -> None:
         """Register ``obj`` under ``name`` without the decorator syntax."""
+        if getattr(obj, "__module__", None) not in self.builtins:  # a built-in module may be mid-import
+            self.load_builtins()
         aliases = tuple(aliases)
         for key in (name, *aliases):
             if not key or not isinstance(key, str):
@@ -108,6 +128,7 @@ class Registry(Generic[T]):
     # -- lookup -------------------------------------------------------------------------------
     def canonical(self, name: str) -> str:
         """The primary name for ``name`` or one of its aliases; raises for an unknown name."""
+        self.load_builtins()
         if name in self._entries:
             return name
         if name in self._aliases:
@@ -115,6 +136,7 @@ class Registry(Generic[T]):
         raise UnknownNameError(self.unknown_message(name))
 
     def unknown_message(self, name: str) -> str:
+        self.load_builtins()
         known = sorted([*self._entries, *self._aliases])
         close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
         hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
@@ -132,16 +154,19 @@ class Registry(Generic[T]):
         return self.get(name)(*args, **kwargs)  # type: ignore[operator]
 
     def __contains__(self, name: object) -> bool:
+        self.load_builtins()
         return isinstance(name, str) and (name in self._entries or name in self._aliases)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
     def __len__(self) -> int:
+        self.load_builtins()
         return len(self._entries)
 
     def names(self) -> list[str]:
         """Primary names in registration order (the order of Table I for the built-in ops)."""
+        self.load_builtins()
         return list(self._entries)
 
     def list(self, pattern: str = "*") -> list[str]:
@@ -149,6 +174,7 @@ class Registry(Generic[T]):
 
         A name also matches when one of its aliases does.
         """
+        self.load_builtins()
         return [
             name
             for name, entry in self._entries.items()
@@ -159,17 +185,24 @@ class Registry(Generic[T]):
         return [self._entries[name] for name in self.list(pattern)]
 
     def __repr__(self) -> str:
-        return f"Registry({self.kind!r}, {len(self)} entries)"
+        return f"Registry({self.kind!r}, {len(self._entries)} entries)"
 
 
-NORMAL_OPS: Registry[Callable[..., Any]] = Registry("normal ops", "normal op")
-UPSAMPLING_OPS: Registry[Callable[..., Any]] = Registry("upsampling ops", "upsampling op")
-CELLS: Registry[Callable[..., Any]] = Registry("cells", "cell")
-CONTROLLERS: Registry[Callable[..., Any]] = Registry("controllers", "controller")
-REWARDS: Registry[Callable[..., Any]] = Registry("rewards", "reward")
-COSTS: Registry[Callable[..., Any]] = Registry("costs", "cost")
-PRESETS: Registry[Callable[..., Any]] = Registry("presets", "preset")
-DATASETS: Registry[Callable[..., Any]] = Registry("datasets", "dataset")
+NORMAL_OPS: Registry[Callable[..., Any]] = Registry(
+    "normal ops", "normal op", builtins=("hnas.ops.normal", "hnas.ops.blocks")
+)
+UPSAMPLING_OPS: Registry[Callable[..., Any]] = Registry(
+    "upsampling ops", "upsampling op", builtins=("hnas.ops.upsampling",)
+)
+CELLS: Registry[Callable[..., Any]] = Registry("cells", "cell", builtins=("hnas.models.cells",))
+CONTROLLERS: Registry[Callable[..., Any]] = Registry(
+    "controllers", "controller",
+    builtins=("hnas.controllers.lstm", "hnas.controllers.random", "hnas.controllers.evolution"),
+)
+REWARDS: Registry[Callable[..., Any]] = Registry("rewards", "reward", builtins=("hnas.rewards.joint", "hnas.rewards.budget"))
+COSTS: Registry[Callable[..., Any]] = Registry("costs", "cost", builtins=("hnas.costs.builtin",))
+PRESETS: Registry[Callable[..., Any]] = Registry("presets", "preset", builtins=("hnas.spaces.presets",))
+DATASETS: Registry[Callable[..., Any]] = Registry("datasets", "dataset", builtins=("hnas.data.sources",))
 
 ALL_REGISTRIES: dict[str, Registry[Any]] = {
     "ops": NORMAL_OPS,

@@ -6,12 +6,13 @@ the paper) and ``global_skip`` stay keyword arguments::
     import hnas
     net = hnas.zoo.hnas_a_x2(channels=32)
 
-timm registration. Importing this module (``import hnas`` does) also registers the nine presets
+timm registration. Importing this module (``import hnas.zoo``, or any use of ``hnas.zoo``; a plain
+``import hnas`` does it only when timm was imported first) also registers the nine presets
 with timm's model registry, so ``timm.create_model("hnas_a_x2")`` and
 ``timm.list_models("hnas_*")`` work in code that builds every model through timm. Why at import:
 timm has no plugin discovery, so a registry entry only exists once the defining module ran, and
 timm's own models register the same way. Why it is safe: timm's registry already holds every timm
-model when ``hnas`` imports ``timm.layers``, registration only adds names with the ``hnas_``
+model once ``timm.models`` is imported, registration only adds names with the ``hnas_``
 prefix (none of timm's names), running it twice (``importlib.reload``) replaces our own entries
 quietly, and a name some other package already registered is left alone with a warning instead
 of being overwritten. No pretrained weights are published: ``pretrained=True`` is an error.

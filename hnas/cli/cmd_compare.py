@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hnas import distributed as dist
 from hnas.cli.app import app
 from hnas.cli.common import (
     Bars,
@@ -71,7 +70,9 @@ def compare_command(
 
     Under torchrun (or with --nproc N) whole members are spread over the processes.
     """
+    from hnas import distributed as dist
     from hnas.compare import Recipe, resolve_members, run_compare
+    from hnas.utils.memory import keep_freed_memory
     from hnas.compare.members import Space, is_run_folder, space_of_run
     from hnas.search.spec import load_spec
 
@@ -93,6 +94,7 @@ def compare_command(
     resolved = resolve_members(members, space=search_space, seed=seed, cost_settings=recipe.cost_settings())
     if nproc > 1:
         raise typer.Exit(code=dist.launch(nproc, ["compare", *dist.argv_from_click(ctx, skip=("nproc",))]))
+    keep_freed_memory()  # this process is the comparison's own: reuse freed memory (hnas.utils.memory)
     with dist.session(recipe.device), dist.quiet_failures(), tensorboard(with_tensorboard, out):
         if dist.silent():
             report = run_compare(recipe, resolved, out, resume=resume, shared_weights=shared_weights)

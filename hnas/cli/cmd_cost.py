@@ -5,13 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from hnas.cli.app import app
 from hnas.cli.common import PluginOption, err_console, load_plugins, print_json, user_errors
-from hnas.costs import PAPER_INPUT, CostSettings, measure, parse_input_size
-from hnas.utils.device import resolve_device
 
 
 @app.command("cost")
@@ -36,6 +32,12 @@ def cost_command(
 ) -> None:
     """Count multiply-adds (every convolution, transposed ones and interpolation included) and
     parameters; print the paper's Table II convention beside them. See docs/costs.md."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hnas.costs import PAPER_INPUT, CostSettings, measure, parse_input_size
+    from hnas.utils.device import resolve_device
+
     load_plugins(plugin)
     size = parse_input_size(input_size)
     settings = CostSettings.make(

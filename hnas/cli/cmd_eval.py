@@ -11,21 +11,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
-from rich.table import Table
-from torch import nn
 
 from hnas.cli.app import app
-from hnas.cli.common import Bars, PluginOption, err_console, load_plugins, print_json, user_errors
-from hnas.data.datasets import BenchmarkSet
-from hnas.data.evaluate import BicubicUpscaler, evaluate
-from hnas.data.sources import source_label
+from hnas.cli.common import Bars, PluginOption, err_console, inference_path, load_plugins, print_json, user_errors
 from hnas.errors import CheckpointError, HnasError
-from hnas.utils.device import resolve_device
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def _is_checkpoint(model: str) -> bool:
@@ -80,6 +75,8 @@ def _resolve_model(
             raise HnasError("--weights does not apply to the bicubic baseline")
         if scale is None:
             raise HnasError("--scale is required for the bicubic baseline")
+        from hnas.data.evaluate import BicubicUpscaler
+
         return BicubicUpscaler(scale), scale
     if _is_checkpoint(model):
         if weights is not None:
@@ -101,6 +98,8 @@ def _resolve_model(
 
 
 def _unique_labels(sources: list[str]) -> list[str]:
+    from hnas.data.sources import source_label
+
     labels: list[str] = []
     for source in sources:
         label = source_label(source)
@@ -135,16 +134,27 @@ def eval_command(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     weights: Annotated[Optional[Path], typer.Option(help="safetensors weights for a preset name.")] = None,
     channels: Annotated[int, typer.Option(min=1, help="Channels per op when building a preset.")] = 64,
+    fast: Annotated[
+        bool, typer.Option("--fast/--plain", help="CPU fast path (checked against the plain ops) or the plain ops.")
+    ] = True,
     plugin: PluginOption = None,
 ) -> None:
     """Score a model on benchmark sets: PSNR and SSIM on the Y channel, per set and per image."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+    from rich.table import Table
+
+    from hnas.data.datasets import BenchmarkSet
+    from hnas.data.evaluate import evaluate
+    from hnas.utils.device import resolve_device
+
     load_plugins(plugin)
     target = resolve_device(device)
     net, net_scale = _resolve_model(model, scale, weights, channels, str(target))
     sets = [BenchmarkSet(source, net_scale) for source in data]
     labels = _unique_labels(data)
     results: dict[str, Any] = {}
-    with Bars(
+    with inference_path(net, fast), Bars(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),

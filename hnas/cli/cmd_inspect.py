@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from hnas.cli.app import app
 from hnas.cli.common import PluginOption, load_plugins, print_json, user_errors
-from hnas.models.network import build_model
 from hnas.registry import ALL_REGISTRIES
-from hnas.spaces.genotype import Genotype
-from hnas.spaces.resolve import resolve_genotype
+
+if TYPE_CHECKING:
+    from hnas.spaces.genotype import Genotype
 
 Kind = Enum("Kind", {name: name for name in ALL_REGISTRIES}, type=str)  # type: ignore[misc]
 
@@ -29,6 +27,9 @@ def list_command(
     plugin: PluginOption = None,
 ) -> None:
     """List what a registry holds (ops, upsampling, cells, controllers, rewards, costs, presets)."""
+    from rich.console import Console
+    from rich.table import Table
+
     load_plugins(plugin)
     registry = ALL_REGISTRIES[kind.value]
     entries = registry.entries(pattern)
@@ -51,6 +52,8 @@ def _resolve(model: str) -> Genotype:
         from hnas.report.rundata import run_genotype
 
         return run_genotype(model)
+    from hnas.spaces.resolve import resolve_genotype
+
     return resolve_genotype(model)
 
 
@@ -68,6 +71,11 @@ def show_command(
     plugin: PluginOption = None,
 ) -> None:
     """Show a genotype and the derived network layer by layer; --draw draws it."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hnas.models.network import build_model
+
     load_plugins(plugin)
     genotype = _resolve(model)
     if draw is not None:

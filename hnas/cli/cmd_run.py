@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-from hnas import distributed as dist
 from hnas.cli.app import app
 from hnas.cli.common import (
     Bars,
@@ -20,8 +18,9 @@ from hnas.cli.common import (
     tensorboard,
     user_errors,
 )
-from hnas.search.pipeline import run_spec
-from hnas.search.spec import Spec, load_spec
+
+if TYPE_CHECKING:
+    from hnas.search.spec import Spec
 
 
 @app.command("run")
@@ -49,6 +48,9 @@ def run_command(
     The spec, its components and its data are checked before the run directory is created. Under
     torchrun (or with --nproc N) the processes share the work; rank 0 writes the run directory.
     """
+    from hnas import distributed as dist
+    from hnas.search.spec import load_spec
+
     spec = load_spec(spec_path, overrides or [], plugins=plugin)
     out_dir = out or Path("runs") / spec.name
     if nproc > 1:  # the spec is checked above, so a mistake is one line before any process starts
@@ -62,7 +64,14 @@ def run_command(
 
 def _run(spec: Spec, out_dir: Path, device: str | None, resume: bool, as_json: bool) -> None:
     """The experiment in this process (one of several under torchrun: only rank 0 talks)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    from hnas import distributed as dist
     from hnas.search.checks import check_data
+    from hnas.search.pipeline import run_spec
+    from hnas.utils.memory import keep_freed_memory
+
+    keep_freed_memory()  # this process is the run's own: reuse freed memory (hnas.utils.memory)
 
     dist.on_main(check_data, spec)  # before any progress bar: a data mistake is one line, nothing written
     if dist.silent():

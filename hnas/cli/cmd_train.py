@@ -6,19 +6,10 @@ import time
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from hnas import distributed as dist
 from hnas.cli.app import app
 from hnas.cli.common import (
     Bars,
@@ -30,9 +21,11 @@ from hnas.cli.common import (
     tensorboard,
     user_errors,
 )
-from hnas.spaces.resolve import resolve_genotype
-from hnas.train.config import TrainConfig
-from hnas.train.trainer import Trainer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from hnas.train.config import TrainConfig
 
 
 class GlobalSkipChoice(str, Enum):
@@ -97,6 +90,11 @@ def train_command(
                      "global batch, split evenly); 1 trains in this process."),
     ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    fast: Annotated[
+        bool,
+        typer.Option("--fast", help="Keep freed memory in the process (large maps reused, not page-faulted in "
+                     "every step; results identical; the process keeps its peak memory)."),
+    ] = False,
     plugin: PluginOption = None,
     with_tensorboard: TensorBoardOption = False,
 ) -> None:
@@ -106,6 +104,10 @@ def train_command(
     OUT/last.safetensors is always the last. Ctrl-C saves a resume checkpoint: continue with --resume.
     Under torchrun (or with --nproc N) the processes train one model data-parallel; rank 0 writes OUT.
     """
+    from hnas import distributed as dist
+    from hnas.spaces.resolve import resolve_genotype
+    from hnas.train.config import TrainConfig
+
     load_plugins(plugin)
     genotype = resolve_genotype(model)
     config = TrainConfig.create(
@@ -119,12 +121,17 @@ def train_command(
         argv = ["train", *dist.argv_from_click(ctx, skip=("nproc",))]
         raise typer.Exit(code=dist.launch(nproc, argv))
     with dist.session(config.device), dist.quiet_failures(), tensorboard(with_tensorboard, out_dir):
-        _train(genotype, config, out_dir, resume, stop_at, as_json)
+        _train(genotype, config, out_dir, resume, stop_at, as_json, fast)
 
 
 def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop_at: int | None,
-           as_json: bool) -> None:
+           as_json: bool, fast: bool = False) -> None:
     """The training itself, in this process (one of several under torchrun: only rank 0 talks)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from hnas import distributed as dist
+    from hnas.train.trainer import Trainer
+
     speak = not dist.silent()
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),
@@ -134,6 +141,7 @@ def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop
         warnings.simplefilter("always" if speak else "ignore", UserWarning)
         warnings.showwarning = lambda message, *args, **kwargs: err_console.print(f"[yellow]warning[/]: {message}")
         trainer = Trainer(genotype, config, out_dir, resume=resume)
+        trainer.fast = fast
         started, first = time.perf_counter(), trainer.step
         try:
             if speak:

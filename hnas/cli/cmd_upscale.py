@@ -14,28 +14,23 @@ Colour handling (decided here, documented in the command help):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
-import torch
 import typer
-from PIL import Image
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from hnas.cli.app import app
-from hnas.cli.common import Bars, PluginOption, err_console, load_plugins, print_json, user_errors
-from hnas.data.io import image_to_tensor, is_image_file, read_image, tensor_to_image, write_image
-from hnas.data.metrics import rgb_to_luma
-from hnas.data.resize import upscale_uint8
+from hnas.cli.common import Bars, PluginOption, err_console, inference_path, load_plugins, print_json, user_errors
 from hnas.errors import DataError, HnasError
-from hnas.inference import upscale_tensor
-from hnas.utils.device import resolve_device
-from hnas.utils.io import atomic_path
+
+if TYPE_CHECKING:  # numpy, torch and Pillow are imported when a command runs (``hnas --help`` stays fast)
+    import numpy as np
+    import torch
 
 
 def read_alpha(path: Path) -> np.ndarray | None:
     """The alpha channel (uint8 ``H x W``) of an image that has one, upright like read_image."""
-    from PIL import ImageOps
+    import numpy as np
+    from PIL import Image, ImageOps
 
     try:
         with Image.open(path) as image:
@@ -49,6 +44,8 @@ def read_alpha(path: Path) -> np.ndarray | None:
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
     """Files as given; folders replaced by their image files (sorted). Missing paths are errors."""
+    from hnas.data.io import is_image_file
+
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
@@ -82,6 +79,7 @@ def _load_upscaler(model: str, scale: int | None, device: str) -> torch.nn.Modul
 
         return BicubicUpscaler(scale)
     from hnas.checkpoint import load_model
+    from hnas.utils.device import resolve_device
 
     net = load_model(model, device=resolve_device(device))
     if scale is not None and scale != net.scale:
@@ -91,6 +89,15 @@ def _load_upscaler(model: str, scale: int | None, device: str) -> torch.nn.Modul
 
 def upscale_file(net: torch.nn.Module, path: Path, target: Path, tile: int | None, overlap: int) -> tuple[int, int]:
     """Super-resolve one image file into the PNG ``target``; returns the output ``(height, width)``."""
+    import numpy as np
+    from PIL import Image
+
+    from hnas.data.io import image_to_tensor, read_image, tensor_to_image, write_image
+    from hnas.data.metrics import rgb_to_luma
+    from hnas.data.resize import upscale_uint8
+    from hnas.inference import upscale_tensor
+    from hnas.utils.io import atomic_path
+
     image = read_image(path)
     gray = image.shape[2] == 1
     x = image_to_tensor(image).unsqueeze(0)
@@ -123,6 +130,9 @@ def upscale_command(
     ] = None,
     tile_overlap: Annotated[int, typer.Option("--tile-overlap", min=0, help="Context pixels around each tile.")] = 16,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N.")] = "auto",
+    fast: Annotated[
+        bool, typer.Option("--fast/--plain", help="CPU fast path (checked against the plain ops) or the plain ops.")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print {input: output} as JSON.")] = False,
     plugin: PluginOption = None,
 ) -> None:
@@ -132,12 +142,14 @@ def upscale_command(
     upscaled with bicubic and kept.
     """
     load_plugins(plugin)
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
     files = expand_inputs(inputs)
     targets = output_paths(files, out)
     net = _load_upscaler(model, scale, device)
     written: dict[str, str] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Bars(*columns, transient=False) as progress:
+    with inference_path(net, fast), Bars(*columns, transient=False) as progress:
         task = progress.add_task("upscale", total=len(files))
         for file, target in zip(files, targets):
             progress.update(task, description=f"upscale {file.name}")

@@ -142,3 +142,45 @@ def print_json(data: Any) -> None:
     """Write ``data`` as strict JSON on stdout (the machine-readable channel); see :func:`finite_json`."""
     sys.stdout.write(json.dumps(finite_json(data), indent=2, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+#: Largest difference (0..255 scale) between the fast and the plain forward for which the
+#: commands keep the fast path.
+FAST_PATH_TOLERANCE = 1e-3
+
+
+def inference_path(net: Any, fast: bool = True) -> contextlib.AbstractContextManager[Any]:
+    """The context a command runs ``net``'s forwards in (``hnas upscale``, ``hnas eval``).
+
+    The fast path: freed memory kept in this process (:mod:`hnas.utils.memory`; every large map
+    reused instead of page-faulted in again) and the ops' oneDNN fusions (ReLU and node sums inside
+    1x1 convolutions). It is checked once, on a small input, against the plain ops (oneDNN off);
+    a difference over :data:`FAST_PATH_TOLERANCE`, or ``fast=False``, runs the plain ops instead.
+    """
+    import torch
+
+    from hnas.utils.memory import keep_freed_memory
+
+    plain = torch.backends.mkldnn.flags(enabled=False)
+    if not fast:
+        return plain
+    if isinstance(net, torch.nn.Module) and hasattr(net, "genotype"):
+        device = next(net.parameters()).device
+        if device.type == "cpu":
+            was_training = net.training
+            net.eval()
+            probe = torch.rand(1, 3, 12, 14, generator=torch.Generator().manual_seed(0)) * 255
+            with torch.inference_mode():
+                quick = net(probe)
+                with torch.backends.mkldnn.flags(enabled=False):
+                    reference = net(probe)
+            net.train(was_training)
+            error = float((quick - reference).abs().max())
+            if error > FAST_PATH_TOLERANCE:
+                err_console.print(
+                    f"[yellow]warning[/]: the fast path differs from the plain ops by {error:.2g} here; "
+                    "using the plain ops"
+                )
+                return plain
+    keep_freed_memory()
+    return contextlib.nullcontext()

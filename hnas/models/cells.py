@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hnas.ops.fast import PointwiseConv2d, concat
+from hnas.ops.fast import PointwiseConv2d, concat, run_edge, run_node
 from hnas.registry import CELLS, NORMAL_OPS, UPSAMPLING_OPS, Registry
 from hnas.spaces.genotype import CellGenotype
 
@@ -160,19 +160,25 @@ class Cell(nn.Module):
             s0, s1 = F.relu(s0), F.relu(s1)
         states = [self.preprocess0.project(s0), self.preprocess1.project(s1)]
         if not self.shared:
-            for node in self.nodes:
-                states.append(node(states))
+            if torch.jit.is_scripting():
+                for node in self.nodes:
+                    states.append(node(states))
+            else:  # edges reading one node share its ReLU (hnas.ops.fast.run_node)
+                memo: dict[Any, torch.Tensor] = {}
+                for node in self.nodes:
+                    states.append(run_node(node.op_a, node.source_a, node.op_b, node.source_b, states, memo))
             return self.combine(states, (s0, s1), relu_output)
         if genotype is None:
             raise ValueError("a shared (search) cell needs the genotype of the architecture to run")
         if genotype.nodes != self.num_nodes:
             raise ValueError(f"genotype has {genotype.nodes} nodes, the supernet cell {self.num_nodes}")
+        shared: dict[Any, torch.Tensor] = {}
         for node in range(2, self.num_nodes + 2):
             a, b = genotype.node_edges(node)
-            out_a = self.edges[_key(node, a.source, a.op)](states[a.source])
+            out_a = run_edge(self.edges[_key(node, a.source, a.op)], states, a.source, shared)
             # Two identical edges share weights, so the second is the same tensor: compute once.
             same = (a.source, a.op) == (b.source, b.op)
-            out_b = out_a if same else self.edges[_key(node, b.source, b.op)](states[b.source])
+            out_b = out_a if same else run_edge(self.edges[_key(node, b.source, b.op)], states, b.source, shared)
             states.append(out_a + out_b)
         return self.combine(states, (s0, s1), relu_output)
 

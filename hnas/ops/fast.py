@@ -9,6 +9,18 @@ a lot on a CPU (benchmarks/README.md has the measurements):
 * Each cell output is passed through ReLU by both cells that read it (their input preprocessing);
   :func:`concat` can return the ReLU of the concatenation in the pass that concatenates, so the
   network computes it once (see ``HNASNet.forward``).
+* Several edges of a cell often read the same node, and the separable and dilated convolutions
+  all start with a ReLU of it; :func:`run_edge` computes that ReLU once per node (and a
+  parameter-free op, e.g. the same interpolation, once per node), for every cell.
+* Without autograd, oneDNN can apply a ReLU or add a tensor in the pass that writes a 1x1
+  convolution's output (post-ops); :func:`pointwise_conv` takes ``relu=`` and ``add=``, so a
+  separable convolution's inner ReLU and a node's sum of its two edges cost no pass of their own
+  (:func:`run_node`).
+* oneDNN has no fast backward for *dilated* depthwise convolutions on AVX2 CPUs (the weight
+  gradient falls back to a GEMM, 5-10x the forward). A dilation-2 convolution is four independent
+  undilated ones on the four polyphase sub-images; :func:`to_phases` / :func:`from_phases` move
+  between the two layouts, so ``DilConv`` can run the fast undilated kernels (see
+  ``hnas.ops.normal.DilConv``).
 
 Each fast path runs only where it is an exact substitute: eager float32 CPU tensors, oneDNN
 available and enabled, and no tracing, scripting, compiling or ``TorchDispatchMode`` (e.g.
@@ -17,6 +29,8 @@ so cost counting, export and other devices see exactly the operations they alway
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -40,12 +54,54 @@ def eager_cpu(x: torch.Tensor) -> bool:
     )
 
 
-def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``F.conv2d(x, weight, bias)`` for a 1x1, stride-1, ungrouped ``weight``, through oneDNN on CPU."""
+def cpu_rewrite(x: torch.Tensor) -> bool:
+    """Whether ``x`` may take a CPU fast path built only of standard ops: eager CPU tensors of any
+    dtype. Not under compiling or exporting (a shape-dependent choice would be baked into the
+    graph), tracing, scripting or a ``TorchDispatchMode`` (cost counting)."""
+    return (
+        not _is_compiling()
+        and not torch.jit.is_tracing()
+        and x.device.type == "cpu"
+        and _get_current_dispatch_mode() is None
+    )
+
+
+def _can_fuse(x: torch.Tensor, add: torch.Tensor | None) -> bool:
+    """Post-ops apply without autograd, to a channels-last output and an ``add`` of its layout."""
+    return (
+        not torch.is_grad_enabled()
+        and x.is_contiguous(memory_format=torch.channels_last)
+        and (add is None or add.is_contiguous(memory_format=torch.channels_last))
+    )
+
+
+def pointwise_conv(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    relu: bool = False,
+    add: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``F.conv2d(x, weight, bias)`` for a 1x1, stride-1, ungrouped ``weight``, through oneDNN on CPU;
+    then ``+ add`` if given, then the ReLU if ``relu`` (in the same pass where oneDNN can)."""
     if not torch.jit.is_scripting():  # noqa: SIM102  (alone, so TorchScript skips the branch)
         if eager_cpu(x) and x.dim() == 4:
-            return torch.mkldnn_convolution(x, weight, bias, [0, 0], [1, 1], [1, 1], 1)
-    return F.conv2d(x, weight, bias)
+            if (relu or add is not None) and _can_fuse(x, add):
+                if add is None:
+                    return torch.ops.mkldnn._convolution_pointwise(
+                        x, weight, bias, [0, 0], [1, 1], [1, 1], 1, "relu", [], ""
+                    )
+                return torch.ops.mkldnn._convolution_pointwise.binary(
+                    x, add, weight, bias, [0, 0], [1, 1], [1, 1], 1, "add", None, "relu" if relu else None, [], None
+                )
+            out = torch.mkldnn_convolution(x, weight, bias, [0, 0], [1, 1], [1, 1], 1)
+            if add is not None:
+                out = out + add
+            return out.relu_() if relu else out  # in place: a convolution's backward needs no output
+    out = F.conv2d(x, weight, bias)
+    if add is not None:
+        out = out + add
+    return out.relu_() if relu else out
 
 
 class PointwiseConv2d(nn.Conv2d):
@@ -56,6 +112,89 @@ class PointwiseConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return pointwise_conv(x, self.weight, self.bias)
+
+
+def phases_fit(x: torch.Tensor) -> bool:
+    """Whether ``x`` (N x C x H x W) has even sides, so that :func:`to_phases` applies."""
+    return x.dim() == 4 and x.shape[-2] % 2 == 0 and x.shape[-1] % 2 == 0
+
+
+def to_phases(x: torch.Tensor) -> torch.Tensor:
+    """N x C x H x W -> 4N x C x H/2 x W/2: the four polyphase sub-images (row parity, column
+    parity) stacked along the batch, channels-last (one copy).
+
+    A convolution with dilation 2 and padding 2p on ``x`` equals the same kernel with dilation 1
+    and padding p on each sub-image; pointwise ops (ReLU, 1x1 convolutions, batch statistics over
+    all pixels) are indifferent to the order of the pixels.
+    """
+    n, c, h, w = x.shape
+    y = x.permute(0, 2, 3, 1).reshape(n, h // 2, 2, w // 2, 2, c).permute(2, 4, 0, 1, 3, 5)
+    return y.reshape(4 * n, h // 2, w // 2, c).permute(0, 3, 1, 2)
+
+
+def from_phases(y: torch.Tensor, batch: int) -> torch.Tensor:
+    """Inverse of :func:`to_phases` for an original batch of ``batch`` (channels-last, one copy)."""
+    _, c, h2, w2 = y.shape
+    x = y.permute(0, 2, 3, 1).reshape(2, 2, batch, h2, w2, c).permute(2, 3, 0, 4, 1, 5)
+    return x.reshape(batch, 2 * h2, 2 * w2, c).permute(0, 3, 1, 2)
+
+
+def _parameter_free_key(op: nn.Module) -> tuple[type, str] | None:
+    """A key equal for two parameter- and buffer-free ops that compute the same function."""
+    if next(op.parameters(), None) is not None or next(op.buffers(), None) is not None:
+        return None
+    return type(op), op.extra_repr()
+
+
+def run_edge(
+    op: nn.Module,
+    states: list[torch.Tensor],
+    source: int,
+    memo: dict[Any, torch.Tensor],
+    add: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``op(states[source])`` (``+ add`` if given), sharing work with the other edges of the same
+    cell call via ``memo`` (one empty dict per cell call).
+
+    An op with a ``forward_relued`` method starts with a ReLU of its input (``SepConv``,
+    ``DilConv``): it gets the node's ReLU, computed once, and adds ``add`` in its last pass
+    (unless its ``takes_raw_input(x)`` says it ReLUs a copy of its own). Off the eager CPU path
+    (cost counting on meta tensors, other devices, export) every op runs on its own, so the cost
+    model counts every edge of the architecture. A
+    parameter-free op is computed once per (node, op). Same values as calling each op on its own
+    (the gradient of a shared ReLU is the sum of the gradients its readers send, then masked once:
+    equal up to float summation order).
+    """
+    forward_relued = getattr(op, "forward_relued", None)
+    takes_raw_input = getattr(op, "takes_raw_input", None)
+    if not cpu_rewrite(states[source]) or (takes_raw_input is not None and takes_raw_input(states[source])):
+        out = op(states[source])
+        return out if add is None else out + add
+    if forward_relued is not None:
+        key: Any = ("relu", source)
+        if key not in memo:
+            memo[key] = F.relu(states[source])
+        return forward_relued(memo[key], add=add)  # type: ignore[no-any-return]
+    free = _parameter_free_key(op)
+    if free is None:
+        out = op(states[source])
+    else:
+        key = (source, free)
+        if key not in memo:
+            memo[key] = op(states[source])
+        out = memo[key]
+    return out if add is None else out + add
+
+
+def run_node(
+    op_a: nn.Module, source_a: int, op_b: nn.Module, source_b: int, states: list[torch.Tensor],
+    memo: dict[Any, torch.Tensor],
+) -> torch.Tensor:
+    """One intermediate node, ``op_a(states[source_a]) + op_b(states[source_b])``, with
+    :func:`run_edge`'s sharing; the edge that can add in its last pass goes second."""
+    if getattr(op_b, "forward_relued", None) is None and getattr(op_a, "forward_relued", None) is not None:
+        op_a, source_a, op_b, source_b = op_b, source_b, op_a, source_a
+    return run_edge(op_b, states, source_b, memo, add=run_edge(op_a, states, source_a, memo))
 
 
 def concat(parts: list[torch.Tensor], relu: bool) -> torch.Tensor:

@@ -12,10 +12,18 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.layers import SEModule
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
-from hnas.ops.fast import PointwiseConv2d, eager_cpu
+from hnas.ops.fast import (
+    PointwiseConv2d,
+    cpu_rewrite,
+    eager_cpu,
+    from_phases,
+    phases_fit,
+    pointwise_conv,
+    to_phases,
+)
 from hnas.registry import NORMAL_OPS
 
 
@@ -32,7 +40,11 @@ class Identity(nn.Identity):
 
 
 class SepConv(nn.Sequential):
-    """Separable convolution applied twice: (ReLU, depthwise kxk, pointwise 1x1) x 2, no bias."""
+    """Separable convolution applied twice: (ReLU, depthwise kxk, pointwise 1x1) x 2, no bias.
+
+    ``forward_relued`` runs it on an input that is already ReLU'd: a cell computes the ReLU of a
+    node once for all the ops that read it (``hnas.ops.fast.run_edge``).
+    """
 
     def __init__(self, channels: int, kernel_size: int, *, search: bool = False, **kw: Any) -> None:
         pad = kernel_size // 2
@@ -46,9 +58,37 @@ class SepConv(nn.Sequential):
             ]
         super().__init__(*layers)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self:
+            x = layer(x)
+        return x
+
+    def forward_relued(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
+        """The op after its first ReLU, plus ``add`` if given. The second ReLU runs in place (its
+        input is a fresh convolution or batch-norm output that nothing else reads and whose
+        backward does not need it), or, without autograd and batch norm, inside the first
+        pointwise convolution, as the final ``+ add`` inside the last (``pointwise_conv``)."""
+        if len(self) == 6:  # derived form: ReLU, dw, pw, ReLU, dw, pw (no batch norm)
+            x = pointwise_conv(self[1](x), self[2].weight, relu=True)
+            return pointwise_conv(self[4](x), self[5].weight, add=add)
+        middle = len(self) // 2
+        for index, layer in enumerate(self):
+            if index == middle:
+                x = F.relu(x, inplace=True)
+            elif index > 0:
+                x = layer(x)
+        return x if add is None else x + add
+
 
 class DilConv(nn.Sequential):
-    """Dilated separable convolution: ReLU, depthwise kxk with dilation 2, pointwise 1x1, no bias."""
+    """Dilated separable convolution: ReLU, depthwise kxk with dilation 2, pointwise 1x1, no bias.
+
+    When gradients are needed on CPU (training, search), the forward runs on the four polyphase
+    sub-images (``hnas.ops.fast.to_phases``), where the depthwise kernel is undilated: the
+    same result up to float rounding, with oneDNN's fast depthwise backward instead of its GEMM
+    fallback for dilated kernels (2-3x for the op's forward + backward, benchmarks/README.md).
+    Same layers, parameters and state-dict keys either way.
+    """
 
     def __init__(self, channels: int, kernel_size: int, *, search: bool = False, **kw: Any) -> None:
         pad = 2 * (kernel_size // 2)
@@ -60,6 +100,45 @@ class DilConv(nn.Sequential):
             PointwiseConv2d(channels, channels, bias=False),
             *_maybe_bn(channels, search),
         )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.jit.is_scripting():  # noqa: SIM102  (alone, so TorchScript skips the branch)
+            if torch.is_grad_enabled() and cpu_rewrite(x) and phases_fit(x):
+                return self.phase_forward(x, relu=True)
+        for layer in self:
+            x = layer(x)
+        return x
+
+    def takes_raw_input(self, x: torch.Tensor) -> bool:
+        """Whether this op would rather ReLU ``x`` itself than get a shared ReLU (``run_edge``):
+        the polyphase form copies its input anyway and ReLUs the copy in place, so a shared ReLU
+        would only add a map kept for backward."""
+        return torch.is_grad_enabled() and cpu_rewrite(x) and phases_fit(x)
+
+    def forward_relued(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
+        """The op on an input that is already ReLU'd, plus ``add`` if given (see
+        ``SepConv.forward_relued``)."""
+        if torch.is_grad_enabled() and cpu_rewrite(x) and phases_fit(x):
+            out = self.phase_forward(x, relu=False)
+            return out if add is None else out + add
+        if len(self) == 3:  # derived form: ReLU, dw, pw (no batch norm)
+            return pointwise_conv(self[1](x), self[2].weight, add=add)
+        for index, layer in enumerate(self):
+            if index > 0:
+                x = layer(x)
+        return x if add is None else x + add
+
+    def phase_forward(self, x: torch.Tensor, relu: bool) -> torch.Tensor:
+        """The op on the polyphase sub-images of ``x`` (class docstring); the ReLU, if asked for,
+        in place on the copy."""
+        depthwise: nn.Conv2d = self[1]  # type: ignore[assignment]
+        y = to_phases(x)
+        if relu:
+            y = y.relu_()
+        y = F.conv2d(y, depthwise.weight, None, 1, depthwise.padding[0] // 2, 1, depthwise.groups)
+        for layer in list(self)[2:]:
+            y = layer(y)
+        return from_phases(y, x.shape[0])
 
 
 @NORMAL_OPS.register("sep_conv_3x3")
@@ -85,6 +164,13 @@ def dil_conv_5x5(channels: int, **kw: Any) -> nn.Module:
     """5x5 dilated separable convolution (dilation 2)."""
     return DilConv(channels, 5, **kw)
 
+
+#: Inputs of at least this many elements (4 MB in float32) make ``up_and_down`` recompute its
+#: forward during backward instead of keeping its maps for it: the unit keeps about 30 times its
+#: input (six maps at twice the resolution), so at the search width after the upsampling cell
+#: (16 x 8 x 96 x 96 at the paper's LR 48) one unit kept 140 MB and a step with several such edges
+#: needed 4-6 GB (benchmarks/README.md). Smaller inputs keep their maps (no recomputation).
+RECOMPUTE_NUMEL = 2**20
 
 #: D-DBPN projection geometry (kernel, stride, padding) per internal factor; all keep sizes exact.
 _PROJECTION = {2: (6, 2, 2), 4: (8, 4, 2), 8: (12, 8, 2)}
@@ -201,6 +287,8 @@ class UpAndDownProjection(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_scripting():  # noqa: SIM102  (alone, so TorchScript skips the branch)
             if eager_cpu(x):
+                if torch.is_grad_enabled() and x.requires_grad and x.numel() >= RECOMPUTE_NUMEL:
+                    return checkpoint(self.subpixel_forward, x, use_reentrant=False)
                 return self.subpixel_forward(x)
         return self.reference_forward(x)
 
@@ -220,6 +308,25 @@ class UpAndDownProjection(nn.Module):
         return l0 + self.down_l1(self.down_h0(l0) - h)
 
 
+class ChannelAttention(nn.Module):
+    """Squeeze-and-excitation gate of RCAN's RCAB (Hu et al., CVPR 2018; Zhang et al., ECCV 2018):
+    global average pool, 1x1 conv down to ``reduced`` channels, ReLU, 1x1 conv back, sigmoid, scale.
+
+    Written here rather than taken from ``timm.layers.SEModule`` because importing timm (and the
+    torchvision it pulls in) costs seconds at every ``import hnas``. The attribute names are
+    timm's (``fc1``, ``fc2``), so state-dict keys and checkpoints are the same as before.
+    """
+
+    def __init__(self, channels: int, reduced: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, reduced, 1, bias=True)
+        self.fc2 = nn.Conv2d(reduced, channels, 1, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = self.fc2(F.relu(self.fc1(x.mean((2, 3), keepdim=True))))
+        return x * torch.sigmoid(gate)
+
+
 @NORMAL_OPS.register("rcab")
 class RCAB(nn.Module):
     """RCAN's residual channel attention block (Zhang et al., ECCV 2018).
@@ -234,7 +341,7 @@ class RCAB(nn.Module):
             nn.Conv2d(channels, channels, 3, padding=1, bias=True),
             nn.ReLU(inplace=True),
             nn.Conv2d(channels, channels, 3, padding=1, bias=True),
-            SEModule(channels, rd_channels=max(1, channels // reduction), bias=True),
+            ChannelAttention(channels, max(1, channels // reduction)),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -56,6 +56,7 @@ from hnas.spaces.genotype import Genotype
 from hnas.spaces.resolve import GenotypeLike, resolve_genotype
 from hnas.train.config import IDENTITY_FIELDS, TrainConfig
 from hnas.train.patches import StepBatches, StepPatchSampler
+from hnas.utils.memory import keep_freed_memory
 
 __all__ = ["LAST_FILENAME", "LOG_FILENAME", "RunFolderError", "Trainer", "TrainingDivergedError", "train"]
 
@@ -108,6 +109,12 @@ class Trainer:
     ``resume=True`` continues the run saved in ``out`` (same data, model and optimiser settings;
     the length and intervals may change). Build, then :meth:`run`.
     """
+
+    #: Opt-in fast training (``hnas train --fast``; ``hnas run`` and ``hnas compare`` own their
+    #: process and always do it): keep freed memory in the process
+    #: (:func:`hnas.utils.memory.keep_freed_memory`, process-wide), so the step's large maps are
+    #: reused instead of page-faulted in afresh every step; results are bit-identical.
+    fast: bool = False
 
     def __init__(self, genotype: GenotypeLike, config: TrainConfig, out: str | Path, *, resume: bool = False) -> None:
         self.genotype: Genotype = resolve_genotype(genotype)
@@ -209,6 +216,8 @@ class Trainer:
         over the ranks, i.e. the global batch's, so every rank skips or steps alike; gradients are
         averaged by DDP during ``backward``, so the finiteness check agrees across ranks too.
         """
+        if self.fast and self.device.type == "cpu":
+            keep_freed_memory()
         self.model.train()
         lr_batch = lr_batch.to(self.device, non_blocking=True)
         hr_batch = hr_batch.to(self.device, non_blocking=True)
