@@ -166,4 +166,4 @@ def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop
         "best_val_psnr"] is not None else ""
     seconds = time.perf_counter() - started
     typer.echo(f"{done}: {summary['step']}/{summary['total']} iterations ({summary['step'] - first} in {seconds:.0f} s){best}")
-    typer.echo(f"model: {summary['model']}")
+    typer.echo(f"model: {out_dir / summary['model']}")

@@ -56,5 +56,5 @@ def retrain(spec: Spec, genotype: Genotype, folder: RunFolder, device: torch.dev
     )
     if dist.is_main():
         with atomic_path(folder / "model.safetensors") as tmp:
-            shutil.copyfile(summary["model"], tmp)
+            shutil.copyfile(folder / "retrain" / summary["model"], tmp)
     return {k: summary[k] for k in ("step", "total", "parameters", "best_val_psnr", "best_step", "checkpoint")}

@@ -404,9 +404,10 @@ class Trainer:
             "best_step": self.best_step,
             "last_val_psnr": self.last_val,
             "checkpoint": self.checkpoint_description(),
-            "model": str(self.out / MODEL_FILENAME),
-            "last": str(self.out / LAST_FILENAME),
-            "log": str(self.out / LOG_FILENAME),
+            # file names inside the run folder (not absolute paths: a moved or resumed folder says the same)
+            "model": MODEL_FILENAME,
+            "last": LAST_FILENAME,
+            "log": LOG_FILENAME,
         }
         self.folder.write_json("summary.json", summary)
         return summary
