@@ -83,8 +83,8 @@ def check_recipe_data(recipe: Recipe) -> None:
     """The evaluation sets share no picture with the training images (checked by content)."""
     training = training_images(recipe.train_config(recipe.seeds[0]))
     for source in recipe.eval:
-        check_disjoint(open_images(source), training, f"evaluation image ({source_name(source)})",
-                       "training image", fix="evaluate on images the members never train on")
+        check_disjoint(open_images(source), training, f"evaluation ({source_name(source)})",
+                       "training", fix="evaluate on images the members never train on")
 
 
 def _job_folder(out: Path, member: Member, seed: int) -> Path:

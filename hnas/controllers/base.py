@@ -272,6 +272,12 @@ class Controller(nn.Module):
         with torch.no_grad():
             return self.sample(generator=generator).genotype
 
+    def warmup_sample(self, generator: torch.Generator | None = None) -> Genotype:
+        """The architecture a warm-up step trains, before the controller has learned anything: a
+        uniform draw over the space (ENAS/SPOS practice)."""
+        actions = [int(torch.randint(slot.size, (), generator=generator)) for slot in self.slots]
+        return self.genotype_from_actions(actions)
+
     def learn(self, sample: Sample, reward: float) -> dict[str, float]:
         """Take the reward of ``sample`` (an architecture this controller proposed); returns
         statistics for the log. The base controller learns nothing."""

@@ -44,6 +44,7 @@ class EvolutionController(Controller):
         *,
         population: int = 16,
         sample_size: int = 4,
+        seed: int = 0,
     ) -> None:
         super().__init__(normal_ops, upsampling_ops, nodes, layers, position_weight=1.0)
         if not isinstance(population, int) or population < 2:
@@ -55,6 +56,10 @@ class EvolutionController(Controller):
             )
         self.population_size = population
         self.sample_size = sample_size
+        # The initial population: drawn once from ``seed``, trained during the search's warm-up
+        # epochs and proposed (scored) first, so that its scores come from trained weights.
+        generator = torch.Generator().manual_seed(seed)
+        self.initial = [self._uniform(generator) for _ in range(population)]
         self.population: deque[tuple[tuple[int, ...], float]] = deque()
         self.history: list[tuple[tuple[int, ...], float]] = []  # every (actions, reward) learned, in order
 
@@ -89,18 +94,21 @@ class EvolutionController(Controller):
         ``greedy``: the best architecture learned so far (a uniform draw before any)."""
         if greedy and self.history:
             return self._sample_from(max(self.history, key=lambda m: m[1])[0])
-        if len(self.population) < self.population_size:
-            return self._sample_from(self._uniform(generator))
+        if len(self.history) < self.population_size:
+            return self._sample_from(self.initial[len(self.history)])
         return self._sample_from(self._mutate(self._tournament(generator), generator))
 
     def training_sample(self, generator: torch.Generator | None = None) -> Genotype:
-        """A member of the population (uniform before there is one): the shared weights train the
-        architectures evolution is comparing, so that a member's score reflects trained weights and
-        a child inherits them (weight inheritance; Real et al. 2017, "Large-scale evolution")."""
-        if not self.population:
-            return self._sample_from(self._uniform(generator)).genotype
-        index = int(torch.randint(len(self.population), (), generator=generator))
-        return self.genotype_from_actions(self.population[index][0])
+        """A member of the population (of the initial one before any is scored): the shared
+        weights train the architectures evolution is comparing, so that a member's score reflects
+        trained weights and a child inherits them (weight inheritance; Real et al., ICML 2017)."""
+        members = [actions for actions, _ in self.population] or self.initial
+        return self.genotype_from_actions(members[int(torch.randint(len(members), (), generator=generator))])
+
+    def warmup_sample(self, generator: torch.Generator | None = None) -> Genotype:
+        """The warm-up trains the initial population (uniform draws would teach the shared weights
+        nothing at a CPU budget: docs/search.md)."""
+        return self.training_sample(generator)
 
     def replay(self, actions: Sequence[int]) -> Sample:
         return self._sample_from(self.check_actions(actions))

@@ -32,7 +32,6 @@ import torch.nn.functional as F
 
 from hnas import distributed as dist
 from hnas.controllers.base import Controller
-from hnas.controllers.random import RandomController
 from hnas.engine.folder import RunFolder
 from hnas.engine.schedule import cosine_lr, set_lr
 from hnas.engine.seeds import torch_generator
@@ -105,8 +104,6 @@ class Search:
         self.data, self.scorer = data, scorer
         self.supernet = supernet.to(device)
         self.controller = controller.to(device)
-        self.uniform = RandomController(controller.normal_ops, controller.upsampling_ops, spec.space.nodes,
-                                        spec.space.layers)
         self.optimizer = torch.optim.Adam(self.supernet.parameters(), lr=spec.search.lr)
         self.total_w_steps = spec.search.epochs * spec.search.w_steps
         # Weight steps go through ``ddp`` (the supernet itself in one process); scoring uses the
@@ -122,14 +119,14 @@ class Search:
     def train_weights(self, epoch: int, stats: EpochStats) -> None:
         """Lines 4-7: w <- w - eta grad_w L(alpha, w), alpha sampled per batch (uniformly in warm-up)."""
         search = self.spec.search
-        sampler = self.uniform if stats.phase == "warmup" else self.controller
+        draw = self.controller.warmup_sample if stats.phase == "warmup" else self.controller.training_sample
         self.supernet.train()
         part = dist.shard(self.spec.data.batch)
         for step in range(search.w_steps):
             index = epoch * search.w_steps + step
             set_lr(self.optimizer, cosine_lr(index, self.total_w_steps, search.lr, search.lr_min))
             lr_img, hr_img = self.data.w_batch(index, part)
-            genotype = sampler.training_sample(generator=self.draw("w", index))
+            genotype = draw(generator=self.draw("w", index))
             lr_img, hr_img = lr_img.to(self.device), hr_img.to(self.device)
             loss = F.l1_loss(self.ddp(lr_img, genotype), hr_img)
             value = dist.all_reduce_mean(loss.detach())

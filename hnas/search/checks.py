@@ -47,7 +47,8 @@ def check_data(spec: Spec) -> dict[str, list[ImageRecord]]:
         "w": select_split(search_images, data.w_split, where=f"{name} (data.w_split)"),
         "theta": select_split(search_images, data.theta_split, where=f"{name} (data.theta_split)"),
     }
-    check_disjoint(roles["w"], roles["theta"], "w-split image", "theta-split image")
+    check_disjoint(roles["w"], roles["theta"], "w-split", "theta-split",
+                   fix="choose data.w_split and data.theta_split so the same picture is on one side only")
     if retrain.enabled:
         source = retrain.data if retrain.data is not None else data.source
         count = len(open_images(source))
@@ -61,11 +62,13 @@ def check_data(spec: Spec) -> dict[str, list[ImageRecord]]:
         roles["retrain"] = _images(source, retrain.train_split, f"{source_name(source)} (retrain.train_split)")
         if retrain.val_split is not None:
             roles["validation"] = _images(source, retrain.val_split, f"{source_name(source)} (retrain.val_split)")
-            check_disjoint(roles["retrain"], roles["validation"], "retraining image", "validation image")
+            check_disjoint(roles["retrain"], roles["validation"], "retraining", "validation",
+                           fix="validate on pictures the retraining does not train on")
         seen = [r for role in ("w", "theta", "retrain", "validation") for r in roles.get(role, [])]
         for source in spec.evaluate.data:
             images = open_images(source)
-            check_disjoint(images, seen, f"evaluation image ({source_name(source)})", "training image")
+            check_disjoint(images, seen, f"evaluation ({source_name(source)})", "training",
+                           fix="evaluate on images nothing was searched or trained on")
             roles[f"evaluate:{source_name(source)}"] = images
     return roles
 
