@@ -39,9 +39,6 @@ batch = 2
 score_patches = 4
 score_patch = 16
 
-[controller]
-params = {{ lr = 0.01 }}
-
 [reward]
 lambda = 0.6
 

@@ -211,3 +211,17 @@ def test_settings_are_checked_with_one_line_errors(workdir: Path) -> None:
     assert result.exit_code == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     with pytest.raises(RunFolderError):
         Trainer(tiny_genotype(), config(workdir), workdir / "straight")
+
+
+def test_a_time_budget_plans_the_run_from_the_first_steps_and_keeps_the_plan(workdir: Path) -> None:
+    """``minutes``: as many iterations as fit, planned once from the measured speed (the cosine
+    schedule then spans exactly them); a resumed run keeps the plan instead of re-measuring."""
+    cfg = config(workdir, iters=100_000, minutes=0.05, log_every=10, save_every=5)
+    out = workdir / "budget"
+    trainer = Trainer(tiny_genotype(), cfg, out)
+    summary = trainer.run()
+    assert summary["finished"] and 23 < summary["total"] < 100_000
+    log = read_jsonl(out / "train_log.jsonl")
+    assert log[-1]["step"] == summary["total"] and log[-1]["lr"] < 2e-4  # decayed to the end of the plan
+    again = Trainer(tiny_genotype(), cfg, out, resume=True)
+    assert again.planned and again.total == summary["total"]

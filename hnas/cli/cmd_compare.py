@@ -42,6 +42,9 @@ def compare_command(
         "--eval", help="Evaluation set (repeatable; default builtin:set5 and builtin:set14).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Comparison folder.")] = Path("runs/compare"),
     iters: Annotated[int, typer.Option("--iters", min=1, help="Training iterations per member and seed.")] = 1000,
+    minutes: Annotated[float | None, typer.Option(
+        "--minutes", min=0.01, help="Equal wall time instead: each member trains as many iterations as fit in "
+                                    "this many minutes (--iters caps them).")] = None,
     channels: Annotated[int, typer.Option("--channels", min=1, help="Channels per op.")] = 16,
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds per member (0..S-1).")] = 2,
     scale: Annotated[int, typer.Option("--scale", min=2, max=8, help="Upscaling factor.")] = 2,
@@ -79,6 +82,7 @@ def compare_command(
     load_plugins(plugin)
     recipe = Recipe(
         data=data, eval=eval_sets or ["builtin:set5", "builtin:set14"], scale=scale, channels=channels, iters=iters,
+        minutes=minutes,
         batch=batch, patch=patch, lr=lr, global_skip=global_skip, seeds=list(range(seeds)),
         cost_input=_parse_size(cost_input), latency_input=_parse_size(latency_input), device=device,
     )

@@ -52,6 +52,8 @@ class Recipe(BaseModel):
     scale: int = Field(2, ge=2, le=8)
     channels: int = Field(16, ge=1)
     iters: int = Field(1000, ge=1)
+    minutes: float | None = Field(None, gt=0, description="equal wall time instead: as many iterations as fit "
+                                  "(iters caps them)")
     batch: int = Field(16, ge=1)
     patch: int = Field(64, ge=8)
     lr: float = Field(1e-3, gt=0)
@@ -65,7 +67,8 @@ class Recipe(BaseModel):
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig.create(
             data=self.data, data_split=self.data_split, scale=self.scale, channels=self.channels,
-            global_skip=self.global_skip, op_params=self.op_params, iters=self.iters, batch=self.batch,
+            global_skip=self.global_skip, op_params=self.op_params, iters=self.iters, minutes=self.minutes,
+            batch=self.batch,
             patch=self.patch, lr=self.lr, log_every=max(1, min(100, self.iters // 10)),
             save_every=max(1, min(500, self.iters // 4)), device=self.device, seed=seed,
         )
@@ -107,7 +110,7 @@ def _run_job(recipe: Recipe, member: Member, seed: int, out: Path, progress: Pro
         scores = evaluate(model, BenchmarkSet(open_images(source), recipe.scale), recipe.scale, device)
         sets[source_name(source)] = {"psnr": scores["psnr"], "ssim": scores["ssim"]}
     result = {"member": member.name, "seed": seed, "hash": member.genotype.hash(), "sets": sets,
-              "checkpoint": summary["checkpoint"]}
+              "checkpoint": summary["checkpoint"], "iterations": summary["step"]}
     folder.write_json("eval.json", result)
     folder.timing("compare-job", time.perf_counter() - started, member=member.name, seed=seed)
     return result
@@ -157,6 +160,7 @@ def _aggregate(recipe: Recipe, members: list[Member], results: list[dict[str, An
             "genotype": member.genotype.to_dict(), "macs": report.macs, "params": report.params,
             "latency_ms": measure_latency(member.genotype, latency_settings).median_ms,
             "shared_weight_score": None if shared is None else shared.get(member.name),
+            "iterations": [r.get("iterations") for r in mine],
             "sets": sets,
         })
     names = [source_name(s) for s in recipe.eval]

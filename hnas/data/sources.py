@@ -499,3 +499,12 @@ DATASETS.add("div2k", div2k_images)
 DATASETS.add("skimage", skimage_images, aliases=("builtin:skimage",))
 DATASETS.add("set5", set5_images, aliases=("builtin:set5",))
 DATASETS.add("set14", set14_images, aliases=("builtin:set14",))
+
+
+@DATASETS.register("union")
+def union_images(sources: list[Any]) -> list[ImageRecord]:
+    """The images of several sources, in order (e.g. T91 and the built-in photographs):
+    ``{type = "union", params = {sources = ["/data/T91", "builtin:skimage"]}}``."""
+    if not sources:
+        raise DataError("data source 'union' needs at least one source in params.sources")
+    return [record for source in sources for record in open_images(source)]

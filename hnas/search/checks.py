@@ -52,19 +52,23 @@ def check_data(spec: Spec) -> dict[str, list[ImageRecord]]:
     if retrain.enabled:
         source = retrain.data if retrain.data is not None else data.source
         count = len(open_images(source))
-        if retrain.val_split is not None and (retrain.train_split is None
-                                              or splits_overlap(retrain.train_split, retrain.val_split, count)):
+        same_source = retrain.val_data is None
+        if same_source and retrain.val_split is not None and (
+                retrain.train_split is None or splits_overlap(retrain.train_split, retrain.val_split, count)):
             train = "every image" if retrain.train_split is None else str(list(retrain.train_split))
             raise SpecError(
                 f"retrain.train_split ({train}) and retrain.val_split {list(retrain.val_split)} overlap; "
                 "validate on images the retraining does not train on"
             )
         roles["retrain"] = _images(source, retrain.train_split, f"{source_name(source)} (retrain.train_split)")
-        if retrain.val_split is not None:
-            roles["validation"] = _images(source, retrain.val_split, f"{source_name(source)} (retrain.val_split)")
+        if retrain.val_data is not None or retrain.val_split is not None:
+            val_source = source if same_source else retrain.val_data
+            roles["validation"] = _images(val_source, retrain.val_split, f"{source_name(val_source)} (validation)")
             check_disjoint(roles["retrain"], roles["validation"], "retraining", "validation",
                            fix="validate on pictures the retraining does not train on")
-        seen = [r for role in ("w", "theta", "retrain", "validation") for r in roles.get(role, [])]
+        # Validation images a checkpoint is selected on count as seen; merely watched ones do not.
+        seen_roles = ("w", "theta", "retrain", "validation") if retrain.select == "best" else ("w", "theta", "retrain")
+        seen = [r for role in seen_roles for r in roles.get(role, [])]
         for source in spec.evaluate.data:
             images = open_images(source)
             check_disjoint(images, seen, f"evaluation ({source_name(source)})", "training",

@@ -55,7 +55,11 @@ class Scorer:
         self.cost, self.cost_settings, self.reward = cost, cost_settings, reward
         self.device = device
         self.macs = get_cost("macs")
-        self.bicubic_psnr = mean_psnr(imresize(lr, float(scale), quantize=True), hr, scale)
+        self.bicubic_psnr = self.bicubic_psnr_of(slice(None))
+
+    def bicubic_psnr_of(self, patches: slice) -> float:
+        """MATLAB bicubic's mean PSNR on some of the scoring patches (all: the reference of ``psnr_gain``)."""
+        return mean_psnr(imresize(self.lr[patches], float(self.scale), quantize=True), self.hr[patches], self.scale)
 
     @torch.no_grad()
     def psnr(self, forward: Callable[[Tensor], Tensor]) -> float:

@@ -198,16 +198,23 @@ class SearchSpec(_Section):
 class RetrainSpec(_Section):
     """Training the chosen architecture from scratch (paper: C = 64, 300 x 1000 iterations).
 
-    ``train_split`` and ``val_split`` pick images of ``data`` (default: the search's source); the
-    two must not overlap. With a ``val_split`` the best checkpoint by validation PSNR is kept.
+    ``train_split`` picks the training images of ``data`` (default: the search's source);
+    validation images are ``val_data`` (default: ``data``) restricted to ``val_split``, and must not
+    be trained on. ``select = "best"`` evaluates the checkpoint with the best validation PSNR (the
+    validation images then count as seen: evaluation sets must differ from them); ``"last"``
+    evaluates the last weights, validation only being watched (e.g. Set5 against wall time).
     """
 
     enabled: bool = True
     data: str | dict[str, Any] | None = Field(None, description="default: data.source")
     train_split: Split | None = Field(None, description="default: every image")
-    val_split: Split | None = Field(None, description="validation images (none: keep the last checkpoint)")
+    val_data: str | dict[str, Any] | None = Field(None, description="validation source (default: data)")
+    val_split: Split | None = Field(None, description="validation images of val_data")
+    select: Literal["best", "last"] = Field("best", description="which checkpoint is evaluated")
     channels: int = Field(64, ge=1)
     iters: int = Field(300_000, ge=1)
+    minutes: float | None = Field(None, gt=0, description="train as many iterations as fit in this time "
+                                  "(planned from the first steps; iters caps them)")
     batch: int = Field(16, ge=1)
     patch: int = Field(96, ge=8)
     lr: float = Field(1e-3, gt=0)

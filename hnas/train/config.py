@@ -20,7 +20,7 @@ from hnas.errors import HnasError, first_error
 #: different run. The rest (length, intervals, device, workers) may change on ``--resume``.
 IDENTITY_FIELDS = (
     "data", "data_split", "scale", "channels", "global_skip", "op_params", "batch", "patch", "lr", "lr_min",
-    "seed", "augment", "iters_per_epoch",
+    "seed", "augment", "iters_per_epoch", "select",
 )
 
 AUTHORS_EPOCHS = 300
@@ -43,6 +43,8 @@ class TrainConfig(BaseModel):
     op_params: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict, description="Settings of ops "
                                                             "configured with params, by cell kind.")
     iters: int | None = Field(None, ge=1, description="Total iterations (exclusive with epochs).")
+    minutes: float | None = Field(None, gt=0, description="Train as many iterations as fit in this many minutes "
+                                  "(planned from the first steps' speed; iters, if given, caps them).")
     epochs: int | None = Field(None, ge=1, description="Total epochs of iters_per_epoch iterations.")
     iters_per_epoch: int = Field(1000, ge=1)
     batch: int = Field(16, ge=1)
@@ -52,6 +54,7 @@ class TrainConfig(BaseModel):
     augment: bool = True
     val: str | dict[str, Any] | None = Field(None, description="Validation HR images (folder or builtin:NAME).")
     val_split: tuple[int, int] | tuple[float, float] | None = Field(None, description="Which of them (default all).")
+    select: Literal["best", "last"] = Field("best", description="model.safetensors: best by validation PSNR, or last.")
     val_every: int = Field(1000, ge=1)
     log_every: int = Field(100, ge=1)
     save_every: int = Field(1000, ge=1, description="Iterations between resume checkpoints.")

@@ -64,6 +64,10 @@ LAST_FILENAME = "last.safetensors"
 LOG_FILENAME = "train_log.jsonl"
 RESUME_FILENAME = "resume.safetensors"
 
+#: Steps timed (after ``CALIBRATION_SKIP`` warm-up steps) to plan a run with a time budget.
+CALIBRATION_STEPS = 20
+CALIBRATION_SKIP = 3
+
 #: ``on_step(step, info)`` runs after every completed step (and its logging and saving). Raising
 #: ``KeyboardInterrupt`` there acts like Ctrl-C; returning ``False`` stops the run resumably.
 StepHook = Callable[[int, dict[str, Any]], "bool | None"]
@@ -124,6 +128,9 @@ class Trainer:
         self.device = dist.init(config.device)
         self.part = dist.shard(config.batch)
         self.total = config.total_iters
+        # With a time budget the length is planned once, from the speed of the first steps, and
+        # then kept (in the resume state), so the cosine schedule and a resumed run are exact.
+        self.planned = config.minutes is None
         # The data first: a wrong folder is one line, and the run folder is not created for nothing.
         self.sampler = StepPatchSampler(training_images(config), config.scale, config.patch, config.batch,
                                         seed=config.seed, augment=config.augment)
@@ -148,6 +155,7 @@ class Trainer:
         self._loss_count = 0
         self._skipped = 0
         self._step_lr = config.lr
+        self._started: float | None = None
         self._restore(resume)
         self.ddp = dist.wrap_ddp(self.model, self.device, find_unused_parameters=self._has_unused_parameters())
 
@@ -175,6 +183,8 @@ class Trainer:
             unpack_optimizer(state, "optim", self.optimizer)
             info = state.info
             saved_total = int(info.get("total", self.total))
+            if info.get("planned") and not self.planned:  # a time-budgeted run keeps its plan
+                self.total, self.planned = saved_total, True
             if saved_total != self.total:
                 warnings.warn(
                     f"resuming with {self.total} total iterations instead of {saved_total}: the cosine schedule is "
@@ -197,6 +207,7 @@ class Trainer:
         state = State({"model": module_tensors(self.model)}, {
             "step": self.step,
             "total": self.total,
+            "planned": self.planned,
             "best_psnr": self.best_psnr,
             "best_step": self.best_step,
             "last_val": self.last_val,
@@ -248,7 +259,7 @@ class Trainer:
         if not dist.is_main():
             return
         save_model(self.model, self.out / LAST_FILENAME, self._model_metadata())
-        if self.validation is None or self.best_step is None:
+        if self.validation is None or self.best_step is None or self.config.select == "last":
             save_model(self.model, self.out / MODEL_FILENAME, self._model_metadata())
         self.folder.save_state(RESUME_FILENAME, self._state())
 
@@ -264,7 +275,7 @@ class Trainer:
         self.last_val = value
         if self.best_psnr is None or value > self.best_psnr:
             self.best_psnr, self.best_step = value, self.step
-            if dist.is_main():
+            if dist.is_main() and self.config.select == "best":
                 save_model(self.model, self.out / MODEL_FILENAME, self._model_metadata())
         return value
 
@@ -309,6 +320,9 @@ class Trainer:
             "skipped": self._skipped,
         }
         self.folder.append(LOG_FILENAME, record)
+        if val_psnr is not None and self._started is not None:  # validation against wall time (not repeatable)
+            self.folder.timing("validate", time.perf_counter() - self._started, step=self.step,
+                               val_psnr=round(val_psnr, 4))
         self._loss_sum, self._loss_count, self._skipped = 0.0, 0, 0
         return record
 
@@ -360,10 +374,18 @@ class Trainer:
         flag = _StopFlag()
         consistent = True
         started, first = time.perf_counter(), self.step
+        self._started = started
+        timed_from: float | None = None
         try:
             with flag.installed():
                 batches = iter(self._loader()) if self.step < end else iter(())
                 while self.step < end and not flag.requested:
+                    if not self.planned and self.step - first == CALIBRATION_SKIP:
+                        timed_from = time.perf_counter()
+                    if not self.planned and timed_from is not None and self.step - first == CALIBRATION_SKIP + CALIBRATION_STEPS:
+                        self._plan(started, timed_from)
+                        end = self.total if stop_at is None else max(self.step, min(stop_at, self.total))
+                        batches = iter(self._loader())
                     lr_batch, hr_batch = next(batches)
                     consistent = False
                     self._step_lr = set_lr(self.optimizer, cosine_lr(self.step, self.total, self.config.lr,
@@ -392,6 +414,16 @@ class Trainer:
             self.save()
         return self.summary()
 
+    def _plan(self, started: float, timed_from: float) -> None:
+        """Fix the run's length to what fits the time budget at the speed just measured (rank 0's
+        measurement on every rank)."""
+        step_seconds = (time.perf_counter() - timed_from) / CALIBRATION_STEPS
+        left = self.config.minutes * 60.0 - (time.perf_counter() - started)  # type: ignore[operator]
+        planned = self.step + max(0, int(left / step_seconds))
+        total = min(self.total, planned) if self.config.iters is not None else planned
+        self.total = int(dist.broadcast_object(max(total, self.step + 1)))
+        self.planned = True
+
     def summary(self) -> dict[str, Any]:
         """Where the run stands: steps, best validation, files (also ``summary.json``)."""
         summary = {
@@ -414,10 +446,11 @@ class Trainer:
 
     def checkpoint_description(self) -> str:
         """Which weights ``model.safetensors`` holds, in words (results name it)."""
-        if self.validation is not None and self.best_step is not None:
+        if self.validation is not None and self.best_step is not None and self.config.select == "best":
             return (f"best validation PSNR ({self.best_psnr:.3f} dB at step {self.best_step} of {self.step}, "
                     f"on {len(self.validation)} validation images)")
-        return f"last (step {self.step}; no validation images)"
+        watched = "validation watched, not selected on" if self.validation is not None else "no validation images"
+        return f"last (step {self.step}; {watched})"
 
 
 def train(
@@ -439,7 +472,8 @@ def train(
     trainer = Trainer(genotype, config, out, resume=resume)
     summary = trainer.run(stop_at=stop_at, on_step=on_step, progress=progress)
     model: HNASNet = trainer.model
-    if trainer.validation is not None and trainer.best_step is not None and trainer.best_step != trainer.step:
+    if (trainer.validation is not None and trainer.best_step is not None and trainer.best_step != trainer.step
+            and config.select == "best"):
         if dist.is_distributed():  # rank 0 reads the best weights, the others receive them
             if dist.is_main():
                 model.load_state_dict(load_model(trainer.out / MODEL_FILENAME, device=trainer.device).state_dict())
