@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hnas.utils.io import atomic_path
+from hnas.utils.figures import pyplot, save_png
 
 #: Colour per member kind, so searched, random and hand-designed members read apart at a glance.
 KIND_COLOURS = {"run": "tab:red", "random": "tab:gray", "baseline": "tab:blue", "preset": "tab:green",
@@ -14,11 +14,7 @@ KIND_COLOURS = {"run": "tab:red", "random": "tab:gray", "baseline": "tab:blue", 
 
 def plot_compare(path: str | Path, report: dict[str, Any]) -> Path:
     """Draw the comparison (matplotlib's Agg backend: no display needed); written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     sets = report["eval_sets"]
     fig, axes = plt.subplots(1, len(sets), figsize=(5.5 * len(sets), 4.2), dpi=120, squeeze=False)
     for ax, name in zip(axes[0], sets):
@@ -39,8 +35,4 @@ def plot_compare(path: str | Path, report: dict[str, Any]) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return save_png(fig, path)

@@ -25,6 +25,7 @@ from typing import Any
 from hnas.errors import HnasError
 from hnas.registry import NORMAL_OPS, UPSAMPLING_OPS
 from hnas.spaces.genotype import CellGenotype, Genotype
+from hnas.utils.figures import pyplot
 from hnas.utils.io import atomic_path
 
 #: File formats ``hnas show --draw`` writes, by suffix.
@@ -379,11 +380,7 @@ def draw_genotype(
     At most ``width`` inches wide (13 in is a browser window at 96 dpi, so the labels show at their
     font size in the report); a cell with a long chain of nodes is drawn smaller rather than wider.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     extents = []
     for cell in (genotype.normal, genotype.upsampling):
         x0, x1, y0, y1 = _limits(cell_layout(cell))
@@ -416,8 +413,8 @@ def draw_genotype(
 def figure_bytes(fig: Any, fmt: str) -> bytes:
     """Render ``fig`` as SVG (labels kept as text, stable ids) or PNG, then close it."""
     import matplotlib
-    import matplotlib.pyplot as plt
 
+    plt = pyplot()
     buffer = io.BytesIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "hnas"}):
         metadata = {"Date": None} if fmt == "svg" else {}

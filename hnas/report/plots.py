@@ -4,29 +4,15 @@ and a script can save them."""
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from typing import Any
 
 from hnas.report.policy import Policy
 from hnas.report.rundata import as_list, numeric_columns
+from hnas.utils.figures import png_bytes, pyplot
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig: Any, dpi: int = 96) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
-    _pyplot().close(fig)
-    return buffer.getvalue()
 
 
 def _number(value: Any) -> float | None:
@@ -65,7 +51,7 @@ def search_curves(log: Sequence[dict[str, Any]]) -> bytes | None:
             panels["reward_mean"].append(column)
         else:
             panels[column] = [column]
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     ncols = min(4, len(panels))
@@ -90,7 +76,7 @@ def search_curves(log: Sequence[dict[str, Any]]) -> bytes | None:
     for ax in axes[-1]:
         ax.set_xlabel("epoch", fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def _front(points: Sequence[tuple[float, float]]) -> list[int]:
@@ -111,7 +97,7 @@ def pareto_plot(archive: Sequence[dict[str, Any]], chosen_hash: str | None) -> b
     records = [r for r in archive if _number(r.get(key)) is not None and _number(r.get("psnr")) is not None]
     if not records:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
@@ -174,13 +160,13 @@ def pareto_plot(archive: Sequence[dict[str, Any]], chosen_hash: str | None) -> b
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def policy_heatmaps(policy: Policy) -> bytes:
     """Per cell type: input and op probabilities per decision (rows) and choice (columns), greedy
     choices outlined; below, the position distribution."""
-    plt = _pyplot()
+    plt = pyplot()
     import matplotlib
     from matplotlib.patches import Rectangle
 
@@ -233,7 +219,7 @@ def policy_heatmaps(policy: Policy) -> bytes:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     fig.subplots_adjust(left=0.1, right=0.98, top=0.96, bottom=0.07)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def retrain_curves(log: Sequence[dict[str, Any]]) -> bytes | None:
@@ -246,7 +232,7 @@ def retrain_curves(log: Sequence[dict[str, Any]]) -> bytes | None:
     ]
     if not log or not columns:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 2.8), squeeze=False)
     for ax, column in zip(axes[0], columns):
         points = [(_number(r.get("step")), _number(r.get(column))) for r in log]
@@ -257,7 +243,7 @@ def retrain_curves(log: Sequence[dict[str, Any]]) -> bytes | None:
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def compare_plot(compare: dict[str, Any]) -> bytes | None:
@@ -270,7 +256,7 @@ def compare_plot(compare: dict[str, Any]) -> bytes | None:
     sets = [s for s in as_list(compare.get("eval_sets")) if isinstance(s, str)]
     if not members or not sets:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(sets), figsize=(5.2 * len(sets), 3.8), squeeze=False)
     markers = {"run": "*", "preset": "s", "genotype": "D", "baseline": "^", "random": "o"}
     for ax, name in zip(axes[0], sets):
@@ -302,4 +288,4 @@ def compare_plot(compare: dict[str, Any]) -> bytes | None:
     if handles:
         axes[0][-1].legend(handles, labels, fontsize=7, loc="lower right")
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)

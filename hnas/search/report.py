@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hnas.utils.io import atomic_path
+from hnas.utils.figures import pyplot, save_png
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
@@ -30,11 +30,7 @@ def plot_pareto(
 
     Uses matplotlib's Agg backend, so it works with no display; written atomically.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     for label, records in series.items():
         xs = [r["macs"] / 1e9 for r in records]
@@ -53,8 +49,4 @@ def plot_pareto(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
