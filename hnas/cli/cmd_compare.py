@@ -18,6 +18,7 @@ from hnas.cli.common import (
     TensorBoardOption,
     err_console,
     load_plugins,
+    parse_source,
     print_json,
     tensorboard,
     user_errors,
@@ -81,7 +82,7 @@ def compare_command(
 
     load_plugins(plugin)
     recipe = Recipe(
-        data=data, eval=eval_sets or ["builtin:set5", "builtin:set14"], scale=scale, channels=channels, iters=iters,
+        data=parse_source(data), eval=eval_sets or ["builtin:set5", "builtin:set14"], scale=scale, channels=channels, iters=iters,
         minutes=minutes,
         batch=batch, patch=patch, lr=lr, global_skip=global_skip, seeds=list(range(seeds)),
         cost_input=_parse_size(cost_input), latency_input=_parse_size(latency_input), device=device,

@@ -86,6 +86,25 @@ def tensorboard(enabled: bool, out: Path) -> Iterator[None]:
         watcher.close()
 
 
+def parse_source(text: str) -> str | dict[str, Any]:
+    """A ``--data`` value: a folder or ``builtin:NAME``, or a ``{type, params}`` node written as a
+    TOML inline table or JSON (``{ type = "union", params = { sources = ["T91", "builtin:skimage"] } }``)."""
+    if not text.strip().startswith("{"):
+        return text
+    from hnas.utils.compat import tomllib
+
+    try:
+        return dict(tomllib.loads(f"v = {text}")["v"])
+    except tomllib.TOMLDecodeError:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            raise HnasError(f"--data {text!r} is neither a folder nor a {{type, params}} table (TOML or JSON)") from None
+        if not isinstance(value, dict):
+            raise HnasError(f"--data {text!r}: a data source node is a table with 'type' and 'params'") from None
+        return value
+
+
 def load_plugins(modules: list[str] | None) -> list[str]:
     """Import the ``--plugin`` modules (one-line error for a module that does not import)."""
     from hnas.plugins import import_plugins
