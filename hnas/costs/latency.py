@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Literal
 
 import torch
@@ -21,6 +21,7 @@ from hnas.costs.settings import CostSettings
 from hnas.models.network import build_model
 from hnas.spaces.genotype import Genotype
 from hnas.utils.device import resolve_device
+from hnas.utils.threads import num_threads
 
 GradMode = Literal["no_grad", "inference_mode"]
 
@@ -52,18 +53,6 @@ class LatencyResult(BaseModel):
     torch_version: str
 
 
-@contextmanager
-def _num_threads(threads: int | None) -> Iterator[int]:
-    previous = torch.get_num_threads()
-    if threads is not None and threads != previous:
-        torch.set_num_threads(threads)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        if torch.get_num_threads() != previous:
-            torch.set_num_threads(previous)
-
-
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -79,7 +68,7 @@ def measure_latency(
     (default: torch's current setting) and restore the previous number afterwards.
     """
     device = resolve_device(settings.device)
-    with _num_threads(settings.threads if device.type == "cpu" else None) as threads:
+    with num_threads(settings.threads if device.type == "cpu" else None, only_lower=False) as threads:
         generator = torch.Generator().manual_seed(seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)

@@ -109,20 +109,29 @@ class PatchDataset(Dataset[tuple[Tensor, Tensor]]):
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         lr, hr = self.pair(int(torch.randint(0, len(self.records), ())))
-        lp, s = self.lr_patch, self.scale
-        top = int(torch.randint(0, lr.shape[0] - lp + 1, ()))
-        left = int(torch.randint(0, lr.shape[1] - lp + 1, ()))
-        lr_t = image_to_tensor(lr[top : top + lp, left : left + lp])
-        hr_t = image_to_tensor(hr[top * s : (top + lp) * s, left * s : (left + lp) * s])
-        if self.augment:
-            flips = torch.randint(0, 2, (3,)).tolist()
-            if flips[0]:
-                lr_t, hr_t = lr_t.flip(-1), hr_t.flip(-1)
-            if flips[1]:
-                lr_t, hr_t = lr_t.flip(-2), hr_t.flip(-2)
-            if flips[2]:
-                lr_t, hr_t = lr_t.transpose(-2, -1), hr_t.transpose(-2, -1)
-        return to_rgb(lr_t).contiguous(), to_rgb(hr_t).contiguous()
+        top = int(torch.randint(0, lr.shape[0] - self.lr_patch + 1, ()))
+        left = int(torch.randint(0, lr.shape[1] - self.lr_patch + 1, ()))
+        flips = [bool(f) for f in torch.randint(0, 2, (3,)).tolist()] if self.augment else None
+        lr_t, hr_t = crop_pair(lr, hr, top, left, self.lr_patch, self.scale, flips)
+        return lr_t.contiguous(), hr_t.contiguous()
+
+
+def crop_pair(lr: np.ndarray, hr: np.ndarray, top: int, left: int, lr_patch: int, scale: int,
+              flips: list[bool] | None = None) -> tuple[Tensor, Tensor]:
+    """The aligned LR/HR patch at ``(top, left)`` of the LR grid, as RGB float tensors, with the
+    optional horizontal flip, vertical flip and transpose (the 8 dihedral views), one after another."""
+    p, s = lr_patch, scale
+    lr_t = image_to_tensor(lr[top : top + p, left : left + p])
+    hr_t = image_to_tensor(hr[top * s : (top + p) * s, left * s : (left + p) * s])
+    if flips is not None:
+        hflip, vflip, transpose = flips
+        if hflip:
+            lr_t, hr_t = lr_t.flip(-1), hr_t.flip(-1)
+        if vflip:
+            lr_t, hr_t = lr_t.flip(-2), hr_t.flip(-2)
+        if transpose:
+            lr_t, hr_t = lr_t.transpose(-2, -1), hr_t.transpose(-2, -1)
+    return to_rgb(lr_t), to_rgb(hr_t)
 
 
 class BenchmarkItem(NamedTuple):

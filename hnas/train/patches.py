@@ -19,8 +19,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from hnas.data.datasets import PatchDataset
-from hnas.data.io import image_to_tensor, to_rgb
+from hnas.data.datasets import PatchDataset, crop_pair
 
 
 class StepPatchSampler:
@@ -64,18 +63,9 @@ class StepPatchSampler:
             flips = (rng.random(3) < 0.5).tolist() if self.augment else None
             if index not in keep:
                 continue
-            lr = image_to_tensor(lr_img[top : top + p, left : left + p])
-            hr = image_to_tensor(hr_img[top * s : (top + p) * s, left * s : (left + p) * s])
-            if flips is not None:
-                hflip, vflip, transpose = flips
-                if hflip:
-                    lr, hr = lr.flip(-1), hr.flip(-1)
-                if vflip:
-                    lr, hr = lr.flip(-2), hr.flip(-2)
-                if transpose:
-                    lr, hr = lr.transpose(-1, -2), hr.transpose(-1, -2)
-            lrs.append(to_rgb(lr))
-            hrs.append(to_rgb(hr))
+            lr, hr = crop_pair(lr_img, hr_img, top, left, p, s, flips)
+            lrs.append(lr)
+            hrs.append(hr)
         return torch.stack(lrs).contiguous(), torch.stack(hrs).contiguous()
 
 

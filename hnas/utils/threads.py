@@ -6,7 +6,8 @@ ops takes microseconds, so splitting one among threads costs more in synchronisa
 saves, and on a busy machine it is much worse: every op waits at a barrier for a thread the OS
 has descheduled (measured: sampling with 2 threads on 2 loaded cores was ~10x slower than with 1;
 benchmarks/README.md). :func:`num_threads` runs such a block on fewer threads and then restores
-the setting, so the supernet's large convolutions keep every thread.
+the setting, so the supernet's large convolutions keep every thread. The latency cost uses the same
+helper to measure at a stated thread count.
 """
 
 from __future__ import annotations
@@ -18,17 +19,20 @@ import torch
 
 
 @contextmanager
-def num_threads(threads: int) -> Iterator[None]:
-    """Run the block with ``torch.set_num_threads(threads)``, then restore the previous count.
+def num_threads(threads: int | None, *, only_lower: bool = True) -> Iterator[int]:
+    """Run the block with ``torch.set_num_threads(threads)``, then restore the previous count;
+    yields the count in effect.
 
-    A no-op when the count is already ``threads`` (or lower: never raises it).
+    ``only_lower`` (the default) never raises the count (the controller's tiny ops want fewer
+    threads, never more); ``only_lower=False`` sets exactly ``threads`` (a latency measured at a
+    stated thread count). ``None`` keeps the current count.
     """
     before = torch.get_num_threads()
-    if threads >= before:
-        yield
-        return
-    torch.set_num_threads(threads)
+    target = before if threads is None or (only_lower and threads >= before) else threads
+    if target != before:
+        torch.set_num_threads(target)
     try:
-        yield
+        yield target
     finally:
-        torch.set_num_threads(before)
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
