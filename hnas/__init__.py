@@ -44,8 +44,8 @@ _LAZY_NAMES = {
     "resolve_genotype": "hnas.spaces.resolve",
 }
 #: Subpackages reachable as attributes (``hnas.zoo.hnas_a_x2``) without importing them first.
-_LAZY_MODULES = ("checkpoint", "controllers", "costs", "data", "models", "ops", "rewards", "search", "spaces",
-                 "train", "zoo", "export", "inference")
+_LAZY_MODULES = ("checkpoint", "compare", "controllers", "costs", "data", "engine", "models", "ops", "plugins",
+                 "report", "rewards", "search", "spaces", "train", "zoo", "export", "inference")
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the names as an eager import would bind them
     from hnas import controllers, costs, models, ops, rewards, spaces, zoo  # noqa: F401
