@@ -7,7 +7,6 @@ so everything that defines a workload lives here: the search at the paper's sear
 
 from __future__ import annotations
 
-import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -40,57 +39,59 @@ def make_search(out: Path, lr_size: int = 32, normal_ops: list[str] | None = Non
     """A :class:`hnas.search.algorithm.Search` at search settings, one step per call.
 
     ``w_steps = controller_steps = 1`` so ``train_weights`` is one supernet step and
-    ``train_controller`` one controller update. Their batches are drawn before timing and cycled:
-    the benchmarks time the search, not patch cropping (1 ms a batch from memory). The supernet
-    does not depend on the patch size, so one search serves every size (``training_batches``).
+    ``train_controller`` one controller update. The weight batches are drawn before timing and
+    cycled: the benchmarks time the search, not patch cropping (1 ms a batch from memory). The
+    supernet does not depend on the patch size, so one search serves every size
+    (``training_batches``). Architectures are drawn from the step's seed, so every version of the
+    code times the same ones.
     """
-    from hnas.search.pipeline import build_search
+    from hnas.search.pipeline import build_search, run_folder
     from hnas.search.spec import spec_from_dict
 
+    space: dict[str, Any] = {"layers": 12, "nodes": 4, "channels": 8, "scale": 2}
+    if normal_ops is not None:
+        space["normal_ops"] = normal_ops
     spec = spec_from_dict(
         {
             "name": "bench",
-            "space": {"layers": 12, "nodes": 4, "channels": 8, "scale": 2, "normal_ops": normal_ops},
-            "data": {
-                "source": "builtin:skimage",
-                "patch": 2 * lr_size,
-                "batch": SEARCH_BATCH,
-                "val_batch": SEARCH_BATCH,
-                "workers": 0,
-            },
-            "search": {"epochs": 100_000, "w_steps": 1, "controller_steps": 1, "derive_batches": 1},
+            "space": space,
+            "data": {"source": "builtin:skimage", "w_split": [1, 3], "theta_split": [4, 6], "patch": 2 * lr_size,
+                     "batch": SEARCH_BATCH, "score_patches": SEARCH_BATCH, "score_patch": 2 * lr_size},
+            "search": {"epochs": 100_000, "w_steps": 1, "controller_steps": 1},
         }
     )
-    out.mkdir(parents=True, exist_ok=True)
-    search = build_search(spec, out, torch.device("cpu"))
-    search.w_batches = itertools.cycle([next(search.w_batches) for _ in range(POOL)])
-    search.theta_batches = itertools.cycle([next(search.theta_batches) for _ in range(POOL)])
+    folder = run_folder(out)
+    folder.open(spec.to_dict(), resume=True)
+    search = build_search(spec, folder, torch.device("cpu"))
+    pool = [search.data.w_batch(i) for i in range(POOL)]
+    search.data.w_batch = lambda step, part=None: pool[step % POOL]  # type: ignore[method-assign]
     return search
 
 
 def training_batches(lr_size: int) -> Any:
-    """A cycle of ``POOL`` training batches (w split) at another LR size, for an existing search."""
-    from hnas.data import PatchDataset, make_loader, open_images, select_split
+    """``POOL`` training batches (w split) at another LR size, for an existing search's
+    ``data.w_batch`` (``search.data.w_batch = training_batches(48)``)."""
+    from hnas.data import open_images, select_split
+    from hnas.train.patches import StepPatchSampler
 
-    records = select_split(open_images("builtin:skimage"), (0.0, 0.4))
-    dataset = PatchDataset(records, 2, 2 * lr_size, samples_per_epoch=SEARCH_BATCH * POOL)
-    loader = make_loader(dataset, SEARCH_BATCH, num_workers=0, seed=0)
-    return itertools.cycle(list(loader))
+    records = select_split(open_images("builtin:skimage"), (1, 3))
+    sampler = StepPatchSampler(records, 2, 2 * lr_size, SEARCH_BATCH, seed=0)
+    pool = [sampler.batch_at(i) for i in range(POOL)]
+    return lambda step, part=None: pool[step % POOL]
 
 
 def supernet_step(search: Any, seed: int) -> None:
-    """One shared-weight update (Algorithm 1, lines 4-7): sample, forward, L1, backward, clip, Adam.
+    """One shared-weight update (Algorithm 1, lines 4-7): draw, forward, L1, backward, clip, Adam.
 
-    ``seed`` fixes the sampled architecture, so every version of the code times the same ones.
+    ``seed`` fixes the drawn architecture (it is the step's index).
     """
     from hnas.search.algorithm import EpochStats
 
-    torch.manual_seed(seed)
-    search.train_weights(EpochStats(1))
+    search.train_weights(seed, EpochStats(seed + 1, "search"))
 
 
 def controller_update(search: Any, seed: int, cold_cost: bool = True) -> None:
-    """One controller update (lines 9-12): sample, PSNR on a validation batch with the shared
+    """One controller update (lines 9-12): sample, PSNR on the fixed scoring patches with the shared
     weights, cost, reward, REINFORCE step, archive line. ``cold_cost`` clears every cost cache
     first (the genotype priced from scratch: the worst case, and the common one early in a search)."""
     from hnas.costs import clear_cost_cache
@@ -98,8 +99,7 @@ def controller_update(search: Any, seed: int, cold_cost: bool = True) -> None:
 
     if cold_cost:
         clear_cost_cache()
-    torch.manual_seed(seed)
-    search.train_controller(EpochStats(1), 0)
+    search.train_controller(seed, EpochStats(seed + 1, "search"))
 
 
 def make_preset(size: int, preset: str = "hnas-a") -> tuple[torch.nn.Module, torch.Tensor]:

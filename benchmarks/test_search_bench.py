@@ -74,12 +74,12 @@ def test_supernet_step_48_memory(benchmark: Any) -> None:
 
 def test_supernet_step_48(benchmark: Any, search: Any) -> None:
     """The same at LR 48x48 (HR patch 96, the paper's setting)."""
-    batches_32 = search.w_batches
-    search.w_batches = w.training_batches(48)
+    batches_32 = search.data.w_batch
+    search.data.w_batch = w.training_batches(48)
     try:
         _step_bench(benchmark, search, 48, rounds=10)
     finally:
-        search.w_batches = batches_32
+        search.data.w_batch = batches_32
 
 
 def test_controller_update(benchmark: Any, search: Any) -> None:

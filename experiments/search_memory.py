@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hnas.search.pipeline import build_search
+from hnas.search.pipeline import build_search, run_folder
 from hnas.search.spec import spec_from_dict
 from hnas.utils.device import resolve_device
 
@@ -29,15 +29,16 @@ def main() -> None:
     args = parser.parse_args()
     spec = spec_from_dict({
         "space": {"layers": 12, "channels": 8, "scale": 2},
-        "data": {"source": "builtin:skimage", "w_split": [0.0, 0.5], "theta_split": [0.5, 1.0],
-                 "patch": 96, "batch": 16, "val_batch": 16},
-        "search": {"epochs": args.epochs, "w_steps": args.w_steps, "controller_steps": args.controller_steps,
-                   "derive_batches": 1},
+        "data": {"source": "builtin:skimage", "w_split": [1, 3], "theta_split": [4, 6],
+                 "patch": 96, "batch": 16, "score_patches": 16, "score_patch": 96},
+        "search": {"epochs": args.epochs, "w_steps": args.w_steps, "controller_steps": args.controller_steps},
     })
     with tempfile.TemporaryDirectory() as out:
-        search = build_search(spec, Path(out), resolve_device(args.device))
+        folder = run_folder(Path(out))
+        folder.open(spec.to_dict(), resume=False)
+        search = build_search(spec, folder, resolve_device(args.device))
         started = time.perf_counter()
-        search.run(lambda s: print(f"epoch {s['epoch']}: {s['seconds']:.1f} s, loss {s['loss']:.2f}, "
+        search.run(lambda s: print(f"epoch {s['epoch']}: {time.perf_counter() - started:.1f} s, loss {s['loss']:.2f}, "
                                    f"psnr {s['psnr_mean']:.2f}"))
         elapsed = time.perf_counter() - started
     steps = args.epochs * (args.w_steps + args.controller_steps)

@@ -65,8 +65,8 @@ def test_the_cost_is_named_once(tmp_path):
 
 
 def test_overrides_use_dotted_keys_and_toml_values():
-    spec = load_spec(EXAMPLES / "quickstart.toml", ["reward.lambda=0.2", "search.epochs=3", "space.global_skip=none"])
-    assert spec.reward.lambda_ == 0.2 and spec.search.epochs == 3 and spec.space.global_skip == "none"
+    spec = load_spec(EXAMPLES / "quickstart.toml", ["reward.lambda=0.2", "search.epochs=6", "space.global_skip=none"])
+    assert spec.reward.lambda_ == 0.2 and spec.search.epochs == 6 and spec.space.global_skip == "none"
     assert apply_overrides({}, ["data.w_split=[1, 320]"]) == {"data": {"w_split": [1, 320]}}
 
 
