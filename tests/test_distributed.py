@@ -14,7 +14,8 @@ Tolerances, and why:
   SyncBatchNorm on CPU, and rank 0 scores architectures alone), so the shared weights differ a
   little from a one-process run: the w losses agree to 1e-3 relative and PSNRs to 0.1 dB
   (measured: about 2e-5 and 0.02 dB). The sampled architectures are the same: the random streams
-  are identical and the controller's tiny differences do not flip a sample.
+  are identical and the controller's tiny differences do not flip a sample. The greedy derivation
+  can flip (an argmax over a nearly uniform policy), so it is left out of the comparison.
 """
 
 from __future__ import annotations
@@ -180,9 +181,12 @@ def assert_search_follows(run: Path, reference: Path) -> None:
     assert_no_repeats(run / "search_log.jsonl")
     mine, theirs = archive(run), archive(reference)
     assert [(r["stage"], r["epoch"]) for r in mine] == [(r["stage"], r["epoch"]) for r in theirs]
-    searched = [(a, b) for a, b in zip(mine, theirs) if a["stage"] == "search"]
-    assert [a["hash"] for a, _ in searched] == [b["hash"] for _, b in searched]
-    for a, b in zip(mine, theirs):
+    # Every sampled architecture is the same. The greedy derivation is not compared: after two
+    # epochs the policy is nearly uniform, so its argmax turns on logit gaps of order 1e-6, below
+    # the ranks' BatchNorm differences that reach the controller through the rewards.
+    sampled = [(a, b) for a, b in zip(mine, theirs) if a.get("how") != "greedy"]
+    assert [a["hash"] for a, _ in sampled] == [b["hash"] for _, b in sampled]
+    for a, b in sampled:
         assert abs(a["psnr"] - b["psnr"]) < 0.1 and a["cost"] == b["cost"]
     log, ref = read_jsonl(run / "search_log.jsonl"), read_jsonl(reference / "search_log.jsonl")
     assert [r["epoch"] for r in log] == [r["epoch"] for r in ref] == [1, 2]
