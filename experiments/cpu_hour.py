@@ -38,6 +38,9 @@ def run_seed(seed: int, out: Path) -> dict[str, Any]:
     for record in timings:
         if record["stage"] in ("search", "retrain", "evaluate"):
             stages[record["stage"]] = stages.get(record["stage"], 0.0) + record["seconds"]
+    # the retraining keeps its own timings (validation PSNR against seconds since it started)
+    retrain_log = folder / "retrain" / "timings.jsonl"
+    retrain_timings = [json.loads(line) for line in retrain_log.read_text().splitlines()] if retrain_log.exists() else []
     wall = json.loads((folder / "wall.json").read_text())
     return {
         "seed": seed,
@@ -48,7 +51,7 @@ def run_seed(seed: int, out: Path) -> dict[str, Any]:
         "iterations": results["retrain"]["step"],
         "stage_seconds": {k: round(v, 1) for k, v in stages.items()},
         "wall_seconds": round(wall["seconds"], 1),
-        "validation": [(r["seconds"], r["val_psnr"]) for r in timings if r["stage"] == "validate"],
+        "validation": [(r["seconds"], r["val_psnr"]) for r in retrain_timings if r["stage"] == "validate"],
     }
 
 
