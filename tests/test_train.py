@@ -225,3 +225,20 @@ def test_a_time_budget_plans_the_run_from_the_first_steps_and_keeps_the_plan(wor
     assert log[-1]["step"] == summary["total"] and log[-1]["lr"] < 2e-4  # decayed to the end of the plan
     again = Trainer(tiny_genotype(), cfg, out, resume=True)
     assert again.planned and again.total == summary["total"]
+
+
+def test_a_time_budget_counts_the_validation_passes_it_will_make(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan spreads one timed validation pass over ``val_every`` steps: a pass said to take a
+    minute leaves no room in a 3-second budget, where the steps alone would have left some."""
+    timed: list[int] = []
+
+    def a_minute(self: Trainer) -> float:
+        timed.append(self.step)
+        return 60.0
+
+    monkeypatch.setattr(Trainer, "_validation_seconds", a_minute)
+    cfg = config(workdir, iters=100_000, minutes=0.05, log_every=10, save_every=50,
+                 val=str(workdir / "data"), val_every=10)
+    summary = Trainer(tiny_genotype(), cfg, workdir / "budget-val").run()
+    assert len(timed) == 1 and summary["finished"]
+    assert summary["total"] == timed[0] + 1  # 6 s per step-equivalent: only the step in hand fits
