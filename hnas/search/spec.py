@@ -214,7 +214,7 @@ class RetrainSpec(_Section):
     channels: int = Field(64, ge=1)
     iters: int = Field(300_000, ge=1)
     minutes: float | None = Field(None, gt=0, description="train as many iterations as fit in this time "
-                                  "(planned from the first steps; iters caps them)")
+                                  "(planned from the first steps and one timed validation pass; iters caps them)")
     batch: int = Field(16, ge=1)
     patch: int = Field(96, ge=8)
     lr: float = Field(1e-3, gt=0)

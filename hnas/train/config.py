@@ -44,7 +44,7 @@ class TrainConfig(BaseModel):
                                                             "configured with params, by cell kind.")
     iters: int | None = Field(None, ge=1, description="Total iterations (exclusive with epochs).")
     minutes: float | None = Field(None, gt=0, description="Train as many iterations as fit in this many minutes "
-                                  "(planned from the first steps' speed; iters, if given, caps them).")
+                                  "(planned from the first steps' speed and one timed validation pass; iters, if given, caps them).")
     epochs: int | None = Field(None, ge=1, description="Total epochs of iters_per_epoch iterations.")
     iters_per_epoch: int = Field(1000, ge=1)
     batch: int = Field(16, ge=1)
