@@ -18,7 +18,7 @@ from hnas.controllers import (
 )
 from hnas.errors import CheckpointError, SpecError, UnknownNameError
 from hnas.ops import TABLE_I_NORMAL, TABLE_I_UPSAMPLING
-from hnas.registry import CONTROLLERS, NORMAL_OPS, PRESETS, UPSAMPLING_OPS
+from hnas.registry import CONTROLLERS, PRESETS
 from hnas.spaces import Genotype
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hnas.cli.app import app
-from hnas.cli.common import Bars, PluginOption, err_console, inference_path, load_plugins, print_json, user_errors
+from hnas.cli.common import Bars, PluginOption, inference_path, load_plugins, print_json, user_errors
 from hnas.errors import DataError, HnasError
 
 if TYPE_CHECKING:  # numpy, torch and Pillow are imported when a command runs (``hnas --help`` stays fast)

@@ -20,7 +20,7 @@ import torch
 
 from hnas import __version__
 from hnas import distributed as dist
-from hnas.data import evaluate, open_images, select_split
+from hnas.data import evaluate, open_images
 from hnas.engine.folder import RunFolder
 from hnas.search.algorithm import ARCHIVE_FILE, LOG_FILE, Search
 from hnas.search.checks import check_data, source_name
