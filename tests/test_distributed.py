@@ -257,14 +257,17 @@ def test_nproc_relaunches_the_same_command_line(monkeypatch: pytest.MonkeyPatch)
 # -- compare -------------------------------------------------------------------------------------
 def test_compare_spreads_whole_members_over_the_processes(search_root: Path, small_images: Path) -> None:
     """Two processes each train whole members (no DDP inside one member), and every member's
-    evaluation is exactly the one-process comparison's."""
+    evaluation and shared-weight score is exactly the one-process comparison's."""
     common = ["baseline-plain", "random:1", "--space", str(search_root / "tiny.toml"), "--data", str(small_images),
               "--eval", "builtin:set5", "--iters", "2", "--channels", "2", "--seeds", "1", "--batch", "2",
-              "--patch", "16", "--latency-input", "16x16"]
+              "--patch", "16", "--latency-input", "16x16", "--shared-weights", str(search_root / "one")]
     invoke("compare", *common, "--out", str(search_root / "cmp_one"))
     hnas_nproc2("compare", *common, "--out", str(search_root / "cmp_two"))
     for name in ("baseline-plain", "random-1"):
         one = json.loads((search_root / "cmp_one" / "members" / name / "seed-0" / "eval.json").read_text())
         two = json.loads((search_root / "cmp_two" / "members" / name / "seed-0" / "eval.json").read_text())
         assert one == two, name
-    assert (search_root / "cmp_two" / "compare.json").is_file()
+    # rank 0 scores with the run's shared weights alone while the other waits (no DDP inside)
+    scores = [{m["name"]: m["shared_weight_score"] for m in json.loads((search_root / c / "compare.json").read_text())["members"]}
+              for c in ("cmp_one", "cmp_two")]
+    assert scores[0] == scores[1] and scores[0]["random-1"] is not None
