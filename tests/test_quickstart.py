@@ -14,7 +14,7 @@ EXAMPLES = Path(__file__).parents[1] / "examples"
 def test_the_quickstart_runs_end_to_end(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     done = subprocess.run([sys.executable, "-m", "hnas", "run", str(EXAMPLES / "quickstart.toml"), "--out", "run"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=2400)
     assert done.returncode == 0, done.stderr
     out = tmp_path / "run"
     results = json.loads((out / "results.json").read_text())
