@@ -15,14 +15,7 @@ from hnas.checkpoint import MODEL_FORMAT, load_weights, read_metadata, save_mode
 from hnas.errors import CheckpointError
 from hnas.engine.state import State, load_state, module_tensors, pack_optimizer, save_state, unpack_optimizer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> object:
-    """These models are tiny: one intra-op thread is faster, and immune to a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
 
 
 def small(name: str = "hnas-a", scale: int = 2, channels: int = 4, **kw: object) -> hnas.HNASNet:

@@ -21,14 +21,7 @@ from hnas.ops import TABLE_I_NORMAL, TABLE_I_UPSAMPLING
 from hnas.registry import CONTROLLERS, PRESETS
 from hnas.spaces import Genotype
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Controller ops are tiny; a thread pool only adds wake-up latency (and noise on busy CI)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
 
 
 @pytest.fixture

@@ -39,20 +39,10 @@ from hnas.utils.io import read_jsonl
 
 runner = CliRunner()
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.skipif(
     not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
     reason="this torch build has no gloo backend",
-)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> object:
-    """The in-process reference runs use one thread, like each launched process: these models are
-    tiny, and two threads on a busy 2-core machine mostly wait for each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+)]
 
 
 def launch(*command: str) -> subprocess.CompletedProcess[str]:

@@ -18,14 +18,7 @@ from hnas.export import ExportError, export_onnx, export_torchscript, load_expor
 runner = CliRunner()
 ODD_SHAPES = [(1, 3, 17, 23), (2, 3, 9, 31)]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> object:
-    """These models are tiny: one intra-op thread is faster, and immune to a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,7 @@ from hnas.ops.normal import DilConv, SepConv
 from hnas.search.supernet import SuperNet
 from hnas.spaces.random import random_genotype
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> object:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
 
 
 def channels_last(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:

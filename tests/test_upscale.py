@@ -17,14 +17,7 @@ from hnas.inference import tile_boxes, upscale_tensor
 
 runner = CliRunner()
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> object:
-    """These models are tiny: one intra-op thread is faster, and immune to a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
 
 
 def net(name: str = "hnas-a", scale: int = 2, global_skip: str = "bicubic") -> hnas.HNASNet:

@@ -13,14 +13,7 @@ import hnas
 from hnas import zoo
 from hnas.errors import HnasError, UnknownNameError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> object:
-    """These models are tiny: one intra-op thread is faster, and immune to a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
 
 
 @pytest.mark.parametrize("name", zoo.list_models())
