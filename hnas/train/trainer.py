@@ -268,10 +268,7 @@ class Trainer:
         ``model.safetensors``."""
         if self.validation is None:
             return None
-        if self._val_part is None:
-            value = float(evaluate(self.model, self.validation, self.config.scale)["psnr"])
-        else:
-            value = self._validate_distributed(self._val_part)
+        value = self._validation_psnr()
         self.last_val = value
         if self.best_psnr is None or value > self.best_psnr:
             self.best_psnr, self.best_step = value, self.step
@@ -428,13 +425,16 @@ class Trainer:
         self.total = int(dist.broadcast_object(max(total, self.step + 1)))
         self.planned = True
 
+    def _validation_psnr(self) -> float:
+        """One validation pass, unrecorded: this process alone, or every rank its share."""
+        if self._val_part is None:
+            return float(evaluate(self.model, self.validation, self.config.scale)["psnr"])  # type: ignore[arg-type]
+        return self._validate_distributed(self._val_part)
+
     def _validation_seconds(self) -> float:
         """Time one validation pass without recording it (no best, no log line)."""
         began = time.perf_counter()
-        if self._val_part is None:
-            evaluate(self.model, self.validation, self.config.scale)  # type: ignore[arg-type]
-        else:
-            self._validate_distributed(self._val_part)
+        self._validation_psnr()
         return time.perf_counter() - began
 
     def summary(self) -> dict[str, Any]:
