@@ -87,9 +87,6 @@ def launched() -> bool:
 
 #: Set inside :func:`solo`: this process works alone although a process group is up.
 _SOLO: ContextVar[bool] = ContextVar("hnas_solo", default=False)
-#: Set on rank 0 while it runs an :func:`on_main` function (the other ranks wait for its result), so
-#: that code inside it which itself reads through ``on_main`` (a run folder) does not broadcast again.
-_ON_MAIN: ContextVar[bool] = ContextVar("hnas_on_main", default=False)
 
 
 def is_distributed() -> bool:
@@ -312,18 +309,18 @@ def on_main(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run ``fn`` on rank 0 only and return its result on every rank; if it raises, every rank
     raises the same exception (so a user error stops all ranks, not rank 0 alone while the others
     wait in the next collective). The others wait meanwhile. The result must pickle. Calls nested
-    inside ``fn`` run directly (no second broadcast the others are not waiting for)."""
-    if not is_distributed() or _ON_MAIN.get():  # nested: the others wait in the outer call already
+    inside ``fn`` run directly (no second broadcast the others are not waiting for), and so does
+    everything else: ``fn`` runs :func:`solo`, since a collective inside it (a DDP wrap, a
+    barrier) would wait for ranks that are waiting for ``fn``."""
+    if not is_distributed():  # one process, or nested: the others wait in the outer call already
         return fn(*args, **kwargs)
     if is_main():
-        token = _ON_MAIN.set(True)
         try:
-            value = fn(*args, **kwargs)
+            with solo():
+                value = fn(*args, **kwargs)
         except (Exception, KeyboardInterrupt) as exc:
             broadcast_object((False, _portable(exc)))
             raise
-        finally:
-            _ON_MAIN.reset(token)
         broadcast_object((True, value))
         return value
     ok, value = broadcast_object(None)

@@ -122,25 +122,22 @@ def shared_weight_scores(run: Path, members: list[Member], device: torch.device)
     from hnas.search.pipeline import build_search, run_folder
     from hnas.search.spec import load_run_spec
 
-    # Rank 0 scores alone while the other ranks wait in on_main: building the search must not
-    # wrap the supernet in DDP (a collective the others would never join).
-    with dist.solo():
-        spec = load_run_spec(run)
-        folder = run_folder(run)
-        search = build_search(spec, folder, device)
-        if folder.load_state("search_state.safetensors") is None:
-            from hnas.errors import HnasError
+    spec = load_run_spec(run)
+    folder = run_folder(run)
+    search = build_search(spec, folder, device)
+    if folder.load_state("search_state.safetensors") is None:
+        from hnas.errors import HnasError
 
-            raise HnasError(f"--shared-weights {run}: no search state in it (search_state.safetensors); finish the search")
-        search.load()
-        scores: dict[str, float | None] = {}
-        for member in members:
-            try:
-                search.supernet.check(member.genotype)
-            except ValueError:
-                scores[member.name] = None
-                continue
-            scores[member.name] = search.score(member.genotype)["psnr"]
+        raise HnasError(f"--shared-weights {run}: no search state in it (search_state.safetensors); finish the search")
+    search.load()
+    scores: dict[str, float | None] = {}
+    for member in members:
+        try:
+            search.supernet.check(member.genotype)
+        except ValueError:
+            scores[member.name] = None
+            continue
+        scores[member.name] = search.score(member.genotype)["psnr"]
     return scores
 
 
