@@ -79,6 +79,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/cpu-hour"))
     parser.add_argument("--compare-minutes", type=float, default=47.0)
     parser.add_argument("--skip-compare", action="store_true")
+    # 3 processes train the 3 members at once, so each gets the same share of the machine for the
+    # same minutes; with 2 the third member would wait for a free process and double the wall time
+    parser.add_argument("--compare-nproc", type=int, default=3)
     args = parser.parse_args()
     runs = [run_seed(seed, args.out) for seed in args.seeds]
     plot(runs, args.out / "set5_vs_time.png")
@@ -90,7 +93,7 @@ def main() -> None:
         command = [sys.executable, "-m", "hnas", "compare", str(args.out / f"seed-{args.seeds[0]}"), "hnas-a",
                    "baseline-plain", "--data", json.dumps(source) if isinstance(source, dict) else source,
                    "--minutes", str(args.compare_minutes), "--iters", "1000000", "--channels", "16", "--seeds", "1",
-                   "--batch", "16", "--patch", "64", "--out", str(folder), "--nproc", "2"]
+                   "--batch", "16", "--patch", "64", "--out", str(folder), "--nproc", str(args.compare_nproc)]
         if (folder / "compare_spec.json").exists():
             command.append("--resume")
         subprocess.run(command, check=True)
