@@ -95,7 +95,14 @@ def is_distributed() -> bool:
 
 
 def rank() -> int:
-    return dist.get_rank() if is_distributed() else 0
+    """This process's rank. Before the group is up and after it is gone, the launcher's ``RANK``:
+    a command that prints its summary after :func:`session` ends would otherwise print it once per
+    process, every one of them taking itself for rank 0. Inside :func:`solo`, 0."""
+    if is_distributed():
+        return dist.get_rank()
+    if _SOLO.get() or not launched():
+        return 0
+    return int(os.environ["RANK"])
 
 
 def group_rank() -> int:

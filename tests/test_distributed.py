@@ -252,7 +252,9 @@ def test_compare_spreads_whole_members_over_the_processes(search_root: Path, sma
               "--eval", "builtin:set5", "--iters", "2", "--channels", "2", "--seeds", "1", "--batch", "2",
               "--patch", "16", "--latency-input", "16x16", "--shared-weights", str(search_root / "one")]
     invoke("compare", *common, "--out", str(search_root / "cmp_one"))
-    hnas_nproc2("compare", *common, "--out", str(search_root / "cmp_two"))
+    two_processes = hnas_nproc2("compare", *common, "--out", str(search_root / "cmp_two"))
+    # the table and the closing line come from rank 0 alone, though they are printed after the group is gone
+    assert (two_processes.stdout + two_processes.stderr).count("done") == 1, two_processes.stdout + two_processes.stderr
     for name in ("baseline-plain", "random-1"):
         one = json.loads((search_root / "cmp_one" / "members" / name / "seed-0" / "eval.json").read_text())
         two = json.loads((search_root / "cmp_two" / "members" / name / "seed-0" / "eval.json").read_text())
