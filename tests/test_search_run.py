@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hnas import Genotype
+from hnas.costs import measure
 from hnas.cli import app
 
 runner = CliRunner()
@@ -51,6 +52,9 @@ def test_run_writes_every_artefact(full_run):
     best = max(derived, key=lambda r: r["reward"])
     assert best["hash"] == chosen.hash() and best["reward"] == results["search"]["reward"]
     assert results["lambda"] == 0.6 and results["position"] == chosen.position
+    # the cost of the network that was retrained (4 channels, with the space's bicubic skip)
+    assert results["macs"] == measure(chosen, scale=2, channels=4, input=tuple(results["cost_input"]),
+                                      global_skip="bicubic").macs
     # every number names its images, and the evaluation images were never searched or trained on
     assert set(results["evaluation"]) == {"Set5"} and results["evaluation"]["Set5"]["images"] == 5
     assert "theta split" in results["search"]["scored_on"]["images"]

@@ -129,8 +129,10 @@ def write_results(spec: Spec, folder: RunFolder, derived: dict[str, Any], evalua
 
     genotype = Genotype.from_data(derived["genotype"])
     width = spec.retrain.channels
+    # the network that was retrained, its global skip included, so the figure matches `hnas cost`
+    # and `hnas compare` on the same genotype and recipe
     report = measure(genotype, scale=spec.space.scale, channels=width, input=spec.cost.input,
-                     op_params=spec.space.op_params())
+                     global_skip=spec.retrain.global_skip or spec.space.global_skip, op_params=spec.space.op_params())
     results = {
         "hnas_version": __version__,
         "name": spec.name,
