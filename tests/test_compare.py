@@ -13,6 +13,7 @@ import hnas
 from hnas.cli import app
 from hnas.compare import Recipe, Space, kendall_tau, mean_std, resolve_members, spearman_rho
 from hnas.compare.members import MACS_TOLERANCE, MemberError
+from hnas.compare.plot import budget
 from hnas.costs import cost_of
 from hnas.ops import TABLE_I_NORMAL, TABLE_I_UPSAMPLING
 
@@ -109,3 +110,9 @@ def test_evaluation_images_that_members_train_on_are_refused(small_images, tmp_p
                                  str(small_images), "--iters", "1", "--out", str(tmp_path / "leak")])
     assert result.exit_code == 2 and "is the same picture as" in result.stderr
     assert not (tmp_path / "leak").exists()
+
+
+def test_the_table_and_plot_name_the_budget_every_member_got() -> None:
+    """Under ``--minutes`` the iteration count is a ceiling nobody reached: the budget is the time."""
+    assert budget({"iters": 1000, "minutes": None}) == "1000 iterations"
+    assert budget({"iters": 1_000_000, "minutes": 47.0}) == "47 minutes each"

@@ -119,7 +119,9 @@ def compare_command(
 
 def print_table(report: dict[str, Any]) -> None:
     """The comparison for people: one row per member, mean +- spread over seeds per set."""
-    table = Table(title=f"retrained {report['recipe']['iters']} iterations at {report['recipe']['channels']} "
+    from hnas.compare.plot import budget
+
+    table = Table(title=f"retrained {budget(report['recipe'])} at {report['recipe']['channels']} "
                         f"channels, seeds {report['seeds']}")
     for column in ("member", "kind", "GMACs", "params", "latency ms", *report["eval_sets"], "shared score"):
         table.add_column(column, justify="left" if column in ("member", "kind") else "right")

@@ -12,6 +12,13 @@ KIND_COLOURS = {"run": "tab:red", "random": "tab:gray", "baseline": "tab:blue", 
                 "genotype": "tab:purple"}
 
 
+def budget(recipe: dict[str, Any]) -> str:
+    """The budget every member got: minutes of wall time when the recipe sets them (the iteration
+    count is then only a ceiling), otherwise iterations."""
+    minutes = recipe.get("minutes")
+    return f"{minutes:g} minutes each" if minutes else f"{recipe['iters']} iterations"
+
+
 def plot_compare(path: str | Path, report: dict[str, Any]) -> Path:
     """Draw the comparison (matplotlib's Agg backend: no display needed); written atomically."""
     plt = pyplot()
@@ -31,7 +38,7 @@ def plot_compare(path: str | Path, report: dict[str, Any]) -> Path:
                             xytext=(4, 3), textcoords="offset points")
         ax.set_xlabel(f"GMACs at {report['recipe']['cost_input'][0]}x{report['recipe']['cost_input'][1]} LR input")
         ax.set_ylabel(f"{name} PSNR (dB, Y), mean over {len(report['seeds'])} seed(s)")
-        ax.set_title(f"{name}: retrained at equal budget ({report['recipe']['iters']} iterations)")
+        ax.set_title(f"{name}: retrained at equal budget ({budget(report['recipe'])})")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
