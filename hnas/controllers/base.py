@@ -272,11 +272,15 @@ class Controller(nn.Module):
         with torch.no_grad():
             return self.sample(generator=generator).genotype
 
+    def uniform_sample(self, generator: torch.Generator | None = None) -> Genotype:
+        """A uniform draw over the space, whatever the controller has learned."""
+        actions = [int(torch.randint(slot.size, (), generator=generator)) for slot in self.slots]
+        return self.genotype_from_actions(actions)
+
     def warmup_sample(self, generator: torch.Generator | None = None) -> Genotype:
         """The architecture a warm-up step trains, before the controller has learned anything: a
         uniform draw over the space (ENAS/SPOS practice)."""
-        actions = [int(torch.randint(slot.size, (), generator=generator)) for slot in self.slots]
-        return self.genotype_from_actions(actions)
+        return self.uniform_sample(generator)
 
     def learn(self, sample: Sample, reward: float) -> dict[str, float]:
         """Take the reward of ``sample`` (an architecture this controller proposed); returns

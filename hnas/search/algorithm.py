@@ -38,6 +38,7 @@ from hnas.engine.seeds import torch_generator
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
 from hnas.errors import HnasError
 from hnas.search.data import SearchData
+from hnas.search.proxy import ProxyTrainer
 from hnas.search.scoring import Scorer
 from hnas.search.supernet import SuperNet
 from hnas.search.spec import Spec
@@ -217,18 +218,35 @@ class Search:
         return state is not None
 
     # -- derivation -------------------------------------------------------------------------------
-    def derive(self) -> dict[str, Any]:
+    def derive(self, on_candidate: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """Score the controller's candidates on the scoring images with the shared weights and
         keep the best by reward (paper Sec. II-C, "Inferring Architectures"); the returned
-        genotype is exactly the one whose scores are returned."""
+        genotype is exactly the one whose scores are returned.
+
+        With ``search.proxy.iters`` each distinct candidate is also trained alone for that many
+        steps (:mod:`hnas.search.proxy`) and the best by *that* reward is kept; the records keep
+        the shared-weight scores under the usual keys (comparable with the search's archive) and
+        the proxy's under ``proxy``; ``search.proxy.uniform`` uniform draws join the candidates.
+        ``on_candidate(done, total)`` reports progress.
+        """
         candidates = self.controller.candidates(self.spec.search.derive_samples, self.draw("derive"))
+        proxy = None
+        if self.spec.search.proxy.iters and self.data.proxy is not None:
+            proxy = ProxyTrainer(self.spec, self.data.proxy, self.scorer, self.device)
+            generator = self.draw("derive", "uniform")
+            candidates += [("uniform", self.controller.uniform_sample(generator))
+                           for _ in range(self.spec.search.proxy.uniform)]
         scored: list[dict[str, Any]] = []
-        seen: dict[str, dict[str, float]] = {}
-        for how, genotype in candidates:
+        seen: dict[str, dict[str, Any]] = {}
+        for index, (how, genotype) in enumerate(candidates):
             key = genotype.hash()
             if key not in seen:
-                seen[key] = self.score(genotype)
+                seen[key] = _round(self.score(genotype))
+                if proxy is not None:
+                    seen[key]["proxy"] = {**_round(proxy.score(genotype)), "iters": self.spec.search.proxy.iters}
             scored.append({"stage": "derive", "epoch": self.spec.search.epochs, "how": how, "hash": key,
-                           "genotype": genotype.to_dict(), "position": genotype.position, **_round(seen[key])})
-        best = max(scored, key=lambda r: r["reward"])
+                           "genotype": genotype.to_dict(), "position": genotype.position, **seen[key]})
+            if on_candidate is not None:
+                on_candidate(index + 1, len(candidates))
+        best = max(scored, key=lambda r: r["proxy"]["reward"] if proxy is not None else r["reward"])
         return {"best": best, "candidates": scored}

@@ -19,7 +19,8 @@ from hnas.train.patches import StepPatchSampler
 
 
 class SearchData:
-    """``w_batch(step)`` and the scoring set ``score_lr``/``score_hr`` of a spec's search."""
+    """``w_batch(step)``, the scoring set ``score_lr``/``score_hr`` and, when derivation trains a
+    proxy, its batches ``proxy`` (all from the w split) of a spec's search."""
 
     def __init__(self, spec: Spec) -> None:
         data, scale = spec.data, spec.space.scale
@@ -31,6 +32,10 @@ class SearchData:
         scoring = StepPatchSampler(theta_images, scale, data.score_patch, data.score_patches,
                                    seed=derive_seed(spec.seed, "score"), augment=False)
         self.score_lr, self.score_hr = scoring.batch_at(0)
+        proxy = spec.search.proxy
+        # Derivation's stand-alone proxy trains on the w split too (never on the scoring images).
+        self.proxy = (StepPatchSampler(w_images, scale, proxy.patch, proxy.batch, seed=derive_seed(spec.seed, "proxy"))
+                      if proxy.iters else None)
         self.w_images = [r.name for r in w_images]
         self.theta_images = [r.name for r in theta_images]
 

@@ -88,15 +88,16 @@ def run_search(spec: Spec, folder: RunFolder, device: torch.device, progress: Pr
         folder.timing("search", time.perf_counter() - started)
         folder.mark("derive")
     progress("derive", 0, 1, "scoring candidates")
-    best = dist.on_main(_derive, search, folder)  # rank 0 scores the candidates; the others wait
-    progress("derive", 1, 1, f"chose {best['hash']} (reward {best['reward']:.3f})")
+    best = dist.on_main(_derive, search, folder, progress)  # rank 0 scores the candidates; the others wait
+    reward = best["proxy"]["reward"] if "proxy" in best else best["reward"]
+    progress("derive", 1, 1, f"chose {best['hash']} (reward {reward:.3f})")
     folder.mark("retrain")
     return best
 
 
-def _derive(search: Search, folder: RunFolder) -> dict[str, Any]:
+def _derive(search: Search, folder: RunFolder, progress: Progress) -> dict[str, Any]:
     """Derivation and its files: candidates to the archive, the best to genotype.json/derived.json."""
-    derived = search.derive()
+    derived = search.derive(lambda done, total: progress("derive", done, total, f"candidate {done} of {total}"))
     for record in derived["candidates"]:
         folder.append(ARCHIVE_FILE, record)
     best: dict[str, Any] = derived["best"]
@@ -145,6 +146,7 @@ def write_results(spec: Spec, folder: RunFolder, derived: dict[str, Any], evalua
             "psnr": derived["psnr"],
             "psnr_gain": derived["psnr_gain"],
             "cost": derived["cost"],
+            **({"proxy": derived["proxy"]} if "proxy" in derived else {}),
             "scored_on": {"images": f"{source_name(spec.data.source)} theta split {list(spec.data.theta_split)}",
                           **derived.get("scored_on", {})},
         },

@@ -174,6 +174,25 @@ class CostSpec(_Section):
     input: tuple[int, int] = Field((480, 480), description="LR input size the cost is measured at (paper: 480x480)")
 
 
+class ProxySpec(_Section):
+    """Derivation by a short stand-alone training instead of the shared weights (``iters = 0``: off).
+
+    Every candidate is trained alone from the same seeded start, for ``iters`` steps on identical
+    batches of the w split, and scored on the fixed scoring images; the reward then prices that
+    PSNR. Shared-weight scores favour the architectures the supernet trained most (evolution's
+    population, early upsampling); a stand-alone proxy gives every candidate the same training.
+    ``uniform`` adds that many uniform draws to the candidates, so that a controller which
+    converged on what the shared weights overrate can still be outscored by the space at large.
+    """
+
+    iters: int = Field(0, ge=0, description="training steps per candidate (0: score with the shared weights)")
+    batch: int = Field(16, ge=1)
+    patch: int = Field(48, ge=8, description="HR patch side")
+    lr: float = Field(1e-3, gt=0, description="Adam, cosine to lr/100")
+    uniform: int = Field(0, ge=0, description="uniform draws over the space trained and scored beside the "
+                                              "controller's candidates")
+
+
 class SearchSpec(_Section):
     """Algorithm 1's loop sizes and the shared-weight optimiser (paper supp. B)."""
 
@@ -186,6 +205,7 @@ class SearchSpec(_Section):
     lr_min: float = Field(1e-5, ge=0)
     grad_clip: float | None = Field(5.0, gt=0)
     derive_samples: int = Field(10, ge=0, description="architectures sampled at derivation (plus the controller's own picks)")
+    proxy: ProxySpec = Field(default_factory=ProxySpec, description="how derivation scores its candidates")
 
     @model_validator(mode="after")
     def _warmup_fits(self) -> SearchSpec:
