@@ -101,3 +101,29 @@ def test_user_op_is_searchable():
         assert net(torch.rand(1, 3, 5, 5), genotype).shape == (1, 3, 10, 10)
     finally:
         NORMAL_OPS.unregister("test_search_op")
+
+
+def test_large_cells_recompute_in_backward_with_identical_gradients(monkeypatch):
+    """Cells over CELL_RECOMPUTE_NUMEL keep only their inputs for backward (the LR-48 memory
+    target); the gradients must be exactly those of the plain forward."""
+    import hnas.search.supernet as supernet_module
+
+    net = small_supernet()
+    genotype = random_genotype(random.Random(5), nodes=2, layers=3)
+    x = torch.rand(2, 3, 12, 10) * 255
+
+    def gradients():
+        net.zero_grad(set_to_none=True)
+        net(x, genotype).square().mean().backward()
+        return {name: p.grad.clone() for name, p in net.named_parameters() if p.grad is not None}
+
+    plain = gradients()
+    calls = []
+    real = supernet_module.checkpoint
+    monkeypatch.setattr(supernet_module, "checkpoint", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(supernet_module, "CELL_RECOMPUTE_NUMEL", 1)
+    recomputed = gradients()
+    assert len(calls) == 3  # every cell went through the recomputation
+    assert plain.keys() == recomputed.keys()
+    for name in plain:
+        torch.testing.assert_close(recomputed[name], plain[name], rtol=0, atol=0, msg=name)

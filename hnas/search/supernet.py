@@ -10,6 +10,12 @@ layer it upsamples at, through the same layout as the derived network
 Search-mode ops carry BatchNorm(affine=False) as the authors did, and always normalise with batch
 statistics: each sampled architecture produces different feature statistics, so running averages
 shared by all of them would be wrong for every one.
+
+Cells whose inputs are large (after an early upsampling cell at the paper's LR 48) recompute their
+forward during backward instead of keeping their maps (:data:`CELL_RECOMPUTE_NUMEL`): a cell keeps
+about 30 times its input for backward, so an architecture that upsamples at layer 2 of 12 kept
+2.8 GB of activations in a step. The recomputation is exact: the search BatchNorm keeps no
+running statistics and no op draws random numbers.
 """
 
 from __future__ import annotations
@@ -18,12 +24,19 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from hnas.models.cells import CandidateEdges, OpParams, build_cell, cell_class
 from hnas.models.layout import GlobalSkip, LayeredSR
 from hnas.models.network import NetworkOpParams, clean_op_params
 from hnas.registry import NORMAL_OPS, UPSAMPLING_OPS
 from hnas.spaces.genotype import Genotype
+
+
+#: A cell whose input has at least this many elements (8 MB in float32; 16 x 16 x 96 x 96, a cell
+#: after the upsampling at LR 48 and batch 16, has 2.4M) is recomputed in backward. The default
+#: LR 32 step (1.05M at the high resolution) stays below it and is not slowed.
+CELL_RECOMPUTE_NUMEL = 2**21
 
 
 class SuperNet(LayeredSR):
@@ -85,10 +98,15 @@ class SuperNet(LayeredSR):
     def forward(self, x: torch.Tensor, genotype: Genotype) -> torch.Tensor:
         up = genotype.position - 1
 
-        def run_cell(index: int, r0: torch.Tensor, r1: torch.Tensor, relu_out: bool) -> torch.Tensor:
+        def cell(index: int, r0: torch.Tensor, r1: torch.Tensor, relu_out: bool) -> torch.Tensor:
             if index == up:
                 return self.upsampling_cells[index](r0, r1, genotype.upsampling, relued=True, relu_output=relu_out)
             return self.normal_cells[index](r0, r1, genotype.normal, relued=True, relu_output=relu_out)
+
+        def run_cell(index: int, r0: torch.Tensor, r1: torch.Tensor, relu_out: bool) -> torch.Tensor:
+            if torch.is_grad_enabled() and r1.requires_grad and r1.numel() >= CELL_RECOMPUTE_NUMEL:
+                return checkpoint(cell, index, r0, r1, relu_out, use_reentrant=False)
+            return cell(index, r0, r1, relu_out)
 
         return self.run_layers(x, self.layers, up, run_cell)
 
