@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -14,21 +15,23 @@ from hnas.engine.folder import RunFolder
 runner = CliRunner()
 
 
-def _search(spec_file, tmp_path, iters=12, lr=1e-3, skip="bicubic"):
-    spec = load_spec(spec_file, overrides=[f"search.proxy.iters={iters}", "search.proxy.patch=16",
-                                           "search.proxy.batch=4", "space.channels=4", f"search.proxy.lr={lr}", f"space.global_skip={skip}"])
-    return build_search(spec, RunFolder(tmp_path / "run"), torch.device("cpu"))
+@pytest.fixture(scope="module")
+def search(tiny_spec, small_images, tmp_path_factory):
+    """A search whose derivation trains a 4-channel proxy, without the bicubic skip (a residual to learn)."""
+    folder = tmp_path_factory.mktemp("proxy")
+    spec = load_spec(tiny_spec(folder, small_images), overrides=[
+        "search.proxy.iters=20", "search.proxy.patch=16", "search.proxy.batch=4", "search.proxy.lr=1e-2",
+        "space.channels=4", "space.global_skip=none"])
+    return build_search(spec, RunFolder(folder / "run"), torch.device("cpu"))
 
 
-def test_proxy_trains_on_the_w_split_only(tiny_spec, small_images, tmp_path):
-    search = _search(tiny_spec(tmp_path, small_images), tmp_path)
+def test_proxy_trains_on_the_w_split_only(search):
     trained_on = {r.name for r in search.data.proxy.source.records}
     assert trained_on == set(search.data.w_images)
     assert not trained_on & set(search.data.theta_images)
 
 
-def test_proxy_score_repeats_and_learns(tiny_spec, small_images, tmp_path):
-    search = _search(tiny_spec(tmp_path, small_images), tmp_path, iters=40, lr=1e-2, skip="none")  # no skip: a residual to learn
+def test_proxy_score_repeats_and_learns(search):
     proxy = ProxyTrainer(search.spec, search.data.proxy, search.scorer, torch.device("cpu"))
     genotype = search.controller.sample(generator=search.draw("t")).genotype
     first, again = proxy.score(genotype), proxy.score(genotype)
@@ -45,7 +48,7 @@ def test_run_derives_by_the_proxy_reward(tiny_spec, small_images, tmp_path):
     out = tmp_path / "run"
     result = runner.invoke(app, ["run", str(tiny_spec(tmp_path, small_images)), "--out", str(out),
                                  "--set", "search.proxy.iters=3", "--set", "search.proxy.patch=16",
-                                 "--set", "search.proxy.batch=2"])
+                                 "--set", "search.proxy.batch=2", "--set", "retrain.enabled=false"])
     assert result.exit_code == 0, result.output
     archive = [json.loads(line) for line in (out / "archive.jsonl").read_text().splitlines()]
     derived = [r for r in archive if r["stage"] == "derive"]
