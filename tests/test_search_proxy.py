@@ -50,6 +50,7 @@ def test_run_derives_by_the_proxy_reward(tiny_spec, small_images, tmp_path):
                                  "--set", "search.proxy.iters=3", "--set", "search.proxy.patch=16",
                                  "--set", "search.proxy.batch=2", "--set", "retrain.enabled=false"])
     assert result.exit_code == 0, result.output
+    assert "after 3 stand-alone steps" in result.output
     archive = [json.loads(line) for line in (out / "archive.jsonl").read_text().splitlines()]
     derived = [r for r in archive if r["stage"] == "derive"]
     assert derived and all(r["proxy"]["iters"] == 3 for r in derived)

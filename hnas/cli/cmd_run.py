@@ -101,5 +101,8 @@ def quality(results: dict[str, Any]) -> str:
     evaluation = results.get("evaluation") or {}
     if not evaluation:
         search = results.get("search") or {}
-        return f"search score {search.get('psnr', float('nan')):.2f} dB (not retrained)"
+        text = f"search score {search.get('psnr', float('nan')):.2f} dB"
+        if "proxy" in search:
+            text += f", {search['proxy']['psnr']:.2f} dB after {search['proxy']['iters']} stand-alone steps"
+        return text + " (not retrained)"
     return ", ".join(f"{name} {v['psnr']:.2f} dB / {v['ssim']:.4f}" for name, v in evaluation.items())
