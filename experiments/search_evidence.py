@@ -62,7 +62,7 @@ def compare(name: str, run: Path, data: str, out: Path, args: argparse.Namespace
     if full:
         members += ["baseline-plain", "baseline-rcab", "hnas-a"]
     command = ["compare", *members, "--data", data, "--eval", "builtin:set5", "--eval", "builtin:set14",
-               "--iters", str(args.iters), "--channels", "16", "--seeds", str(args.seeds if full else 1),
+               "--iters", str(args.iters), "--channels", "16", "--seeds", str(args.seeds if full else args.seeds_small),
                "--batch", str(args.batch), "--patch", str(args.patch), "--shared-weights", str(run),
                "--out", str(folder), "--nproc", str(args.nproc), "--seed", "0"]
     seconds = hnas(*command, *(["--resume"] if (folder / "compare_spec.json").exists() else []))
@@ -117,6 +117,7 @@ def main() -> None:
     parser.add_argument("--patch", type=int, default=48)
     parser.add_argument("--randoms", type=int, default=8, help="random:K@searched in the full comparisons")
     parser.add_argument("--randoms-small", type=int, default=4, help="K in the lambda 0.2 / 0.9 comparisons")
+    parser.add_argument("--seeds-small", type=int, default=1, help="seeds in the lambda 0.2 / 0.9 comparisons")
     parser.add_argument("--nproc", type=int, default=2, help="processes a comparison spreads members over")
     args = parser.parse_args()
     data = str(Path(args.data).resolve())
