@@ -272,10 +272,13 @@ class Controller(nn.Module):
         with torch.no_grad():
             return self.sample(generator=generator).genotype
 
+    def uniform_actions(self, generator: torch.Generator | None = None) -> list[int]:
+        """One uniform choice per decision (the actions of a uniform draw over the space)."""
+        return [int(torch.randint(slot.size, (), generator=generator)) for slot in self.slots]
+
     def uniform_sample(self, generator: torch.Generator | None = None) -> Genotype:
         """A uniform draw over the space, whatever the controller has learned."""
-        actions = [int(torch.randint(slot.size, (), generator=generator)) for slot in self.slots]
-        return self.genotype_from_actions(actions)
+        return self.genotype_from_actions(self.uniform_actions(generator))
 
     def warmup_sample(self, generator: torch.Generator | None = None) -> Genotype:
         """The architecture a warm-up step trains, before the controller has learned anything: a

@@ -59,14 +59,11 @@ class EvolutionController(Controller):
         # The initial population: drawn once from ``seed``, trained during the search's warm-up
         # epochs and proposed (scored) first, so that its scores come from trained weights.
         generator = torch.Generator().manual_seed(seed)
-        self.initial = [self._uniform(generator) for _ in range(population)]
+        self.initial = [self.uniform_actions(generator) for _ in range(population)]
         self.population: deque[tuple[tuple[int, ...], float]] = deque()
         self.history: list[tuple[tuple[int, ...], float]] = []  # every (actions, reward) learned, in order
 
     # -- proposals ------------------------------------------------------------------------------------
-    def _uniform(self, generator: torch.Generator | None) -> list[int]:
-        return [int(torch.randint(slot.size, (), generator=generator)) for slot in self.slots]
-
     def _mutate(self, actions: Sequence[int], generator: torch.Generator | None) -> list[int]:
         """``actions`` with one decision changed to another value (decisions with one choice skipped)."""
         child = list(actions)
