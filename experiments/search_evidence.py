@@ -1,7 +1,8 @@
 """Does the search find better networks than chance? Searches, then retrains at equal budget.
 
 For each search (controller x lambda) it runs ``hnas run experiments/evidence.toml`` (search and
-derivation, which trains 14 candidates alone for 200 steps: ``[search.proxy]``; no retraining), then ``hnas compare`` of the searched architecture against random architectures drawn within 15 %
+derivation, which trains 14 candidates alone for 200 steps: ``[search.proxy]``; no retraining),
+then ``hnas compare`` of the searched architecture against random architectures drawn within 15 %
 of its MACs (``random:K@searched``), hand-designed baselines and HNAS-A, all retrained with one
 recipe over seeds and evaluated on Set5 and Set14 (shipped with hnas, never searched or trained
 on), with the run's shared weights scoring every member of its space (Kendall tau). Every step is

@@ -7,10 +7,10 @@ import torch
 from typer.testing import CliRunner
 
 from hnas.cli import app
+from hnas.engine.folder import RunFolder
 from hnas.search.pipeline import build_search
 from hnas.search.proxy import ProxyTrainer
 from hnas.search.spec import load_spec
-from hnas.engine.folder import RunFolder
 
 runner = CliRunner()
 

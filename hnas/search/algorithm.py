@@ -88,6 +88,11 @@ def _round(scores: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 6) for k, v in scores.items()}
 
 
+def deciding_reward(record: dict[str, Any]) -> float:
+    """The reward a derivation record was chosen by: the proxy's when derivation trained one."""
+    return float(record["proxy"]["reward"] if "proxy" in record else record["reward"])
+
+
 class Search:
     """The search stage of ``hnas run``: Algorithm 1 plus derivation (paper Sec. II-C)."""
 
@@ -231,7 +236,7 @@ class Search:
         """
         candidates = self.controller.candidates(self.spec.search.derive_samples, self.draw("derive"))
         proxy = None
-        if self.spec.search.proxy.iters and self.data.proxy is not None:
+        if self.spec.search.proxy.iters:
             proxy = ProxyTrainer(self.spec, self.data.proxy, self.scorer, self.device)
             generator = self.draw("derive", "uniform")
             candidates += [("uniform", self.controller.uniform_sample(generator))
@@ -248,5 +253,5 @@ class Search:
                            "genotype": genotype.to_dict(), "position": genotype.position, **seen[key]})
             if on_candidate is not None:
                 on_candidate(index + 1, len(candidates))
-        best = max(scored, key=lambda r: r["proxy"]["reward"] if proxy is not None else r["reward"])
+        best = max(scored, key=deciding_reward)
         return {"best": best, "candidates": scored}

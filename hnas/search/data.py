@@ -10,6 +10,8 @@ from the seed (:mod:`hnas.search.scoring` says why they are fixed).
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from torch import Tensor
 
 from hnas.data import open_images, select_split
@@ -32,12 +34,17 @@ class SearchData:
         scoring = StepPatchSampler(theta_images, scale, data.score_patch, data.score_patches,
                                    seed=derive_seed(spec.seed, "score"), augment=False)
         self.score_lr, self.score_hr = scoring.batch_at(0)
-        proxy = spec.search.proxy
-        # Derivation's stand-alone proxy trains on the w split too (never on the scoring images).
-        self.proxy = (StepPatchSampler(w_images, scale, proxy.patch, proxy.batch, seed=derive_seed(spec.seed, "proxy"))
-                      if proxy.iters else None)
+        self._spec, self._w_records = spec, w_images
         self.w_images = [r.name for r in w_images]
         self.theta_images = [r.name for r in theta_images]
+
+    @cached_property
+    def proxy(self) -> StepPatchSampler:
+        """Batches of derivation's stand-alone proxy (``search.proxy``): the w split too, never the
+        scoring images. Built on first use, so a search that trains no proxy never loads them twice."""
+        proxy = self._spec.search.proxy
+        return StepPatchSampler(self._w_records, self._spec.space.scale, proxy.patch, proxy.batch,
+                                seed=derive_seed(self._spec.seed, "proxy"))
 
     def w_batch(self, step: int, part: slice | None = None) -> tuple[Tensor, Tensor]:
         """The global weight batch of ``step`` (``part``: this process's slice of it)."""

@@ -22,7 +22,7 @@ from hnas import __version__
 from hnas import distributed as dist
 from hnas.data import evaluate, open_images
 from hnas.engine.folder import RunFolder
-from hnas.search.algorithm import ARCHIVE_FILE, LOG_FILE, Search
+from hnas.search.algorithm import ARCHIVE_FILE, LOG_FILE, Search, deciding_reward
 from hnas.search.checks import check_data, source_name
 from hnas.search.components import build_components
 from hnas.search.data import SearchData
@@ -89,8 +89,7 @@ def run_search(spec: Spec, folder: RunFolder, device: torch.device, progress: Pr
         folder.mark("derive")
     progress("derive", 0, 1, "scoring candidates")
     best = dist.on_main(_derive, search, folder, progress)  # rank 0 scores the candidates; the others wait
-    reward = best["proxy"]["reward"] if "proxy" in best else best["reward"]
-    progress("derive", 1, 1, f"chose {best['hash']} (reward {reward:.3f})")
+    progress("derive", 1, 1, f"chose {best['hash']} (reward {deciding_reward(best):.3f})")
     folder.mark("retrain")
     return best
 

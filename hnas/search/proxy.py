@@ -11,8 +11,6 @@ version of what ``hnas compare`` does at the end, on search images only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 
@@ -42,28 +40,21 @@ class ProxyTrainer:
                             op_params=self.op_params)
         return model.to(self.device)
 
-    def train(self, genotype: Genotype, on_step: Callable[[int], None] | None = None) -> HNASNet:
+    def train(self, genotype: Genotype) -> HNASNet:
+        """``genotype`` after ``iters`` Adam steps (cosine to lr/100) on the proxy batches, in eval mode."""
         settings = self.settings
-        model = self.build(genotype)
+        model = self.build(genotype).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-        model.train()
         with torch.enable_grad():  # derivation may be called under no_grad
-            self._fit(model, optimizer, on_step)
+            for step in range(settings.iters):
+                set_lr(optimizer, cosine_lr(step, settings.iters, settings.lr, settings.lr / 100))
+                lr_img, hr_img = self.batches.batch_at(step)
+                loss = F.l1_loss(model(lr_img.to(self.device)), hr_img.to(self.device))
+                optimizer.zero_grad(set_to_none=True)
+                if torch.isfinite(loss):
+                    loss.backward()
+                    optimizer.step()
         return model.eval()
 
-    def _fit(self, model: HNASNet, optimizer: torch.optim.Optimizer, on_step: Callable[[int], None] | None) -> None:
-        settings = self.settings
-        for step in range(settings.iters):
-            set_lr(optimizer, cosine_lr(step, settings.iters, settings.lr, settings.lr / 100))
-            lr_img, hr_img = self.batches.batch_at(step)
-            loss = F.l1_loss(model(lr_img.to(self.device)), hr_img.to(self.device))
-            optimizer.zero_grad(set_to_none=True)
-            if torch.isfinite(loss):
-                loss.backward()
-                optimizer.step()
-            if on_step is not None:
-                on_step(step + 1)
-
-    def score(self, genotype: Genotype, on_step: Callable[[int], None] | None = None) -> dict[str, float]:
-        model = self.train(genotype, on_step)
-        return self.scorer.score(model, genotype)
+    def score(self, genotype: Genotype) -> dict[str, float]:
+        return self.scorer.score(self.train(genotype), genotype)

@@ -32,7 +32,6 @@ from hnas.models.network import NetworkOpParams, clean_op_params
 from hnas.registry import NORMAL_OPS, UPSAMPLING_OPS
 from hnas.spaces.genotype import Genotype
 
-
 #: A cell whose input has at least this many elements (8 MB in float32; 16 x 16 x 96 x 96, a cell
 #: after the upsampling at LR 48 and batch 16, has 2.4M) is recomputed in backward. The default
 #: LR 32 step (1.05M at the high resolution) stays below it and is not slowed.
