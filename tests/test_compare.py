@@ -77,6 +77,7 @@ def test_a_small_comparison_end_to_end_and_resumed(searched, small_images, tmp_p
     """Two kinds of member (the search's pick and a random one of its space), one seed, a few
     iterations: the table, compare.json, the plot, the report, Kendall tau; a rerun resumes."""
     out = tmp_path / "cmp"
+    run_files = {p.name: p.read_bytes() for p in searched.iterdir() if p.suffix in (".jsonl", ".json")}
     args = ["compare", str(searched), "random:1", "--data", str(small_images), "--eval", "builtin:set5",
             "--iters", "2", "--channels", "2", "--seeds", "1", "--batch", "2", "--patch", "16",
             "--shared-weights", str(searched), "--latency-input", "16x16", "--out", str(out)]
@@ -91,6 +92,8 @@ def test_a_small_comparison_end_to_end_and_resumed(searched, small_images, tmp_p
         assert member["shared_weight_score"] is not None  # both are in the run's space
         assert len(member["sets"]["Set5"]["psnr"]) == 1 and member["sets"]["Set5"]["psnr_std"] == 0.0
     assert report["rank_correlation"]["Set5"]["n"] == 2
+    # scoring with the run's shared weights reads the run: its archive keeps the derivation records
+    assert {p.name: p.read_bytes() for p in searched.iterdir() if p.suffix in (".jsonl", ".json")} == run_files
     assert "run-run" in result.stdout and "Kendall tau" in result.stdout
     for name in ("compare.png", "report.html", "members/run-run/seed-0/eval.json"):
         assert (out / name).is_file(), name

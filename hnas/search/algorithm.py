@@ -210,17 +210,23 @@ class Search:
         self.folder.save_state(STATE_FILE, state)
 
     def load(self) -> bool:
-        """Restore the last completed epoch if a state was saved; trims the logs to match it."""
+        """Restore the last completed epoch if a state was saved; the run's files are only read
+        (``hnas compare --shared-weights`` scores with a finished run this way)."""
         state = self.folder.load_state(STATE_FILE)
         if state is not None:
             self.supernet.load_state_dict(state.group("supernet"))
             unpack_optimizer(state, "optim", self.optimizer)
             self.controller.load_resume_state(state.group("controller"), state.info["controller"])
             self.epoch = int(state.info["epoch"])
-        # A killed epoch's lines (and a killed derivation's) are written again by the resumed run.
+        return state is not None
+
+    def resume(self) -> bool:
+        """``load`` for a run that continues: the logs are trimmed to the restored epoch, since a
+        killed epoch's lines (and a killed derivation's) are written again."""
+        loaded = self.load()
         self.folder.trim(LOG_FILE, lambda r: r["epoch"] <= self.epoch)
         self.folder.trim(ARCHIVE_FILE, lambda r: r["stage"] == "search" and r["epoch"] <= self.epoch)
-        return state is not None
+        return loaded
 
     # -- derivation -------------------------------------------------------------------------------
     def derive(self, on_candidate: Callable[[int, int], None] | None = None) -> dict[str, Any]:

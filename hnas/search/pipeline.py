@@ -70,7 +70,7 @@ def run_search(spec: Spec, folder: RunFolder, device: torch.device, progress: Pr
     if folder.done("derive"):
         return folder.read_json("derived.json")  # type: ignore[no-any-return]
     search = build_search(spec, folder, device)
-    search.load()
+    search.resume()
     if not folder.done("search"):
         started = time.perf_counter()
         total = spec.search.epochs
