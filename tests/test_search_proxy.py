@@ -8,9 +8,11 @@ from typer.testing import CliRunner
 
 from hnas.cli import app
 from hnas.engine.folder import RunFolder
+from hnas.errors import SpecError
 from hnas.search.pipeline import build_search
 from hnas.search.proxy import ProxyTrainer
 from hnas.search.spec import load_spec
+from hnas.spaces.genotype import Genotype
 
 runner = CliRunner()
 
@@ -60,3 +62,28 @@ def test_run_derives_by_the_proxy_reward(tiny_spec, small_images, tmp_path):
     assert results["search"]["proxy"]["reward"] == best["proxy"]["reward"]
     # the shared-weight numbers stay under the usual keys, comparable with the search's archive
     assert results["search"]["reward"] == best["reward"]
+
+
+def test_finalists_are_trained_longer_and_the_pick_is_one_of_them(tiny_spec, small_images, tmp_path):
+    """The last round of successive halving: the best 2 of the short round train again for longer,
+    keep their short scores under "short", and the pick is the finalist with the best longer score."""
+    spec = load_spec(tiny_spec(tmp_path, small_images), overrides=[
+        "search.proxy.iters=2", "search.proxy.final_iters=4", "search.proxy.finalists=2",
+        "search.proxy.uniform=3", "search.proxy.patch=16", "search.proxy.batch=2"])
+    search = build_search(spec, RunFolder(tmp_path / "run"), torch.device("cpu"))
+    derived = search.derive()
+    distinct = {r["hash"]: r for r in derived["candidates"]}.values()
+    finalists = [r for r in distinct if r["proxy"]["iters"] == 4]
+    assert len(finalists) == 2 and all(r["short"]["iters"] == 2 for r in finalists)
+    shorts = sorted((r.get("short", r["proxy"])["reward"] for r in distinct), reverse=True)
+    assert sorted(r["short"]["reward"] for r in finalists) == sorted(shorts[:2])  # the short round's best 2
+    assert derived["best"]["hash"] == max(finalists, key=lambda r: r["proxy"]["reward"])["hash"]
+    proxy = ProxyTrainer(spec, search.data.proxy, search.scorer, torch.device("cpu"))
+    genotype = Genotype.from_data(derived["best"]["genotype"])
+    assert proxy.score(genotype, 4)["reward"] == pytest.approx(derived["best"]["proxy"]["reward"], abs=1e-5)
+
+
+def test_finalists_need_a_longer_final_round(tiny_spec, small_images, tmp_path):
+    with pytest.raises(SpecError, match="final_iters = 3 must exceed search.proxy.iters = 5"):
+        load_spec(tiny_spec(tmp_path, small_images), overrides=[
+            "search.proxy.iters=5", "search.proxy.finalists=2", "search.proxy.final_iters=3"])

@@ -238,15 +238,19 @@ class Search:
         steps (:mod:`hnas.search.proxy`) and the best by *that* reward is kept; the records keep
         the shared-weight scores under the usual keys (comparable with the search's archive) and
         the proxy's under ``proxy``; ``search.proxy.uniform`` uniform draws join the candidates.
+        With ``search.proxy.finalists`` the best few are trained again for ``final_iters`` steps and
+        the pick is made among them (their short-round scores move to ``short``).
         ``on_candidate(done, total)`` reports progress.
         """
+        settings = self.spec.search.proxy
         candidates = self.controller.candidates(self.spec.search.derive_samples, self.draw("derive"))
         proxy = None
-        if self.spec.search.proxy.iters:
+        if settings.iters:
             proxy = ProxyTrainer(self.spec, self.data.proxy, self.scorer, self.device)
             generator = self.draw("derive", "uniform")
-            candidates += [("uniform", self.controller.uniform_sample(generator))
-                           for _ in range(self.spec.search.proxy.uniform)]
+            candidates += [("uniform", self.controller.uniform_sample(generator)) for _ in range(settings.uniform)]
+        finalists = min(settings.finalists, len({g.hash() for _, g in candidates})) if proxy is not None else 0
+        total = len(candidates) + finalists
         scored: list[dict[str, Any]] = []
         seen: dict[str, dict[str, Any]] = {}
         for index, (how, genotype) in enumerate(candidates):
@@ -254,10 +258,23 @@ class Search:
             if key not in seen:
                 seen[key] = _round(self.score(genotype))
                 if proxy is not None:
-                    seen[key]["proxy"] = {**_round(proxy.score(genotype)), "iters": self.spec.search.proxy.iters}
+                    seen[key]["proxy"] = {**_round(proxy.score(genotype)), "iters": settings.iters}
             scored.append({"stage": "derive", "epoch": self.spec.search.epochs, "how": how, "hash": key,
                            "genotype": genotype.to_dict(), "position": genotype.position, **seen[key]})
             if on_candidate is not None:
-                on_candidate(index + 1, len(candidates))
-        best = max(scored, key=deciding_reward)
+                on_candidate(index + 1, total)
+        if finalists and proxy is not None:
+            # The short round's scores stay under "short"; "proxy" becomes the finalist's longer score.
+            ranked = sorted({r["hash"]: r for r in scored}.values(), key=deciding_reward, reverse=True)
+            for index, record in enumerate(ranked[:finalists]):
+                scores = seen[record["hash"]]
+                scores["short"] = scores["proxy"]
+                genotype = Genotype.from_data(record["genotype"])
+                scores["proxy"] = {**_round(proxy.score(genotype, settings.final_iters)),
+                                    "iters": settings.final_iters}
+                if on_candidate is not None:
+                    on_candidate(len(candidates) + index + 1, total)
+            scored = [{**r, **seen[r["hash"]]} for r in scored]
+        # A finalist (longer training) outranks every candidate that only had the short round.
+        best = max(scored, key=lambda r: (r.get("proxy", {}).get("iters", 0), deciding_reward(r)))
         return {"best": best, "candidates": scored}

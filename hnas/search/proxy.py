@@ -7,6 +7,11 @@ the supernet to *propose* candidates cheaply, but the final pick among a handful
 with a fairer measure: every candidate gets the same seeded initialisation, the same ``iters``
 Adam steps on the same batches of the w split, and the same fixed scoring images. This is a short
 version of what ``hnas compare`` does at the end, on search images only.
+
+A short proxy still favours networks that learn fast (at equal MACs: early upsampling, few
+parameters), which a longer retraining overtakes. ``finalists`` is the last round of successive
+halving (Jamieson & Talwalkar, AISTATS 2016): the best few of the short round are trained again,
+from the same start, for ``final_iters`` steps, and the pick is made among them only.
 """
 
 from __future__ import annotations
@@ -40,14 +45,16 @@ class ProxyTrainer:
                             op_params=self.op_params)
         return model.to(self.device)
 
-    def train(self, genotype: Genotype) -> HNASNet:
-        """``genotype`` after ``iters`` Adam steps (cosine to lr/100) on the proxy batches, in eval mode."""
+    def train(self, genotype: Genotype, iters: int | None = None) -> HNASNet:
+        """``genotype`` after ``iters`` (default: the spec's) Adam steps, cosine to lr/100, on the
+        proxy batches, in eval mode."""
         settings = self.settings
+        iters = settings.iters if iters is None else iters
         model = self.build(genotype).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
         with torch.enable_grad():  # derivation may be called under no_grad
-            for step in range(settings.iters):
-                set_lr(optimizer, cosine_lr(step, settings.iters, settings.lr, settings.lr / 100))
+            for step in range(iters):
+                set_lr(optimizer, cosine_lr(step, iters, settings.lr, settings.lr / 100))
                 lr_img, hr_img = self.batches.batch_at(step)
                 loss = F.l1_loss(model(lr_img.to(self.device)), hr_img.to(self.device))
                 optimizer.zero_grad(set_to_none=True)
@@ -56,5 +63,5 @@ class ProxyTrainer:
                     optimizer.step()
         return model.eval()
 
-    def score(self, genotype: Genotype) -> dict[str, float]:
-        return self.scorer.score(self.train(genotype), genotype)
+    def score(self, genotype: Genotype, iters: int | None = None) -> dict[str, float]:
+        return self.scorer.score(self.train(genotype, iters), genotype)

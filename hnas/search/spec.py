@@ -191,6 +191,18 @@ class ProxySpec(_Section):
     lr: float = Field(1e-3, gt=0, description="Adam, cosine to lr/100")
     uniform: int = Field(0, ge=0, description="uniform draws over the space trained and scored beside the "
                                               "controller's candidates")
+    finalists: int = Field(0, ge=0, description="the best this many of the short round are trained again for "
+                                                "final_iters steps and the pick is made among them (0: off)")
+    final_iters: int = Field(1000, ge=1, description="training steps of a finalist")
+
+    @model_validator(mode="after")
+    def _final_round_is_longer(self) -> ProxySpec:
+        if self.finalists and not self.iters:
+            raise ValueError(f"search.proxy.finalists = {self.finalists} needs a short round first: set search.proxy.iters > 0")
+        if self.finalists and self.final_iters <= self.iters:
+            raise ValueError(f"search.proxy.final_iters = {self.final_iters} must exceed search.proxy.iters = "
+                             f"{self.iters}: the finalists' round is the longer one")
+        return self
 
 
 class SearchSpec(_Section):
