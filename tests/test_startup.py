@@ -16,13 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "timm", "torchvision", "numpy", "PIL", "pydantic")
 
 
-def imported_after(code: str) -> set[str]:
-    """Top-level packages among ``HEAVY`` that a fresh interpreter holds after running ``code``."""
+def imported_after(code: str, watched: tuple[str, ...] = HEAVY) -> set[str]:
+    """Top-level packages among ``watched`` that a fresh interpreter holds after running ``code``."""
     probe = (
         "import sys\n"
         f"{code}\n"
         "import json\n"
-        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({watched!r}))))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
@@ -39,6 +39,9 @@ def test_help_imports_neither_torch_nor_numpy() -> None:
         "    pass\n"
     )
     assert imported_after(code) == set()
+    # nor rich: the help is click's plain text, since typer's rich help imports rich.markdown and
+    # pygments (about 0.15 s); progress bars and tables import rich when a command draws them
+    assert imported_after(code, ("rich",)) == set()
 
 
 def test_import_hnas_leaves_timm_torchvision_and_torch_alone() -> None:

@@ -6,16 +6,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from hnas.cli.app import app
 from hnas.cli.common import (
-    Bars,
     PluginOption,
     StageBars,
     TensorBoardOption,
+    bars,
     err_console,
     load_plugins,
     parse_source,
@@ -76,9 +73,9 @@ def compare_command(
     """
     from hnas import distributed as dist
     from hnas.compare import Recipe, resolve_members, run_compare
-    from hnas.utils.memory import keep_freed_memory
     from hnas.compare.members import Space, is_run_folder, space_of_run
     from hnas.search.spec import load_spec
+    from hnas.utils.memory import keep_freed_memory
 
     load_plugins(plugin)
     recipe = Recipe(
@@ -104,8 +101,10 @@ def compare_command(
         if dist.silent():
             report = run_compare(recipe, resolved, out, resume=resume, shared_weights=shared_weights)
         else:
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-            with Bars(*columns, transient=True) as progress:
+            with bars(*columns, transient=True) as progress:
                 report = run_compare(recipe, resolved, out, resume=resume, shared_weights=shared_weights,
                                      progress=StageBars(progress))
     if not dist.is_main():
@@ -114,11 +113,14 @@ def compare_command(
         print_json(report)
         return
     print_table(report)
-    err_console.print(f"[bold]done[/bold]: {out}/compare.json, {out}/compare.png")
+    err_console().print(f"[bold]done[/bold]: {out}/compare.json, {out}/compare.png")
 
 
 def print_table(report: dict[str, Any]) -> None:
     """The comparison for people: one row per member, mean +- spread over seeds per set."""
+    from rich.console import Console
+    from rich.table import Table
+
     from hnas.compare.plot import budget
 
     table = Table(title=f"retrained {budget(report['recipe'])} at {report['recipe']['channels']} "

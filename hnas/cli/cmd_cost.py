@@ -44,7 +44,7 @@ def cost_command(
         input=size, scale=scale, channels=channels, device=device, repeats=repeats, threads=threads
     )
     if latency:
-        err_console.print(f"timing {settings.repeats} forward passes on {resolve_device(device)} ...")
+        err_console().print(f"timing {settings.repeats} forward passes on {resolve_device(device)} ...")
     report = measure(model, settings, latency=latency)
     if as_json:
         print_json(report.summary())

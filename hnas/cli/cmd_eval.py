@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from hnas.cli.app import app
-from hnas.cli.common import Bars, PluginOption, err_console, inference_path, load_plugins, print_json, user_errors
+from hnas.cli.common import (
+    PluginOption,
+    bars,
+    err_console,
+    inference_path,
+    load_plugins,
+    print_json,
+    user_errors,
+)
 from hnas.errors import CheckpointError, HnasError
 
 if TYPE_CHECKING:
@@ -154,7 +162,7 @@ def eval_command(
     sets = [BenchmarkSet(source, net_scale) for source in data]
     labels = _unique_labels(data)
     results: dict[str, Any] = {}
-    with inference_path(net, fast), Bars(
+    with inference_path(net, fast), bars(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -176,4 +184,4 @@ def eval_command(
         table.add_row(label, str(len(result["images"])), f"{result['psnr']:.3f}", f"{result['ssim']:.4f}")
     Console().print(table)
     if save is not None:
-        err_console.print(f"SR images written under {save}")
+        err_console().print(f"SR images written under {save}")

@@ -39,13 +39,13 @@ def export_command(
     path = export_model(net, out, format.value)
     error = None
     if check and format.value == "onnx" and importlib.util.find_spec("onnxruntime") is None:
-        err_console.print("[yellow]warning[/]: onnxruntime is not installed; skipped comparing the export with eager")
+        err_console().print("[yellow]warning[/]: onnxruntime is not installed; skipped comparing the export with eager")
         check = False
     if check:
         error = max_export_error(net, load_exported(path, format.value), CHECK_SHAPE)
         if error > 1e-2:
             raise ExportError(f"{path} differs from the eager model by {error:.3g} (0..255 scale) on {CHECK_SHAPE}")
-        err_console.print(f"checked on a {CHECK_SHAPE[2]}x{CHECK_SHAPE[3]} input: max |export - eager| = {error:.2e}")
+        err_console().print(f"checked on a {CHECK_SHAPE[2]}x{CHECK_SHAPE[3]} input: max |export - eager| = {error:.2e}")
     if as_json:
         print_json({"path": str(path), "format": format.value, "max_abs_error": error})
         return

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import webbrowser
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from hnas.cli.app import app
 from hnas.cli.common import PluginOption, err_console, load_plugins, print_json, user_errors
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 @app.command("report")
@@ -32,16 +31,18 @@ def report_command(
     load_plugins(plugin)
     from hnas.report.html import write_report
 
-    with err_console.status(f"writing the report of {run}"):
+    with err_console().status(f"writing the report of {run}"):
         path = write_report(run, out)
     typer.echo(str(path))
     if open_:
+        import webbrowser
+
         try:
             opened = webbrowser.open(path.resolve().as_uri())
         except webbrowser.Error:
             opened = False
         if not opened:
-            err_console.print(f"no web browser to open here; open {path} yourself")
+            err_console().print(f"no web browser to open here; open {path} yourself")
 
 
 def _bar(p: float, width: int = 10) -> str:
@@ -52,6 +53,9 @@ def _bar(p: float, width: int = 10) -> str:
 def _decision_table(decisions: list, title: str) -> Table:
     """Choices as rows, decisions as columns (``2.1`` = node 2, edge 1): fits 80 columns for 4
     nodes and keeps op names whole; the greedy choice of each decision is highlighted."""
+    from rich.table import Table
+    from rich.text import Text
+
     names = max((d.choices for d in decisions), key=len)
     table = Table(title=f"{title} (column n.e = node n, edge e)", title_justify="left")
     table.add_column("choice", style="bold")
@@ -90,6 +94,10 @@ def inspect_command(
     if as_json:
         print_json(policy.to_dict())
         return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     console = Console()
     for part in ("normal", "upsampling"):
         for kind in ("input", "op"):

@@ -9,10 +9,10 @@ import typer
 
 from hnas.cli.app import app
 from hnas.cli.common import (
-    Bars,
     PluginOption,
     StageBars,
     TensorBoardOption,
+    bars,
     err_console,
     print_json,
     tensorboard,
@@ -78,14 +78,14 @@ def _run(spec: Spec, out_dir: Path, device: str | None, resume: bool, as_json: b
         results = run_spec(spec, out_dir, device, resume)
     else:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Bars(*columns, transient=False) as progress:
+        with bars(*columns, transient=False) as progress:
             results = run_spec(spec, out_dir, device, resume, StageBars(progress))
     if not dist.is_main():
         return
     if as_json:
         print_json(results)
         return
-    err_console.print(f"[bold]done[/bold]: results in {out_dir}/results.json")
+    err_console().print(f"[bold]done[/bold]: results in {out_dir}/results.json")
     if "runs" not in results:
         typer.echo(
             f"genotype {results['hash']} (upsampling at layer {results['position']}): "

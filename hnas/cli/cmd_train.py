@@ -12,9 +12,9 @@ import typer
 
 from hnas.cli.app import app
 from hnas.cli.common import (
-    Bars,
     PluginOption,
     TensorBoardOption,
+    bars,
     err_console,
     load_plugins,
     print_json,
@@ -127,7 +127,13 @@ def train_command(
 def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop_at: int | None,
            as_json: bool, fast: bool = False) -> None:
     """The training itself, in this process (one of several under torchrun: only rank 0 talks)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from hnas import distributed as dist
     from hnas.train.trainer import Trainer
@@ -139,19 +145,19 @@ def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop
     )
     with warnings.catch_warnings():
         warnings.simplefilter("always" if speak else "ignore", UserWarning)
-        warnings.showwarning = lambda message, *args, **kwargs: err_console.print(f"[yellow]warning[/]: {message}")
+        warnings.showwarning = lambda message, *args, **kwargs: err_console().print(f"[yellow]warning[/]: {message}")
         trainer = Trainer(genotype, config, out_dir, resume=resume)
         trainer.fast = fast
         started, first = time.perf_counter(), trainer.step
         try:
             if speak:
-                with Bars(*columns, transient=False) as progress:
+                with bars(*columns, transient=False) as progress:
                     summary = trainer.run(stop_at=stop_at, progress=_Bar(progress, trainer.step, trainer.total))
             else:
                 summary = trainer.run(stop_at=stop_at)
         except KeyboardInterrupt:
             if speak:
-                err_console.print(
+                err_console().print(
                     f"interrupted at step {trainer.step} of {trainer.total}; state saved in {out_dir}; "
                     "continue with the same command plus --resume"
                 )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hnas.cli.app import app
-from hnas.cli.common import Bars, PluginOption, inference_path, load_plugins, print_json, user_errors
+from hnas.cli.common import PluginOption, bars, inference_path, load_plugins, print_json, user_errors
 from hnas.errors import DataError, HnasError
 
 if TYPE_CHECKING:  # numpy, torch and Pillow are imported when a command runs (``hnas --help`` stays fast)
@@ -149,7 +149,7 @@ def upscale_command(
     net = _load_upscaler(model, scale, device)
     written: dict[str, str] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with inference_path(net, fast), Bars(*columns, transient=False) as progress:
+    with inference_path(net, fast), bars(*columns, transient=False) as progress:
         task = progress.add_task("upscale", total=len(files))
         for file, target in zip(files, targets):
             progress.update(task, description=f"upscale {file.name}")

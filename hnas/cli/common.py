@@ -9,35 +9,54 @@ import math
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import Progress
 
 from hnas.errors import HnasError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Progress bars, tables meant for people and warnings go to stderr; stdout carries results.
-err_console = Console(stderr=True)
+@functools.cache
+def err_console() -> Console:
+    """rich's console on stderr: progress bars, tables meant for people and warnings go there;
+    stdout carries results. Made on first use, so ``hnas --help`` never imports rich."""
+    from rich.console import Console
 
-class Bars(Progress):
-    """rich's ``Progress`` on stderr that stays silent when the block fails: a user error is then
-    exactly one line (rich would print the bar's last state, or an empty line, before it)."""
+    return Console(stderr=True)
 
-    def __init__(self, *columns: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("console", err_console)
-        super().__init__(*columns, **kwargs)
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            return super().__exit__(exc_type, exc, tb)
-        self.console.quiet = True
-        try:
-            return super().__exit__(exc_type, exc, tb)
-        finally:
-            self.console.quiet = False
+@functools.cache
+def _bars_class() -> type[Progress]:
+    from rich.progress import Progress
+
+    class Bars(Progress):
+        """rich's ``Progress`` on stderr that stays silent when the block fails: a user error is then
+        exactly one line (rich would print the bar's last state, or an empty line, before it)."""
+
+        def __init__(self, *columns: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("console", err_console())
+            super().__init__(*columns, **kwargs)
+
+        def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+            if exc_type is None:
+                return super().__exit__(exc_type, exc, tb)
+            self.console.quiet = True
+            try:
+                return super().__exit__(exc_type, exc, tb)
+            finally:
+                self.console.quiet = False
+
+    return Bars
+
+
+def bars(*columns: Any, **kwargs: Any) -> Progress:
+    """Progress bars on stderr (rich's ``Progress`` arguments) that print nothing if the block fails."""
+    return _bars_class()(*columns, **kwargs)
 
 
 class StageBars:
@@ -196,7 +215,7 @@ def inference_path(net: Any, fast: bool = True) -> contextlib.AbstractContextMan
             net.train(was_training)
             error = float((quick - reference).abs().max())
             if error > FAST_PATH_TOLERANCE:
-                err_console.print(
+                err_console().print(
                     f"[yellow]warning[/]: the fast path differs from the plain ops by {error:.2g} here; "
                     "using the plain ops"
                 )
