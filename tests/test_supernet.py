@@ -107,6 +107,7 @@ def test_large_cells_recompute_in_backward_with_identical_gradients(monkeypatch)
     """Cells over CELL_RECOMPUTE_NUMEL keep only their inputs for backward (the LR-48 memory
     target); the gradients must be exactly those of the plain forward."""
     import hnas.search.supernet as supernet_module
+    import hnas.utils.recompute as recompute_module
 
     net = small_supernet()
     genotype = random_genotype(random.Random(5), nodes=2, layers=3)
@@ -119,11 +120,38 @@ def test_large_cells_recompute_in_backward_with_identical_gradients(monkeypatch)
 
     plain = gradients()
     calls = []
-    real = supernet_module.checkpoint
-    monkeypatch.setattr(supernet_module, "checkpoint", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = recompute_module.checkpoint
+    monkeypatch.setattr(recompute_module, "checkpoint", lambda *a, **k: calls.append(1) or real(*a, **k))
     monkeypatch.setattr(supernet_module, "CELL_RECOMPUTE_NUMEL", 1)
     recomputed = gradients()
     assert len(calls) == 3  # every cell went through the recomputation
     assert plain.keys() == recomputed.keys()
     for name in plain:
         torch.testing.assert_close(recomputed[name], plain[name], rtol=0, atol=0, msg=name)
+
+
+def test_an_op_that_recomputes_runs_twice_inside_a_recomputed_cell_not_three_times(monkeypatch):
+    """up_and_down recomputes itself on large inputs; inside a cell that recomputes, its own
+    checkpoint would add a third forward per step (forward, the cell's recomputation, its own)."""
+    import hnas.ops.normal as normal_module
+    import hnas.search.supernet as supernet_module
+
+    net = SuperNet(["up_and_down", "skip_connect"], ["nearest"], layers=2, nodes=1, channels=4)
+    genotype = Genotype.model_validate({
+        "normal": [["up_and_down", 0, 2], ["skip_connect", 1, 2]],
+        "upsampling": [["nearest", 0, 2], ["nearest", 1, 2]], "position": 2, "layers": 2})
+    x = torch.rand(2, 3, 8, 8) * 255
+
+    def forwards_per_step() -> int:
+        calls = []
+        real = normal_module.UpAndDownProjection.subpixel_forward
+        monkeypatch.setattr(normal_module.UpAndDownProjection, "subpixel_forward",
+                            lambda self, h: calls.append(1) or real(self, h))
+        net.zero_grad(set_to_none=True)
+        net(x, genotype).mean().backward()
+        return len(calls)
+
+    monkeypatch.setattr(normal_module, "RECOMPUTE_NUMEL", 1)
+    assert forwards_per_step() == 2  # the op alone: forward and its recomputation
+    monkeypatch.setattr(supernet_module, "CELL_RECOMPUTE_NUMEL", 1)
+    assert forwards_per_step() == 2  # in a recomputed cell: still two, not three

@@ -13,7 +13,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from hnas.ops.fast import (
     PointwiseConv2d,
@@ -25,6 +24,7 @@ from hnas.ops.fast import (
     to_phases,
 )
 from hnas.registry import NORMAL_OPS
+from hnas.utils.recompute import recomputed
 
 
 def _maybe_bn(channels: int, search: bool) -> list[nn.Module]:
@@ -288,7 +288,7 @@ class UpAndDownProjection(nn.Module):
         if not torch.jit.is_scripting():  # noqa: SIM102  (alone, so TorchScript skips the branch)
             if eager_cpu(x):
                 if torch.is_grad_enabled() and x.requires_grad and x.numel() >= RECOMPUTE_NUMEL:
-                    return checkpoint(self.subpixel_forward, x, use_reentrant=False)
+                    return recomputed(self.subpixel_forward, x)
                 return self.subpixel_forward(x)
         return self.reference_forward(x)
 

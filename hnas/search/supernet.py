@@ -24,13 +24,13 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from hnas.models.cells import CandidateEdges, OpParams, build_cell, cell_class
 from hnas.models.layout import GlobalSkip, LayeredSR
 from hnas.models.network import NetworkOpParams, clean_op_params
 from hnas.registry import NORMAL_OPS, UPSAMPLING_OPS
 from hnas.spaces.genotype import Genotype
+from hnas.utils.recompute import recomputed
 
 #: A cell whose input has at least this many elements (8 MB in float32; 16 x 16 x 96 x 96, a cell
 #: after the upsampling at LR 48 and batch 16, has 2.4M) is recomputed in backward. The default
@@ -104,7 +104,7 @@ class SuperNet(LayeredSR):
 
         def run_cell(index: int, r0: torch.Tensor, r1: torch.Tensor, relu_out: bool) -> torch.Tensor:
             if torch.is_grad_enabled() and r1.requires_grad and r1.numel() >= CELL_RECOMPUTE_NUMEL:
-                return checkpoint(cell, index, r0, r1, relu_out, use_reentrant=False)
+                return recomputed(cell, index, r0, r1, relu_out)
             return cell(index, r0, r1, relu_out)
 
         return self.run_layers(x, self.layers, up, run_cell)
