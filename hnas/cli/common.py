@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 @functools.cache
 def err_console() -> Console:
     """rich's console on stderr: progress bars, tables meant for people and warnings go there;
