@@ -574,3 +574,25 @@ def test_report_of_a_real_run(tmp_path, small_images, tiny_spec):
     )
     policy = run_policy(out)
     assert len(policy.decisions) == 2 * 2 * 4 + 1
+
+
+def test_candidates_show_the_proxy_scores_in_the_order_that_decided(tmp_path):
+    """A derivation by a stand-alone proxy picks by its nested scores, not by the shared weights':
+    the table shows them as columns and lists the candidates in the order that decided."""
+    from hnas.report.html import _candidates_section
+    from hnas.report.rundata import RunData
+
+    def record(name: str, shared: float, proxy: float, iters: int, short: float | None = None) -> dict:
+        r = {"stage": "derive", "epoch": 3, "how": "uniform", "hash": name, "psnr": 30.0, "macs": 1e9,
+             "reward": shared, "proxy": {"psnr": 32.0, "reward": proxy, "iters": iters}}
+        if short is not None:
+            r["short"] = {"psnr": 31.0, "reward": short, "iters": 2}
+        return r
+
+    archive = [record("a", shared=29.0, proxy=9.0, iters=2),                 # short round only: ranks after every finalist
+               record("b", shared=27.0, proxy=5.0, iters=6, short=7.0),      # finalist
+               record("c", shared=28.0, proxy=6.0, iters=6, short=8.0)]      # the best finalist: the pick
+    section = _candidates_section(RunData(path=tmp_path, archive=archive))
+    assert [row["hash"] for row in section["rows"]] == ["c", "b", "a"]
+    for column in ("proxy psnr", "proxy reward", "proxy iters", "short reward"):
+        assert column in section["columns"], column

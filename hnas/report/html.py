@@ -158,15 +158,39 @@ def _pareto_section(run: RunData) -> dict[str, Any]:
     }
 
 
+#: The nested scores of a derivation by a stand-alone proxy: ``proxy`` (the score that decided)
+#: and, for finalists, ``short`` (their first, shorter round); shown as columns of their own.
+_PROXY_PARTS = ("proxy", "short")
+_PROXY_KEYS = ("psnr", "reward", "iters")
+
+
+def _flat_scores(record: dict[str, Any]) -> dict[str, Any]:
+    flat = {k: v for k, v in record.items() if k not in _PROXY_PARTS}
+    for part in _PROXY_PARTS:
+        nested = record.get(part)
+        if isinstance(nested, dict):
+            flat.update({f"{part} {key}": nested[key] for key in _PROXY_KEYS if key in nested})
+    return flat
+
+
+def _decided_by(record: dict[str, Any]) -> tuple[float, float]:
+    """The order Search.derive picks by: the longest proxy training first, then the reward that
+    decided (the proxy's where derivation trained one, else the shared weights')."""
+    reward = record.get("proxy reward", record.get("reward"))
+    iters = record.get("proxy iters")
+    return (
+        float(iters) if isinstance(iters, (int, float)) else 0.0,
+        float(reward) if isinstance(reward, (int, float)) else -math.inf,
+    )
+
+
 def _candidates_section(run: RunData) -> dict[str, Any]:
     derive = run.archive_stage("derive")
     if not derive:
         return {"reason": "no derivation lines in archive.jsonl yet (the derive stage writes them)"}
     chosen = run.genotype.hash() if run.genotype else None
+    derive = sorted((_flat_scores(r) for r in derive), key=_decided_by, reverse=True)
     numeric = numeric_columns(derive, skip=("epoch",))
-    derive = sorted(
-        derive, key=lambda r: -(r.get("reward") if isinstance(r.get("reward"), (int, float)) else -math.inf)
-    )
     rows = [
         {
             "chosen": r.get("hash") == chosen,
