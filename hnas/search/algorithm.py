@@ -248,33 +248,33 @@ class Search:
         if settings.iters:
             proxy = ProxyTrainer(self.spec, self.data.proxy, self.scorer, self.device)
             generator = self.draw("derive", "uniform")
-            candidates += [("uniform", self.controller.uniform_sample(generator)) for _ in range(settings.uniform)]
-        finalists = min(settings.finalists, len({g.hash() for _, g in candidates})) if proxy is not None else 0
+            candidates += [("uniform", self.controller.uniform_sample(generator))
+                           for _ in range(settings.uniform)]
+        distinct = len({genotype.hash() for _, genotype in candidates})
+        finalists = min(settings.finalists, distinct) if proxy is not None else 0
         total = len(candidates) + finalists
-        scored: list[dict[str, Any]] = []
-        seen: dict[str, dict[str, Any]] = {}
-        for index, (how, genotype) in enumerate(candidates):
+        seen: dict[str, dict[str, Any]] = {}  # each distinct genotype's scores, by hash
+        for index, (_, genotype) in enumerate(candidates):
             key = genotype.hash()
             if key not in seen:
                 seen[key] = _round(self.score(genotype))
                 if proxy is not None:
                     seen[key]["proxy"] = {**_round(proxy.score(genotype)), "iters": settings.iters}
-            scored.append({"stage": "derive", "epoch": self.spec.search.epochs, "how": how, "hash": key,
-                           "genotype": genotype.to_dict(), "position": genotype.position, **seen[key]})
             if on_candidate is not None:
                 on_candidate(index + 1, total)
         if finalists and proxy is not None:
             # The short round's scores stay under "short"; "proxy" becomes the finalist's longer score.
-            ranked = sorted({r["hash"]: r for r in scored}.values(), key=deciding_reward, reverse=True)
-            for index, record in enumerate(ranked[:finalists]):
-                scores = seen[record["hash"]]
-                scores["short"] = scores["proxy"]
-                genotype = Genotype.from_data(record["genotype"])
-                scores["proxy"] = {**_round(proxy.score(genotype, settings.final_iters)),
-                                    "iters": settings.final_iters}
+            genotypes = {genotype.hash(): genotype for _, genotype in candidates}
+            ranked = sorted(seen, key=lambda k: deciding_reward(seen[k]), reverse=True)
+            for index, key in enumerate(ranked[:finalists]):
+                seen[key]["short"] = seen[key]["proxy"]
+                seen[key]["proxy"] = {**_round(proxy.score(genotypes[key], settings.final_iters)),
+                                      "iters": settings.final_iters}
                 if on_candidate is not None:
                     on_candidate(len(candidates) + index + 1, total)
-            scored = [{**r, **seen[r["hash"]]} for r in scored]
+        scored = [{"stage": "derive", "epoch": self.spec.search.epochs, "how": how, "hash": genotype.hash(),
+                   "genotype": genotype.to_dict(), "position": genotype.position, **seen[genotype.hash()]}
+                  for how, genotype in candidates]
         # A finalist (longer training) outranks every candidate that only had the short round.
         best = max(scored, key=lambda r: (r.get("proxy", {}).get("iters", 0), deciding_reward(r)))
         return {"best": best, "candidates": scored}
