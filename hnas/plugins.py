@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from hnas.errors import HnasError
 from hnas.registry import CELLS, NORMAL_OPS, UPSAMPLING_OPS, Registry
-from hnas.spaces.genotype import Genotype
+
+if TYPE_CHECKING:  # only a type here: `hnas list` imports plugins without building pydantic models
+    from hnas.spaces.genotype import Genotype
 
 #: Modules whose registrations ship with hnas (never recorded as plugins).
 BUILTIN_PREFIX = "hnas."

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 import hnas
 from hnas.models.cells import NormalCell, UpsamplingCell
-from hnas.ops.fast import from_phases, run_edge, to_phases
+from hnas.ops.fast import depthwise_conv, from_phases, run_edge, to_phases
 from hnas.ops.normal import DilConv, SepConv
 from hnas.search.supernet import SuperNet
 from hnas.spaces.random import random_genotype
@@ -42,6 +42,38 @@ def test_phases_round_trip_and_dilation_two_becomes_dilation_one() -> None:
     dilated = F.conv2d(x, w, padding=2, dilation=2, groups=3)
     phased = from_phases(F.conv2d(to_phases(x), w, padding=1, groups=3), 2)
     torch.testing.assert_close(phased, dilated, rtol=1e-5, atol=1e-5)
+
+
+def test_phases_backward_is_the_inverse_permutation() -> None:
+    x = channels_last(2, 3, 6, 8).requires_grad_()
+    reference = x.detach().clone().requires_grad_()
+    # The same permutation built from views only, differentiated by autograd itself.
+    plain = reference.reshape(2, 3, 3, 2, 4, 2).permute(3, 5, 0, 1, 2, 4).reshape(8, 3, 3, 4)
+    fast = to_phases(x)
+    assert torch.equal(fast, plain)
+    assert fast.is_contiguous(memory_format=torch.channels_last)
+    (g_fast,), (g_plain,) = grads(fast * 3, [x]), grads(plain * 3, [reference])
+    assert torch.equal(g_fast, g_plain)
+    y = channels_last(8, 3, 3, 4).requires_grad_()
+    back = from_phases(y, 2)
+    assert torch.equal(to_phases(back), y)
+    (g_back,) = grads(back, [y])
+    # what reaches ``back`` from the loss of grads(), sent through the inverse permutation
+    upstream = torch.linspace(-1, 1, back.numel()).view_as(back) + back.detach()
+    assert torch.equal(g_back, to_phases(upstream))
+
+
+@pytest.mark.parametrize(("kernel", "padding"), [(5, 2), (5, 0), (5, 3), (7, 3)])
+def test_depthwise_weight_gradient_from_3x3_windows_matches_the_convolution(kernel: int, padding: int) -> None:
+    x = channels_last(3, 4, 9, 11).requires_grad_()
+    w = torch.randn(4, 1, kernel, kernel, requires_grad=True)
+    out = depthwise_conv(x, w, padding)
+    assert out.grad_fn is not None and "Depthwise" in type(out.grad_fn).__name__  # the fast path ran
+    x64, w64 = x.detach().double().requires_grad_(), w.detach().double().requires_grad_()
+    reference = F.conv2d(x64, w64, None, 1, padding, 1, 4)
+    torch.testing.assert_close(out.double(), reference, rtol=1e-5, atol=1e-5)
+    for fast, slow in zip(grads(out, [x, w]), grads(reference, [x64, w64])):
+        torch.testing.assert_close(fast.double(), slow, rtol=1e-4, atol=1e-4)
 
 
 def layer_by_layer(op: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,9 @@ a lot on a CPU (benchmarks/README.md has the measurements):
   undilated ones on the four polyphase sub-images; :func:`to_phases` / :func:`from_phases` move
   between the two layouts, so ``DilConv`` can run the fast undilated kernels (see
   ``hnas.ops.normal.DilConv``).
+* Its weight gradient of an undilated *5x5* depthwise convolution is slow too (a generic kernel,
+  6-7x the forward), while the 3x3 one is fast: :class:`DepthwiseConv2d` computes a 5x5 (any odd
+  k > 3) weight gradient as the weight gradients of 3x3 windows that tile the kernel.
 
 Each fast path runs only where it is an exact substitute: eager float32 CPU tensors, oneDNN
 available and enabled, and no tracing, scripting, compiling or ``TorchDispatchMode`` (e.g.
@@ -119,6 +122,52 @@ def phases_fit(x: torch.Tensor) -> bool:
     return x.dim() == 4 and x.shape[-2] % 2 == 0 and x.shape[-1] % 2 == 0
 
 
+def _to_phases(x: torch.Tensor) -> torch.Tensor:
+    n, c, h, w = x.shape
+    out = torch.empty((4 * n, c, h // 2, w // 2), dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+    phases, pixels = out.permute(0, 2, 3, 1).view(2, 2, n, h // 2, w // 2, c), x.permute(0, 2, 3, 1)
+    for row in (0, 1):
+        for col in (0, 1):
+            phases[row, col].copy_(pixels[:, row::2, col::2, :])
+    return out
+
+
+def _from_phases(y: torch.Tensor, batch: int) -> torch.Tensor:
+    # Four strided copies (here and above) into a channels-last tensor: 3x faster at 8-16
+    # channels than one copy of the 6-D permutation (benchmarks/README.md, round 5).
+    _, c, h2, w2 = y.shape
+    out = torch.empty((batch, c, 2 * h2, 2 * w2), dtype=y.dtype, device=y.device, memory_format=torch.channels_last)
+    pixels, phases = out.permute(0, 2, 3, 1), y.permute(0, 2, 3, 1).reshape(2, 2, batch, h2, w2, c)
+    for row in (0, 1):
+        for col in (0, 1):
+            pixels[:, row::2, col::2, :].copy_(phases[row, col])
+    return out
+
+
+class _ToPhases(torch.autograd.Function):
+    """The permutation and its inverse as one autograd pair, so the backward of each is the
+    other's fast copy (autograd's own backward of the 6-D permutation is the slow form)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        ctx.batch = x.shape[0]
+        return _to_phases(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return _from_phases(grad, ctx.batch)
+
+
+class _FromPhases(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, y: torch.Tensor, batch: int) -> torch.Tensor:
+        return _from_phases(y, batch)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return _to_phases(grad), None
+
+
 def to_phases(x: torch.Tensor) -> torch.Tensor:
     """N x C x H x W -> 4N x C x H/2 x W/2: the four polyphase sub-images (row parity, column
     parity) stacked along the batch, channels-last (one copy).
@@ -127,16 +176,78 @@ def to_phases(x: torch.Tensor) -> torch.Tensor:
     and padding p on each sub-image; pointwise ops (ReLU, 1x1 convolutions, batch statistics over
     all pixels) are indifferent to the order of the pixels.
     """
-    n, c, h, w = x.shape
-    y = x.permute(0, 2, 3, 1).reshape(n, h // 2, 2, w // 2, 2, c).permute(2, 4, 0, 1, 3, 5)
-    return y.reshape(4 * n, h // 2, w // 2, c).permute(0, 3, 1, 2)
+    return _ToPhases.apply(x)  # type: ignore[no-any-return]
 
 
 def from_phases(y: torch.Tensor, batch: int) -> torch.Tensor:
     """Inverse of :func:`to_phases` for an original batch of ``batch`` (channels-last, one copy)."""
-    _, c, h2, w2 = y.shape
-    x = y.permute(0, 2, 3, 1).reshape(2, 2, batch, h2, w2, c).permute(2, 3, 0, 4, 1, 5)
-    return x.reshape(batch, 2 * h2, 2 * w2, c).permute(0, 3, 1, 2)
+    return _FromPhases.apply(y, batch)  # type: ignore[no-any-return]
+
+
+def _depthwise_weight_grad(grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, padding: int) -> torch.Tensor:
+    """The weight gradient of a stride-1 depthwise convolution with an odd kernel k > 3, as the
+    3x3 weight gradients of the windows starting at taps 0, 2, ..., k - 3 (they overlap by one
+    tap, which is written twice with the same value). Tap (i, j) of the k x k gradient is
+    sum_q grad[q] * x_padded[q + (i, j)]; the window at (a, b) is a 3x3 convolution, padding 0,
+    over ``x_padded`` cut to start at (a, b)."""
+    channels, k = weight.shape[0], weight.shape[-1]
+    h, w = grad.shape[-2:]
+    padded = F.pad(x, (padding,) * 4)
+    small = weight.new_empty((channels, 1, 3, 3))
+    out = weight.new_empty(weight.shape)
+    for a in range(0, k - 2, 2):
+        for b in range(0, k - 2, 2):
+            window = padded[:, :, a : a + h + 2, b : b + w + 2]
+            out[:, :, a : a + 3, b : b + 3] = torch.ops.aten.convolution_backward(
+                grad, window, small, None, [1, 1], [0, 0], [1, 1], False, [0, 0], channels, [False, True, False]
+            )[1]
+    return out
+
+
+class _Depthwise(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, padding: int) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.padding = padding
+        return F.conv2d(x, weight, None, 1, padding, 1, weight.shape[0])
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
+        x, weight = ctx.saved_tensors
+        p, channels = ctx.padding, weight.shape[0]
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.ops.aten.convolution_backward(
+                grad, x, weight, None, [1, 1], [p, p], [1, 1], False, [0, 0], channels, [True, False, False]
+            )[0]
+        if ctx.needs_input_grad[1]:
+            grad_w = _depthwise_weight_grad(grad, x, weight, p)
+        return grad_x, grad_w, None
+
+
+def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, padding: int, dilation: int = 1) -> torch.Tensor:
+    """A stride-1 depthwise convolution without bias (``weight`` C x 1 x k x k, square padding);
+    with autograd on the eager CPU path and an undilated odd kernel over 3, through
+    :func:`_depthwise_weight_grad` in backward (same gradients up to float rounding)."""
+    if not torch.jit.is_scripting():  # alone, so TorchScript skips the branch
+        k = weight.shape[-1]
+        if (dilation == 1 and k > 3 and k % 2 == 1 and weight.shape[-2] == k and torch.is_grad_enabled()
+                and eager_cpu(x) and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)):
+            return _Depthwise.apply(x, weight, padding)  # type: ignore[no-any-return]
+    return F.conv2d(x, weight, None, 1, padding, dilation, weight.shape[0])
+
+
+class DepthwiseConv2d(nn.Conv2d):
+    """A bias-free depthwise ``nn.Conv2d`` (same parameters and state-dict keys) using
+    :func:`depthwise_conv`."""
+
+    def __init__(self, channels: int, kernel_size: int, padding: int, dilation: int = 1) -> None:
+        super().__init__(channels, channels, kernel_size, padding=padding, dilation=dilation, groups=channels,
+                         bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return depthwise_conv(x, self.weight, self.padding[0], self.dilation[0])
 
 
 def _parameter_free_key(op: nn.Module) -> tuple[type, str] | None:

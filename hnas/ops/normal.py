@@ -15,8 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from hnas.ops.fast import (
+    DepthwiseConv2d,
     PointwiseConv2d,
     cpu_rewrite,
+    depthwise_conv,
     eager_cpu,
     from_phases,
     phases_fit,
@@ -52,7 +54,7 @@ class SepConv(nn.Sequential):
         for _ in range(2):
             layers += [
                 nn.ReLU(inplace=False),
-                nn.Conv2d(channels, channels, kernel_size, padding=pad, groups=channels, bias=False),
+                DepthwiseConv2d(channels, kernel_size, padding=pad),
                 PointwiseConv2d(channels, channels, bias=False),
                 *_maybe_bn(channels, search),
             ]
@@ -94,9 +96,7 @@ class DilConv(nn.Sequential):
         pad = 2 * (kernel_size // 2)
         super().__init__(
             nn.ReLU(inplace=False),
-            nn.Conv2d(
-                channels, channels, kernel_size, padding=pad, dilation=2, groups=channels, bias=False
-            ),
+            DepthwiseConv2d(channels, kernel_size, padding=pad, dilation=2),
             PointwiseConv2d(channels, channels, bias=False),
             *_maybe_bn(channels, search),
         )
@@ -135,7 +135,7 @@ class DilConv(nn.Sequential):
         y = to_phases(x)
         if relu:
             y = y.relu_()
-        y = F.conv2d(y, depthwise.weight, None, 1, depthwise.padding[0] // 2, 1, depthwise.groups)
+        y = depthwise_conv(y, depthwise.weight, depthwise.padding[0] // 2)
         for layer in list(self)[2:]:
             y = layer(y)
         return from_phases(y, x.shape[0])
