@@ -110,8 +110,10 @@ def ab_search(old: Any, new: Any, size: int, ops: str, rounds: int) -> dict[str,
     import torch
     import torch.nn.functional as F
 
-    normal = AUTHORS_NORMAL_OPS if ops == "authors" else new.NORMAL_OPS.names()
-    upsampling = new.UPSAMPLING_OPS.names()
+    from hnas.ops.blocks import TABLE_I_NORMAL, TABLE_I_UPSAMPLING  # the search space of both versions
+
+    normal = AUTHORS_NORMAL_OPS if ops == "authors" else list(TABLE_I_NORMAL)
+    upsampling = list(TABLE_I_UPSAMPLING)
     torch.manual_seed(0)
     nets = {"old": old.search.supernet.SuperNet(normal, upsampling, layers=12, nodes=4, channels=8),
             "new": new.search.supernet.SuperNet(normal, upsampling, layers=12, nodes=4, channels=8)}
@@ -139,7 +141,12 @@ def ab_search(old: Any, new: Any, size: int, ops: str, rounds: int) -> dict[str,
         g = genotype(seed)
         for name in (("old", "new") if seed % 2 == 0 else ("new", "old")):
             times[name].append(timed(lambda: step(name, g)))
-    return summarize(times)
+    out = summarize(times)
+    # Architectures differ several-fold in cost, so a ratio of medians moves with which ones land
+    # in the middle; these two compare the same architectures pair by pair.
+    out["speedup_total"] = round(sum(times["old"]) / sum(times["new"]), 2)
+    out["speedup_median_pair"] = round(statistics.median(o / n for o, n in zip(times["old"], times["new"])), 2)
+    return out
 
 
 def ab_inference(old: Any, new: Any, size: int, preset: str, rounds: int) -> dict[str, Any]:

@@ -155,3 +155,21 @@ def test_an_op_that_recomputes_runs_twice_inside_a_recomputed_cell_not_three_tim
     assert forwards_per_step() == 2  # the op alone: forward and its recomputation
     monkeypatch.setattr(supernet_module, "CELL_RECOMPUTE_NUMEL", 1)
     assert forwards_per_step() == 2  # in a recomputed cell: still two, not three
+
+
+@pytest.mark.parametrize(("lr_size", "recomputes"), [(32, False), (48, True)])
+def test_only_the_lr48_step_recomputes_its_high_resolution_cells(monkeypatch, lr_size, recomputes):
+    """At the paper's search settings (C = 8, 4 nodes, batch 16) a cell after the upsampling reads
+    16 x 32 x 2h x 2w: recomputed at LR 48 (the memory target), not at LR 32 (the speed target),
+    which once sat exactly on the threshold and ran its high-resolution cells twice."""
+    import hnas.search.supernet as supernet_module
+
+    calls = []
+    real = supernet_module.recomputed
+    monkeypatch.setattr(supernet_module, "recomputed", lambda *a: calls.append(1) or real(*a))
+    net = SuperNet(["skip_connect"], ["nearest"], layers=2, nodes=4, channels=8)
+    genotype = Genotype.model_validate({
+        "normal": [["skip_connect", 0, n] for n in range(2, 6) for _ in range(2)],
+        "upsampling": [["nearest", 1, n] for n in range(2, 6) for _ in range(2)], "position": 1, "layers": 2})
+    net(torch.rand(16, 3, lr_size, lr_size), genotype).mean().backward()
+    assert bool(calls) is recomputes

@@ -32,10 +32,13 @@ from hnas.registry import NORMAL_OPS, UPSAMPLING_OPS
 from hnas.spaces.genotype import Genotype
 from hnas.utils.recompute import recomputed
 
-#: A cell whose input has at least this many elements (8 MB in float32; 16 x 16 x 96 x 96, a cell
-#: after the upsampling at LR 48 and batch 16, has 2.4M) is recomputed in backward. The default
-#: LR 32 step (1.05M at the high resolution) stays below it and is not slowed.
-CELL_RECOMPUTE_NUMEL = 2**21
+#: A cell whose input has at least this many elements (16 MB in float32) is recomputed in backward.
+#: A cell input is the previous cell's output, 4 nodes x C channels: at the paper's C = 8 and batch
+#: 16 that is 16 x 32 x 96 x 96 = 4.7M after the upsampling at LR 48 (recomputed), and
+#: 16 x 32 x 64 x 64 = 2.1M at LR 32, which stays below and is not slowed. (Until round 5 of
+#: benchmarks/README.md the threshold was 2**21, which the LR 32 step reached exactly: its
+#: high-resolution cells ran their forward twice, about 15 % of the step.)
+CELL_RECOMPUTE_NUMEL = 2**22
 
 
 class SuperNet(LayeredSR):
