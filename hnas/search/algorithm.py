@@ -40,9 +40,10 @@ from hnas.errors import HnasError
 from hnas.search.data import SearchData
 from hnas.search.proxy import ProxyTrainer
 from hnas.search.scoring import Scorer
-from hnas.search.supernet import SuperNet
 from hnas.search.spec import Spec
+from hnas.search.supernet import SuperNet
 from hnas.spaces.genotype import Genotype
+from hnas.utils.optim import adam
 from hnas.utils.threads import num_threads
 
 STATE_FILE = "search_state.safetensors"
@@ -110,7 +111,7 @@ class Search:
         self.data, self.scorer = data, scorer
         self.supernet = supernet.to(device)
         self.controller = controller.to(device)
-        self.optimizer = torch.optim.Adam(self.supernet.parameters(), lr=spec.search.lr)
+        self.optimizer = adam(self.supernet.parameters(), lr=spec.search.lr)
         self.total_w_steps = spec.search.epochs * spec.search.w_steps
         # Weight steps go through ``ddp`` (the supernet itself in one process); scoring uses the
         # supernet directly, so that rank 0 can score alone.

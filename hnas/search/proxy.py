@@ -26,6 +26,7 @@ from hnas.search.scoring import Scorer
 from hnas.search.spec import Spec
 from hnas.spaces.genotype import Genotype
 from hnas.train.patches import StepPatchSampler
+from hnas.utils.optim import adam
 
 
 class ProxyTrainer:
@@ -51,7 +52,7 @@ class ProxyTrainer:
         settings = self.settings
         iters = settings.iters if iters is None else iters
         model = self.build(genotype).train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+        optimizer = adam(model.parameters(), lr=settings.lr)
         with torch.enable_grad():  # derivation may be called under no_grad
             for step in range(iters):
                 set_lr(optimizer, cosine_lr(step, iters, settings.lr, settings.lr / 100))

@@ -57,6 +57,7 @@ from hnas.spaces.resolve import GenotypeLike, resolve_genotype
 from hnas.train.config import IDENTITY_FIELDS, TrainConfig
 from hnas.train.patches import StepBatches, StepPatchSampler
 from hnas.utils.memory import keep_freed_memory
+from hnas.utils.optim import adam
 
 __all__ = ["LAST_FILENAME", "LOG_FILENAME", "RunFolderError", "Trainer", "TrainingDivergedError", "train"]
 
@@ -144,7 +145,7 @@ class Trainer:
             torch.manual_seed(config.seed)
             self.model = HNASNet(self.genotype, scale=config.scale, channels=config.channels,
                                  global_skip=config.global_skip, op_params=config.op_params).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.optimizer = adam(self.model.parameters(), lr=config.lr)
 
         self.step = 0
         self.best_psnr: float | None = None
