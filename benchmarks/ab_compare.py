@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import importlib
 import json
 import os
 import random
@@ -86,7 +87,11 @@ def ab_train(old: Any, new: Any, channels: int, rounds: int) -> dict[str, Any]:
     def make(pkg: Any) -> tuple[Any, Any]:
         torch.manual_seed(0)
         model = pkg.build_model("hnas-a", scale=2, channels=channels)
-        return model, torch.optim.Adam(model.parameters(), lr=1e-4)
+        try:  # the optimizer each version's Trainer builds (fused Adam since round 5)
+            build = importlib.import_module(f"{pkg.__name__}.utils.optim").adam
+        except ImportError:
+            return model, torch.optim.Adam(model.parameters(), lr=1e-4)
+        return model, build(model.parameters(), lr=1e-4)
 
     variants = {"old": (*make(old), False), "new": (*make(new), False), "new+kept": (*make(new), True)}
     gen = torch.Generator().manual_seed(1)
