@@ -80,6 +80,17 @@ def summarize(times: dict[str, list[float]], old: str = "old") -> dict[str, Any]
     return out
 
 
+def optimizer(pkg: Any, params: Any) -> Any:
+    """The Adam each version's training loops build (fused since round 5), lr 1e-4."""
+    import torch
+
+    try:
+        build = importlib.import_module(f"{pkg.__name__}.utils.optim").adam
+    except ImportError:
+        return torch.optim.Adam(params, lr=1e-4)
+    return build(params, lr=1e-4)
+
+
 def ab_train(old: Any, new: Any, channels: int, rounds: int) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
@@ -87,11 +98,7 @@ def ab_train(old: Any, new: Any, channels: int, rounds: int) -> dict[str, Any]:
     def make(pkg: Any) -> tuple[Any, Any]:
         torch.manual_seed(0)
         model = pkg.build_model("hnas-a", scale=2, channels=channels)
-        try:  # the optimizer each version's Trainer builds (fused Adam since round 5)
-            build = importlib.import_module(f"{pkg.__name__}.utils.optim").adam
-        except ImportError:
-            return model, torch.optim.Adam(model.parameters(), lr=1e-4)
-        return model, build(model.parameters(), lr=1e-4)
+        return model, optimizer(pkg, model.parameters())
 
     variants = {"old": (*make(old), False), "new": (*make(new), False), "new+kept": (*make(new), True)}
     gen = torch.Generator().manual_seed(1)
@@ -123,7 +130,7 @@ def ab_search(old: Any, new: Any, size: int, ops: str, rounds: int) -> dict[str,
     nets = {"old": old.search.supernet.SuperNet(normal, upsampling, layers=12, nodes=4, channels=8),
             "new": new.search.supernet.SuperNet(normal, upsampling, layers=12, nodes=4, channels=8)}
     nets["new"].load_state_dict(nets["old"].state_dict())
-    opts = {k: torch.optim.Adam(n.parameters(), lr=1e-4) for k, n in nets.items()}
+    opts = {k: optimizer(pkg, n.parameters()) for (k, n), pkg in zip(nets.items(), (old, new))}
     gen = torch.Generator().manual_seed(1)
     lr, hr = torch.rand(16, 3, size, size, generator=gen) * 255, torch.rand(16, 3, 2 * size, 2 * size, generator=gen) * 255
 
