@@ -16,7 +16,14 @@ import torch.nn.functional as F
 
 import hnas
 from hnas.models.cells import NormalCell, UpsamplingCell
-from hnas.ops.fast import depthwise_conv, from_phases, run_edge, to_phases
+from hnas.ops.fast import (
+    FEW_OUTPUTS_MIN_INPUTS,
+    depthwise_conv,
+    few_output_conv,
+    from_phases,
+    run_edge,
+    to_phases,
+)
 from hnas.ops.normal import DilConv, SepConv
 from hnas.search.supernet import SuperNet
 from hnas.spaces.random import random_genotype
@@ -74,6 +81,33 @@ def test_depthwise_weight_gradient_from_3x3_windows_matches_the_convolution(kern
     torch.testing.assert_close(out.double(), reference, rtol=1e-5, atol=1e-5)
     for fast, slow in zip(grads(out, [x, w]), grads(reference, [x64, w64])):
         torch.testing.assert_close(fast.double(), slow, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(("outputs", "kernel"), [(3, 3), (1, 3), (3, 5)])
+@pytest.mark.parametrize("grad", [True, False])
+def test_few_output_conv_as_pointwise_and_shifted_sum_matches_the_convolution(outputs: int, kernel: int,
+                                                                              grad: bool) -> None:
+    """The RGB tail's form: a 1x1 convolution to one channel per (tap, output), then the taps
+    shifted and summed, with zeros beyond the border as "same" padding has."""
+    x = channels_last(2, FEW_OUTPUTS_MIN_INPUTS, 7, 9).requires_grad_(grad)
+    w = (torch.randn(outputs, FEW_OUTPUTS_MIN_INPUTS, kernel, kernel) / 20).requires_grad_(grad)
+    b = torch.randn(outputs).requires_grad_(grad)
+    x64, w64, b64 = (t.detach().double().requires_grad_(grad) for t in (x, w, b))
+    reference = F.conv2d(x64, w64, b64, 1, kernel // 2)
+    with torch.set_grad_enabled(grad):
+        out = few_output_conv(x, w, b, kernel // 2)
+    assert out.shape == reference.shape and out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out.double(), reference, rtol=1e-5, atol=1e-5)
+    if grad:
+        assert "FewOutput" in type(out.grad_fn).__name__  # the fast path ran
+        for fast, slow in zip(grads(out, [x, w, b]), grads(reference, [x64, w64, b64])):
+            torch.testing.assert_close(fast.double(), slow, rtol=1e-4, atol=1e-4)
+
+
+def test_few_output_conv_leaves_narrow_inputs_to_the_plain_convolution() -> None:
+    x = channels_last(1, FEW_OUTPUTS_MIN_INPUTS // 2, 5, 5).requires_grad_()
+    out = few_output_conv(x, torch.randn(3, FEW_OUTPUTS_MIN_INPUTS // 2, 3, 3), None, 1)
+    assert "FewOutput" not in type(out.grad_fn).__name__
 
 
 def layer_by_layer(op: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hnas.ops.fast import FewOutputConv2d
+
 #: DIV2K training-set RGB mean (0..1), as EDSR/RCAN/HNAS subtract it.
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
 GLOBAL_SKIPS = ("none", "bicubic")
@@ -126,7 +128,7 @@ class LayeredSR(nn.Module):
 
     def build_tail(self, tail_channels: int) -> None:
         """The last 3x3 convolution to RGB; zero with the bicubic skip (the net starts at bicubic)."""
-        self.tail = nn.Conv2d(tail_channels, 3, 3, padding=1, bias=True)
+        self.tail = FewOutputConv2d(tail_channels, 3, 3, padding=1, bias=True)
         if self.global_skip == "bicubic":
             nn.init.zeros_(self.tail.weight)
             nn.init.zeros_(self.tail.bias)
