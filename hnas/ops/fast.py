@@ -69,6 +69,12 @@ def cpu_rewrite(x: torch.Tensor) -> bool:
     )
 
 
+def _eager_nhwc(x: torch.Tensor) -> bool:
+    """:func:`eager_cpu` for a channels-last N x C x H x W tensor, the layout the custom
+    autograd forms below (and oneDNN's fast kernels) take."""
+    return eager_cpu(x) and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+
+
 def _can_fuse(x: torch.Tensor, add: torch.Tensor | None) -> bool:
     """Post-ops apply without autograd, to a channels-last output and an ``add`` of its layout."""
     return (
@@ -233,7 +239,7 @@ def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, padding: int, dilation
     if not torch.jit.is_scripting():  # alone, so TorchScript skips the branch
         k = weight.shape[-1]
         if (dilation == 1 and k > 3 and k % 2 == 1 and weight.shape[-2] == k and torch.is_grad_enabled()
-                and eager_cpu(x) and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)):
+                and _eager_nhwc(x)):
             return _Depthwise.apply(x, weight, padding)  # type: ignore[no-any-return]
     return F.conv2d(x, weight, None, 1, padding, dilation, weight.shape[0])
 
@@ -336,10 +342,10 @@ def concat(parts: list[torch.Tensor], relu: bool) -> torch.Tensor:
     return out.relu_() if relu else out
 
 
-def _taps(k: int, padding: int) -> list[tuple[int, int, int]]:
-    """(tap index, row shift, column shift) of a k x k kernel with ``padding``: output pixel (h, w)
-    reads input pixel (h + dy, w + dx) through tap ``t``."""
-    return [(i * k + j, i - padding, j - padding) for i in range(k) for j in range(k)]
+def _taps(k: int) -> list[tuple[int, int, int]]:
+    """(tap index, row shift, column shift) of a k x k kernel with padding k // 2: output pixel
+    (h, w) reads input pixel (h + dy, w + dx) through tap ``t``."""
+    return [(i * k + j, i - k // 2, j - k // 2) for i in range(k) for j in range(k)]
 
 
 def _span(shift: int, size: int) -> tuple[slice, slice]:
@@ -348,14 +354,14 @@ def _span(shift: int, size: int) -> tuple[slice, slice]:
     return slice(max(0, -shift), size - max(0, shift)), slice(max(0, shift), size - max(0, -shift))
 
 
-def _shifted_sum(z: torch.Tensor, bias: torch.Tensor | None, k: int, padding: int, outputs: int) -> torch.Tensor:
+def _shifted_sum(z: torch.Tensor, bias: torch.Tensor | None, k: int, outputs: int) -> torch.Tensor:
     """y[n, o, h, w] = bias[o] + sum_t z[n, t * outputs + o, h + dy_t, w + dx_t] (zero outside)."""
     n, _, h, w = z.shape
     y = torch.empty((n, outputs, h, w), dtype=z.dtype, device=z.device, memory_format=torch.channels_last)
     out, taps = y.permute(0, 2, 3, 1), z.permute(0, 2, 3, 1).reshape(n, h, w, k * k, outputs)
-    center = (k // 2) * k + k // 2  # padding k // 2: the middle tap reads every pixel unshifted
+    center = (k // 2) * k + k // 2  # the middle tap reads every pixel unshifted
     out.copy_(taps[:, :, :, center])
-    for t, dy, dx in _taps(k, padding):
+    for t, dy, dx in _taps(k):
         if t == center:
             continue
         (rows_out, rows_in), (cols_out, cols_in) = _span(dy, h), _span(dx, w)
@@ -365,13 +371,13 @@ def _shifted_sum(z: torch.Tensor, bias: torch.Tensor | None, k: int, padding: in
     return y
 
 
-def _shifted_spread(grad: torch.Tensor, k: int, padding: int) -> torch.Tensor:
+def _shifted_spread(grad: torch.Tensor, k: int) -> torch.Tensor:
     """The adjoint of :func:`_shifted_sum` (without the bias): the gradient of ``z``."""
     n, outputs, h, w = grad.shape
     gz = torch.empty((n, k * k * outputs, h, w), dtype=grad.dtype, device=grad.device,
                      memory_format=torch.channels_last).zero_()
     taps, g = gz.permute(0, 2, 3, 1).view(n, h, w, k * k, outputs), grad.permute(0, 2, 3, 1)
-    for t, dy, dx in _taps(k, padding):
+    for t, dy, dx in _taps(k):
         (rows_out, rows_in), (cols_out, cols_in) = _span(dy, h), _span(dx, w)
         taps[:, rows_in, cols_in, t].copy_(g[:, rows_out, cols_out])
     return gz
@@ -383,28 +389,33 @@ def _as_pointwise(weight: torch.Tensor) -> torch.Tensor:
     return weight.permute(2, 3, 0, 1).reshape(k * k * o, c, 1, 1)
 
 
+def _few_output_forward(x: torch.Tensor, pointwise: torch.Tensor, bias: torch.Tensor | None,
+                        shape: torch.Size) -> torch.Tensor:
+    """The convolution of weight shape ``shape`` from its :func:`_as_pointwise` form."""
+    z = torch.mkldnn_convolution(x, pointwise, None, [0, 0], [1, 1], [1, 1], 1)
+    return _shifted_sum(z, bias, shape[-1], shape[0])
+
+
 class _FewOutputConv(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                padding: int) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         pointwise = _as_pointwise(weight)
         ctx.save_for_backward(x, pointwise)
-        ctx.shape, ctx.padding, ctx.has_bias = weight.shape, padding, bias is not None
-        z = torch.mkldnn_convolution(x, pointwise, None, [0, 0], [1, 1], [1, 1], 1)
-        return _shifted_sum(z, bias, weight.shape[-1], padding, weight.shape[0])
+        ctx.shape, ctx.has_bias = weight.shape, bias is not None
+        return _few_output_forward(x, pointwise, bias, weight.shape)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, pointwise = ctx.saved_tensors
         o, c, k, _ = ctx.shape
-        gz = _shifted_spread(grad, k, ctx.padding)
+        gz = _shifted_spread(grad, k)
         grad_x, grad_p, _ = torch.ops.aten.convolution_backward(
             gz, x, pointwise, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
             [ctx.needs_input_grad[0], ctx.needs_input_grad[1], False],
         )
         grad_w = grad_p.reshape(k, k, o, c).permute(2, 3, 0, 1).contiguous() if grad_p is not None else None
         grad_b = grad.sum((0, 2, 3)) if ctx.has_bias and ctx.needs_input_grad[2] else None
-        return grad_x, grad_w, grad_b, None
+        return grad_x, grad_w, grad_b
 
 
 #: Convolutions with at most this many outputs, from at least this many inputs, take
@@ -412,9 +423,10 @@ class _FewOutputConv(torch.autograd.Function):
 FEW_OUTPUTS, FEW_OUTPUTS_MIN_INPUTS = 4, 64
 
 
-def few_output_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: int) -> torch.Tensor:
-    """A stride-1, "same"-padded ``F.conv2d`` with few outputs (the RGB tail), as one 1x1 convolution to one
-    channel per (tap, output) and a shifted sum of its taps on the eager CPU path.
+def few_output_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                    padding: int) -> torch.Tensor:
+    """A stride-1, "same"-padded ``F.conv2d`` with few outputs (the RGB tail), as one 1x1
+    convolution to one channel per (tap, output) and a shifted sum of its taps on the eager CPU path.
 
     oneDNN runs a 3x3 convolution with 3 outputs at a fifth of its rate for 64 outputs (8 ms
     forward and 10 ms weight gradient at 16 x 64 x 64 x 64); the 1x1 form keeps its GEMM full:
@@ -422,13 +434,12 @@ def few_output_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     round 5). Same values up to float summation order.
     """
     if not torch.jit.is_scripting():  # alone, so TorchScript skips the branch
-        k = weight.shape[-1]
-        if (weight.shape[0] <= FEW_OUTPUTS and weight.shape[1] >= FEW_OUTPUTS_MIN_INPUTS and k > 1 and k % 2 == 1 and weight.shape[-2] == k and padding == k // 2
-                and eager_cpu(x) and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)):
+        o, c, kh, k = weight.shape
+        if (o <= FEW_OUTPUTS and c >= FEW_OUTPUTS_MIN_INPUTS and kh == k and k % 2 == 1 and k > 1
+                and padding == k // 2 and _eager_nhwc(x)):
             if torch.is_grad_enabled():
-                return _FewOutputConv.apply(x, weight, bias, padding)  # type: ignore[no-any-return]
-            z = torch.mkldnn_convolution(x, _as_pointwise(weight), None, [0, 0], [1, 1], [1, 1], 1)
-            return _shifted_sum(z, bias, k, padding, weight.shape[0])
+                return _FewOutputConv.apply(x, weight, bias)  # type: ignore[no-any-return]
+            return _few_output_forward(x, _as_pointwise(weight), bias, weight.shape)
     return F.conv2d(x, weight, bias, 1, padding)
 
 
@@ -436,7 +447,8 @@ class FewOutputConv2d(nn.Conv2d):
     """A stride-1 ``nn.Conv2d`` with few outputs (same parameters and state-dict keys) using
     :func:`few_output_conv`."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int, bias: bool = True) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int,
+                 bias: bool = True) -> None:
         super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
