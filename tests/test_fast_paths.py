@@ -18,11 +18,9 @@ import hnas
 from hnas.models.cells import NormalCell, UpsamplingCell
 from hnas.ops.fast import (
     FEW_OUTPUTS_MIN_INPUTS,
-    POINTWISE_MM_MAX_INPUTS,
     depthwise_conv,
     few_output_conv,
     from_phases,
-    pointwise_conv,
     run_edge,
     to_phases,
 )
@@ -105,51 +103,6 @@ def test_few_output_conv_as_pointwise_and_shifted_sum_matches_the_convolution(ou
         assert "FewOutput" in type(out.grad_fn).__name__  # the fast path ran
         for fast, slow in zip(grads(out, [x, w, b]), grads(reference, [x64, w64, b64])):
             torch.testing.assert_close(fast.double(), slow, rtol=1e-4, atol=1e-4)
-
-
-@pytest.mark.parametrize("inputs", [3, POINTWISE_MM_MAX_INPUTS])
-@pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize(("relu", "add"), [(False, False), (True, False), (False, True), (True, True)])
-def test_pointwise_conv_as_matrix_products_matches_the_convolution(inputs: int, bias: bool, relu: bool,
-                                                                   add: bool) -> None:
-    x = channels_last(3, inputs, 5, 7).requires_grad_()
-    w = torch.randn(6, inputs, 1, 1, requires_grad=True)
-    b = torch.randn(6, requires_grad=True) if bias else None
-    other = channels_last(3, 6, 5, 7).requires_grad_() if add else None
-    leaves = [t for t in (x, w, b, other) if t is not None]
-    out = pointwise_conv(x, w, b, relu=relu, add=other)
-    assert out.is_contiguous(memory_format=torch.channels_last)
-    assert _ran_pointwise_mm(out)  # the fast path ran
-    leaves64 = [t.detach().double().requires_grad_() for t in leaves]
-    x64, w64 = leaves64[0], leaves64[1]
-    b64 = leaves64[2] if bias else None
-    reference = F.conv2d(x64, w64, b64) + (leaves64[-1] if add else 0)
-    reference = F.relu(reference) if relu else reference
-    torch.testing.assert_close(out.double(), reference, rtol=1e-5, atol=1e-5)
-    for fast, slow in zip(grads(out, leaves), grads(reference, leaves64)):
-        torch.testing.assert_close(fast.double(), slow, rtol=1e-4, atol=1e-4)
-
-
-def _ran_pointwise_mm(out: torch.Tensor) -> bool:
-    """Whether :class:`hnas.ops.fast._Pointwise` is in ``out``'s autograd graph."""
-    pending, seen = [out.grad_fn], set()
-    while pending:
-        node = pending.pop()
-        if node is None or node in seen:
-            continue
-        seen.add(node)
-        if "Pointwise" in type(node).__name__:
-            return True
-        pending.extend(next_node for next_node, _ in node.next_functions)
-    return False
-
-
-def test_pointwise_conv_leaves_wide_inputs_and_no_grad_to_onednn() -> None:
-    w = torch.randn(4, POINTWISE_MM_MAX_INPUTS + 1, 1, 1, requires_grad=True)
-    assert not _ran_pointwise_mm(pointwise_conv(channels_last(1, POINTWISE_MM_MAX_INPUTS + 1, 3, 3), w))
-    assert _ran_pointwise_mm(pointwise_conv(channels_last(1, 8, 3, 3), w[:, :8]))
-    with torch.no_grad():
-        assert pointwise_conv(channels_last(1, 8, 3, 3), w[:, :8]).grad_fn is None
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])

@@ -5,9 +5,7 @@ a lot on a CPU (benchmarks/README.md has the measurements):
 
 * A 1x1 convolution of a batch under 16 on one thread goes to PyTorch's own GEMM path, which the
   dispatcher prefers there; oneDNN runs the same convolution 2-3x faster (channels-last input).
-  :func:`pointwise_conv` calls oneDNN directly. With autograd and at most 64 input channels it
-  runs as matrix products of the pixel rows instead (:class:`_Pointwise`): oneDNN's backward of a
-  1x1 convolution costs 1.6-2x two BLAS calls on small maps.
+  :func:`pointwise_conv` calls oneDNN directly.
 * Each cell output is passed through ReLU by both cells that read it (their input preprocessing);
   :func:`concat` can return the ReLU of the concatenation in the pass that concatenates, so the
   network computes it once (see ``HNASNet.forward``).
@@ -86,59 +84,6 @@ def _can_fuse(x: torch.Tensor, add: torch.Tensor | None) -> bool:
     )
 
 
-def _pixel_rows(x: torch.Tensor) -> torch.Tensor:
-    """A channels-last N x C x H x W tensor as its (N H W) x C matrix of pixels (a view)."""
-    n, c, h, w = x.shape
-    return x.permute(0, 2, 3, 1).view(n * h * w, c)
-
-
-def _pointwise_mm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """The 1x1 convolution as one matrix product over the pixel rows, into a channels-last output."""
-    n, c, h, w = x.shape
-    o = weight.shape[0]
-    out = torch.empty((n, o, h, w), dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
-    if bias is None:
-        torch.mm(_pixel_rows(x), weight.view(o, c).t(), out=_pixel_rows(out))
-    else:
-        torch.addmm(bias, _pixel_rows(x), weight.view(o, c).t(), out=_pixel_rows(out))
-    return out
-
-
-class _Pointwise(torch.autograd.Function):
-    """A 1x1 convolution whose forward and backward are matrix products of the pixel rows.
-
-    The input gradient is ``rows(grad) @ W`` and the weight gradient ``rows(grad)^T @ rows(x)``:
-    on small maps with few channels two BLAS calls beat oneDNN's convolution backward by 1.6-2x
-    (benchmarks/README.md, round 6).
-    """
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
-        return _pointwise_mm(x, weight, bias)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x, weight = ctx.saved_tensors
-        o, c = weight.shape[:2]
-        rows = _pixel_rows(grad.contiguous(memory_format=torch.channels_last))
-        grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.empty_like(x, memory_format=torch.channels_last)
-            torch.mm(rows, weight.view(o, c), out=_pixel_rows(grad_x))
-        if ctx.needs_input_grad[1]:
-            grad_w = torch.mm(rows.t(), _pixel_rows(x)).view(weight.shape)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = rows.sum(0)
-        return grad_x, grad_w, grad_b
-
-
-#: With autograd, 1x1 convolutions from at most this many input channels take :class:`_Pointwise`
-#: (from 256 inputs at 64 x 64 it was slower than oneDNN; up to 64 it was as fast or faster).
-POINTWISE_MM_MAX_INPUTS = 64
-
-
 def pointwise_conv(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -146,17 +91,10 @@ def pointwise_conv(
     relu: bool = False,
     add: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``F.conv2d(x, weight, bias)`` for a 1x1, stride-1, ungrouped ``weight``, through oneDNN on CPU
-    (with autograd and few input channels, as matrix products: :class:`_Pointwise`); then
-    ``+ add`` if given, then the ReLU if ``relu`` (in the same pass where oneDNN can)."""
+    """``F.conv2d(x, weight, bias)`` for a 1x1, stride-1, ungrouped ``weight``, through oneDNN on CPU;
+    then ``+ add`` if given, then the ReLU if ``relu`` (in the same pass where oneDNN can)."""
     if not torch.jit.is_scripting():  # noqa: SIM102  (alone, so TorchScript skips the branch)
         if eager_cpu(x) and x.dim() == 4:
-            if (torch.is_grad_enabled() and weight.shape[1] <= POINTWISE_MM_MAX_INPUTS
-                    and x.is_contiguous(memory_format=torch.channels_last)):
-                out = _Pointwise.apply(x, weight, bias)
-                if add is not None:
-                    out = out + add
-                return out.relu_() if relu else out
             if (relu or add is not None) and _can_fuse(x, add):
                 if add is None:
                     return torch.ops.mkldnn._convolution_pointwise(
