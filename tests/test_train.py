@@ -235,3 +235,17 @@ def test_a_time_budget_counts_the_validation_passes_it_will_make(workdir: Path, 
     summary = Trainer(tiny_genotype(), cfg, workdir / "budget-val").run()
     assert len(timed) == 1 and summary["finished"]
     assert summary["total"] == timed[0] + 1  # 6 s per step-equivalent: only the step in hand fits
+
+
+@pytest.mark.parametrize(("flag", "kept"), [((), True), (("--no-fast",), False), (("--fast",), True)])
+def test_the_train_command_keeps_freed_memory_unless_told_not_to(workdir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  flag: tuple[str, ...], kept: bool) -> None:
+    """``hnas train`` owns its process, so it keeps freed memory by default (as ``run``, ``upscale``
+    and ``eval`` do): same losses, the large maps reused instead of page-faulted in every step."""
+    calls: list[int] = []
+    monkeypatch.setattr("hnas.train.trainer.keep_freed_memory", lambda: calls.append(1) or True)
+    out = workdir / f"fast-{'-'.join(flag) or 'default'}"
+    result = runner.invoke(app, cli(workdir, "--out", str(out), "--iters", "2", *flag))
+    assert result.exit_code == 0, result.output
+    assert bool(calls) is kept
+    assert losses(out) == losses(workdir / "straight")[:2]

@@ -92,9 +92,9 @@ def train_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     fast: Annotated[
         bool,
-        typer.Option("--fast", help="Keep freed memory in the process (large maps reused, not page-faulted in "
-                     "every step; results identical; the process keeps its peak memory)."),
-    ] = False,
+        typer.Option("--fast/--no-fast", help="Keep freed memory in the process (large maps reused, not "
+                     "page-faulted in every step; results identical; the process keeps its peak memory)."),
+    ] = True,
     plugin: PluginOption = None,
     with_tensorboard: TensorBoardOption = False,
 ) -> None:
