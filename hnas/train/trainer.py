@@ -115,8 +115,8 @@ class Trainer:
     the length and intervals may change). Build, then :meth:`run`.
     """
 
-    #: Opt-in fast training (``hnas train --fast``; ``hnas run`` and ``hnas compare`` own their
-    #: process and always do it): keep freed memory in the process
+    #: Opt-in for library users, on in the commands that own their process (``hnas train`` unless
+    #: ``--no-fast``, ``hnas run``, ``hnas compare``): keep freed memory in the process
     #: (:func:`hnas.utils.memory.keep_freed_memory`, process-wide), so the step's large maps are
     #: reused instead of page-faulted in afresh every step; results are bit-identical.
     fast: bool = False

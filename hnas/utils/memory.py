@@ -12,7 +12,7 @@ forward or step: no faults in steady state, same results bit for bit.
 
 The cost: the process keeps its peak heap until it exits (the OS still reclaims it then), and
 the setting is process-wide. So it is opt-in for library users and switched on by the
-command-line tools that own their process (``hnas upscale``, ``eval``, ``train --fast``, ``run``).
+command-line tools that own their process (``hnas upscale``, ``eval``, ``train``, ``run``).
 Linux with glibc only; elsewhere :func:`keep_freed_memory` does nothing and says so.
 """
 
