@@ -125,7 +125,7 @@ def train_command(
 
 
 def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop_at: int | None,
-           as_json: bool, fast: bool = False) -> None:
+           as_json: bool, fast: bool) -> None:
     """The training itself, in this process (one of several under torchrun: only rank 0 talks)."""
     from rich.progress import (
         BarColumn,
