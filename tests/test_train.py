@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -206,35 +208,87 @@ def test_settings_are_checked_with_one_line_errors(workdir: Path) -> None:
         Trainer(tiny_genotype(), config(workdir), workdir / "straight")
 
 
-def test_a_time_budget_plans_the_run_from_the_first_steps_and_keeps_the_plan(workdir: Path) -> None:
-    """``minutes``: as many iterations as fit, planned once from the measured speed (the cosine
-    schedule then spans exactly them); a resumed run keeps the plan instead of re-measuring."""
-    cfg = config(workdir, iters=100_000, minutes=0.05, log_every=10, save_every=5)
+def at_the_floor(lr: float, cfg: TrainConfig) -> bool:
+    """Within 0.5 % of the schedule's range above its floor (where the cosine is flat)."""
+    return cfg.lr_floor <= lr <= cfg.lr_floor + 0.005 * (cfg.lr - cfg.lr_floor)
+
+
+def slowed(monkeypatch: pytest.MonkeyPatch, seconds: Callable[[float], float]) -> None:
+    """Make every training step take ``seconds(t)`` longer, ``t`` the seconds since the first step."""
+    step = Trainer._train_step
+    clock: list[float] = []
+
+    def slow_step(self: Trainer, *args: object) -> float | None:
+        now = time.perf_counter()
+        clock[:] = clock or [now]
+        time.sleep(seconds(now - clock[0]))
+        return step(self, *args)
+
+    monkeypatch.setattr(Trainer, "_train_step", slow_step)
+
+
+def test_a_time_budget_ends_by_the_clock_at_the_minimum_learning_rate(workdir: Path) -> None:
+    """``minutes``: as many iterations as fit; the cosine runs over the budget's time, so the last
+    step is at the floor; a resumed run that the clock ended stays ended."""
+    cfg = config(workdir, iters=None, minutes=0.04, log_every=10, save_every=5)
     out = workdir / "budget"
-    trainer = Trainer(tiny_genotype(), cfg, out)
-    summary = trainer.run()
-    assert summary["finished"] and 23 < summary["total"] < 100_000
+    began = time.perf_counter()
+    summary = Trainer(tiny_genotype(), cfg, out).run()
+    wall = time.perf_counter() - began
+    assert summary["finished"] and summary["step"] == summary["total"] > 10
+    assert wall == pytest.approx(2.4, abs=0.3)
     log = read_jsonl(out / "train_log.jsonl")
-    assert log[-1]["step"] == summary["total"] and log[-1]["lr"] < 2e-4  # decayed to the end of the plan
+    assert log[-1]["step"] == summary["total"] and at_the_floor(log[-1]["lr"], cfg)
+    rates = [r["lr"] for r in log]
+    assert rates == sorted(rates, reverse=True) and rates[0] > 2e-4  # the decay is spread over the run
     again = Trainer(tiny_genotype(), cfg, out, resume=True)
-    assert again.planned and again.total == summary["total"]
+    assert again.run()["step"] == summary["step"]
 
 
-def test_a_time_budget_counts_the_validation_passes_it_will_make(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The plan spreads one timed validation pass over ``val_every`` steps: a pass said to take a
-    minute leaves no room in a 3-second budget, where the steps alone would have left some."""
-    timed: list[int] = []
+def test_a_machine_that_slows_down_mid_run_still_ends_within_two_percent(workdir: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rate halves half-way through: a plan made from the first steps would overshoot by a
+    third; watching the clock ends within 2 % of the budget, at the learning rate's floor."""
+    slowed(monkeypatch, lambda t: 0.04 if t < 4.0 else 0.09)
+    cfg = config(workdir, iters=None, minutes=0.15, log_every=5, save_every=20)
+    out = workdir / "budget-slowed"
+    began = time.perf_counter()
+    summary = Trainer(tiny_genotype(), cfg, out).run()
+    wall = time.perf_counter() - began
+    assert summary["finished"]
+    assert abs(wall - 9.0) <= 0.02 * 9.0, wall
+    log = read_jsonl(out / "train_log.jsonl")
+    assert log[-1]["step"] == summary["step"] and at_the_floor(log[-1]["lr"], cfg)
+    train_time = [r for r in read_jsonl(out / "timings.jsonl") if r["stage"] == "train"][-1]
+    assert train_time["planned"] == pytest.approx(9.0) and train_time["seconds"] <= 9.0 * 1.02
 
-    def a_minute(self: Trainer) -> float:
-        timed.append(self.step)
-        return 60.0
 
-    monkeypatch.setattr(Trainer, "_validation_seconds", a_minute)
-    cfg = config(workdir, iters=100_000, minutes=0.05, log_every=10, save_every=50,
-                 val=str(workdir / "data"), val_every=10)
-    summary = Trainer(tiny_genotype(), cfg, workdir / "budget-val").run()
-    assert len(timed) == 1 and summary["finished"]
-    assert summary["total"] == timed[0] + 1  # 6 s per step-equivalent: only the step in hand fits
+def test_a_time_budget_counts_validation_passes_and_saves(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation passes (here 0.4 s each, every 10 steps) and the final one are inside the
+    budget; ``timings.jsonl`` gets each pass's own time and the run's time at its end."""
+    def slow_validation(self: Trainer) -> float:
+        time.sleep(0.4)
+        return 20.0
+
+    monkeypatch.setattr(Trainer, "_validation_psnr", slow_validation)
+    slowed(monkeypatch, lambda t: 0.02)
+    cfg = config(workdir, iters=None, minutes=0.08, log_every=10, save_every=10, val=str(workdir / "data"),
+                 val_every=10)
+    out = workdir / "budget-val"
+    began = time.perf_counter()
+    summary = Trainer(tiny_genotype(), cfg, out).run()
+    wall = time.perf_counter() - began
+    assert summary["finished"] and abs(wall - 4.8) <= 0.02 * 4.8, wall
+    passes = [r for r in read_jsonl(out / "timings.jsonl") if r["stage"] == "validate"]
+    assert passes and all(r["seconds"] == pytest.approx(0.4, abs=0.1) for r in passes)
+    assert [r["elapsed"] for r in passes] == sorted(r["elapsed"] for r in passes)
+    assert passes[-1]["step"] == summary["step"]  # the last step was validated, inside the budget
+
+
+def test_an_iteration_cap_ends_a_budgeted_run_first(workdir: Path) -> None:
+    cfg = config(workdir, iters=4, minutes=5.0)
+    summary = Trainer(tiny_genotype(), cfg, workdir / "budget-capped").run()
+    assert summary["finished"] and summary["total"] == 4
 
 
 @pytest.mark.parametrize(("flag", "kept"), [((), True), (("--no-fast",), False), (("--fast",), True)])

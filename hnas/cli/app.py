@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -67,5 +68,9 @@ for _module in _COMMAND_MODULES:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (and ``python -m hnas``). Records when the command started, so
+    that an end-to-end time budget (``budget_minutes``) counts the start-up too."""
+    from hnas.engine.budget import STARTED_ENV, process_started
+
+    os.environ.setdefault(STARTED_ENV, repr(process_started()))
     app()

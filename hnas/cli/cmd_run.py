@@ -67,19 +67,21 @@ def _run(spec: Spec, out_dir: Path, device: str | None, resume: bool, as_json: b
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from hnas import distributed as dist
+    from hnas.engine.budget import command_started
     from hnas.search.checks import check_data
     from hnas.search.pipeline import run_spec
     from hnas.utils.memory import keep_freed_memory
 
+    started = command_started()  # budget_minutes counts from here (the typed command's start)
     keep_freed_memory()  # this process is the run's own: reuse freed memory (hnas.utils.memory)
 
     dist.on_main(check_data, spec)  # before any progress bar: a data mistake is one line, nothing written
     if dist.silent():
-        results = run_spec(spec, out_dir, device, resume)
+        results = run_spec(spec, out_dir, device, resume, started=started)
     else:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with bars(*columns, transient=False) as progress:
-            results = run_spec(spec, out_dir, device, resume, StageBars(progress))
+            results = run_spec(spec, out_dir, device, resume, StageBars(progress), started)
     if not dist.is_main():
         return
     if as_json:

@@ -88,6 +88,7 @@ def _timings_section(run: RunData) -> dict[str, Any]:
         {
             "stage": r["stage"],
             "measured": _seconds(r["measured_s"]),
+            "planned": _seconds(r.get("planned_s")),
             "wall": _seconds(r["wall_s"]),
             "finished": _when(r["finished"]),
         }

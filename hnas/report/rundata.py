@@ -107,15 +107,19 @@ class RunData:
 
     def timings(self) -> list[dict[str, Any]]:
         """Per stage: the seconds the run measured (``timings.jsonl``, summed over resumed
-        attempts), and when the stage's last file was written (file modification times, which a
-        copied folder can distort; the report says which is which)."""
+        attempts), the seconds an end-to-end budget planned for it (the latest plan), and when
+        the stage's last file was written (file modification times, which a copied folder can
+        distort; the report says which is which); last, the whole run's row when it recorded one."""
         rows: list[dict[str, Any]] = []
         start = self.file_times.get("spec.json")
         measured: dict[str, float] = {}
+        planned: dict[str, float] = {}
         for record in self.timing_log:
             stage, seconds = record.get("stage"), _number(record.get("seconds"))
             if isinstance(stage, str) and seconds is not None:
                 measured[stage] = measured.get(stage, 0.0) + seconds
+                if _number(record.get("planned")) is not None:
+                    planned[stage] = float(record["planned"])
         ends = {
             "search": self.file_times.get("search_log.jsonl"),
             "derive": self.file_times.get("derived.json"),
@@ -128,8 +132,13 @@ class RunData:
             if end is None and measured.get(stage) is None:
                 continue
             wall = end - previous if end is not None and previous is not None and end >= previous else None
-            rows.append({"stage": stage, "measured_s": measured.get(stage), "wall_s": wall, "finished": end})
+            rows.append({"stage": stage, "measured_s": measured.get(stage), "planned_s": planned.get(stage),
+                         "wall_s": wall, "finished": end})
             previous = end if end is not None else previous
+        if "total" in measured:  # the last attempt's command, from its start (a resumed run: that attempt)
+            total = [r for r in self.timing_log if r.get("stage") == "total"][-1]
+            rows.append({"stage": "total", "measured_s": _number(total.get("seconds")),
+                         "planned_s": planned.get("total"), "wall_s": None, "finished": ends["evaluate"]})
         return rows
 
 

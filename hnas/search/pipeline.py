@@ -88,7 +88,9 @@ def run_search(spec: Spec, folder: RunFolder, device: torch.device, progress: Pr
         folder.timing("search", time.perf_counter() - started)
         folder.mark("derive")
     progress("derive", 0, 1, "scoring candidates")
+    began = time.perf_counter()
     best = dist.on_main(_derive, search, folder, progress)  # rank 0 scores the candidates; the others wait
+    folder.timing("derive", time.perf_counter() - began)
     progress("derive", 1, 1, f"chose {best['hash']} (reward {deciding_reward(best):.3f})")
     folder.mark("retrain")
     return best
@@ -166,35 +168,51 @@ def write_results(spec: Spec, folder: RunFolder, derived: dict[str, Any], evalua
     return results
 
 
-def run_one(spec: Spec, out: Path, device: torch.device, resume: bool, progress: Progress = _quiet) -> dict[str, Any]:
-    """One search (one lambda) from spec to ``results.json``."""
+def run_one(spec: Spec, out: Path, device: torch.device, resume: bool, progress: Progress = _quiet,
+            started: float | None = None) -> dict[str, Any]:
+    """One search (one lambda) from spec to ``results.json``; ``started`` (``time.time()``) is when
+    the command began, which ``budget_minutes`` counts from (default: now)."""
+    from hnas.search.budget import plan_retraining
     from hnas.search.retrain import retrain
 
+    started = time.time() if started is None else started
     folder = run_folder(out)
     folder.open(spec.to_dict(), resume)
     derived = run_search(spec, folder, device, progress)
     trained: dict[str, Any] = {}
+    plan: dict[str, Any] = {}
     if spec.retrain.enabled:
+        genotype = Genotype.from_data(derived["genotype"])
+        if spec.budget_minutes is not None:
+            progress("retrain", 0, 1, "timing the evaluation (the budget keeps room for it)")
+            plan = dist.broadcast_object(dist.on_main(plan_retraining, spec, folder, genotype, device, started))
         if not folder.done("retrain"):
-            started = time.perf_counter()
-            trained = retrain(spec, Genotype.from_data(derived["genotype"]), folder, device, progress)
+            began = time.perf_counter()
+            minutes = plan["retrain_s"] / 60.0 if plan else None
+            trained = retrain(spec, genotype, folder, device, progress, minutes=minutes)
             folder.write_json("retrain.json", trained)
-            folder.timing("retrain", time.perf_counter() - started)
+            folder.timing("retrain", time.perf_counter() - began, **_planned(plan, "retrain_s"))
             folder.mark("evaluate")
         trained = folder.read_json("retrain.json", {})
     if folder.done("evaluate"):
         return folder.read_json("results.json")  # type: ignore[no-any-return]
-    started = time.perf_counter()
+    began = time.perf_counter()
     evaluation = dist.on_main(run_evaluate, spec, folder, device, progress) if spec.retrain.enabled else {}
     results = dist.on_main(write_results, spec, folder, derived, evaluation, trained)
-    folder.timing("evaluate", time.perf_counter() - started)
+    folder.timing("evaluate", time.perf_counter() - began, **_planned(plan, "evaluate_s"))
+    folder.timing("total", time.time() - started, **_planned(plan, "budget_s"))
     folder.mark("done")
     dist.on_main(write_report, folder.path)
     return results  # type: ignore[no-any-return]
 
 
+def _planned(plan: dict[str, Any], key: str) -> dict[str, Any]:
+    """``planned=`` for a timing line, where an end-to-end budget planned the stage."""
+    return {"planned": plan[key]} if key in plan else {}
+
+
 def run_spec(spec: Spec, out: Path, device_name: str | None = None, resume: bool = False,
-             progress: Progress = _quiet) -> dict[str, Any]:
+             progress: Progress = _quiet, started: float | None = None) -> dict[str, Any]:
     """Run a spec: one search, or one per lambda of a sweep with a combined Pareto report.
 
     The data are checked before any folder is created. Under torchrun every process calls this
@@ -206,7 +224,7 @@ def run_spec(spec: Spec, out: Path, device_name: str | None = None, resume: bool
     if spec.retrain.enabled:
         dist.shard(spec.retrain.batch)
     if not spec.reward.lambdas:
-        return run_one(spec, out, device, resume, progress)
+        return run_one(spec, out, device, resume, progress, started)
     sweep = RunFolder(out, "spec.json")
     sweep.open(spec.to_dict(), resume)
     runs = {f"lambda={value}": run_one(spec.for_lambda(value), out / f"lambda-{value}", device, resume, progress)

@@ -21,7 +21,9 @@ from hnas.train import TrainConfig, train
 from hnas.utils.io import atomic_path
 
 
-def retrain_config(spec: Spec, device: torch.device) -> TrainConfig:
+def retrain_config(spec: Spec, device: torch.device, minutes: float | None = None) -> TrainConfig:
+    """The retraining's settings; ``minutes`` (the share of an end-to-end budget) replaces the
+    spec's ``retrain.minutes``."""
     r = spec.retrain
     source = r.data if r.data is not None else spec.data.source
     return TrainConfig.create(
@@ -32,7 +34,7 @@ def retrain_config(spec: Spec, device: torch.device) -> TrainConfig:
         global_skip=r.global_skip or spec.space.global_skip,
         op_params=spec.space.op_params(),
         iters=r.iters,
-        minutes=r.minutes,
+        minutes=minutes if minutes is not None else r.minutes,
         batch=r.batch,
         patch=r.patch,
         lr=r.lr,
@@ -47,11 +49,13 @@ def retrain_config(spec: Spec, device: torch.device) -> TrainConfig:
     )
 
 
-def retrain(spec: Spec, genotype: Genotype, folder: RunFolder, device: torch.device, progress: Any) -> dict[str, Any]:
-    """Train ``genotype`` at the retraining width; returns the trainer's summary (resumes a killed one)."""
+def retrain(spec: Spec, genotype: Genotype, folder: RunFolder, device: torch.device, progress: Any,
+            minutes: float | None = None) -> dict[str, Any]:
+    """Train ``genotype`` at the retraining width (for ``minutes`` when given); returns the
+    trainer's summary (resumes a killed one)."""
     _, summary = train(
         genotype,
-        retrain_config(spec, device),
+        retrain_config(spec, device, minutes),
         folder / "retrain",
         resume=True,
         progress=lambda step, total, info: progress("retrain", step, total, f"loss {info['loss'] or 0:.3f}"),

@@ -246,7 +246,7 @@ class RetrainSpec(_Section):
     channels: int = Field(64, ge=1)
     iters: int = Field(300_000, ge=1)
     minutes: float | None = Field(None, gt=0, description="train as many iterations as fit in this time "
-                                  "(planned from the first steps and one timed validation pass; iters caps them)")
+                                  "(the clock is watched while it runs, validation and saving included; iters caps them)")
     batch: int = Field(16, ge=1)
     patch: int = Field(96, ge=8)
     lr: float = Field(1e-3, gt=0)
@@ -270,6 +270,10 @@ class Spec(_Section):
     name: str = "hnas"
     seed: int = 0
     device: str = "auto"
+    budget_minutes: float | None = Field(
+        None, gt=0, description="wall time of the whole hnas run, start-up included: the search and derivation take "
+        "what they take, the retraining gets what is left less a measured evaluation time (retrain.minutes and "
+        "retrain.iters, if given, cap it)")
     plugins: list[str] = Field(default_factory=list, description="modules imported before validation")
     space: SpaceSpec = Field(default_factory=SpaceSpec)
     data: DataSpec = Field(default_factory=DataSpec)
@@ -279,6 +283,15 @@ class Spec(_Section):
     search: SearchSpec = Field(default_factory=SearchSpec)
     retrain: RetrainSpec = Field(default_factory=RetrainSpec)
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
+
+    @model_validator(mode="after")
+    def _budget_has_a_retraining(self) -> Spec:
+        if self.budget_minutes is not None and self.reward.lambdas:
+            raise ValueError("budget_minutes applies to one search; a lambda sweep (reward.lambdas) runs several: "
+                             "give each lambda its own run, or drop budget_minutes")
+        if self.budget_minutes is not None and not self.retrain.enabled:
+            raise ValueError("budget_minutes sets the retraining's time, but retrain.enabled is false: drop one")
+        return self
 
     def lambdas(self) -> list[float | None]:
         """The lambda of each search this spec runs: the sweep's, else the one (or None)."""
@@ -331,7 +344,7 @@ def _describe(exc: ValidationError) -> str:
         return f"unknown key '{loc}' (check the spelling; see examples/quickstart.toml for the keys)"
     value = err.get("input")
     shown = f" (got {value!r})" if not isinstance(value, (dict, list)) else ""
-    return f"{loc}: {msg}{shown}"
+    return f"{loc}: {msg}{shown}" if loc else f"{msg}{shown}"
 
 
 def spec_from_dict(data: dict[str, Any], source: str = "spec", plugins: list[str] | None = None,

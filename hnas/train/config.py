@@ -43,8 +43,9 @@ class TrainConfig(BaseModel):
     op_params: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict, description="Settings of ops "
                                                             "configured with params, by cell kind.")
     iters: int | None = Field(None, ge=1, description="Total iterations (exclusive with epochs).")
-    minutes: float | None = Field(None, gt=0, description="Train as many iterations as fit in this many minutes "
-                                  "(planned from the first steps' speed and one timed validation pass; iters, if given, caps them).")
+    minutes: float | None = Field(None, gt=0, description="Train as many iterations as fit in this many minutes of "
+                                  "wall time, validation and saving included (the clock is watched while it runs; the "
+                                  "cosine decays over the time spent; iters, if given, caps them).")
     epochs: int | None = Field(None, ge=1, description="Total epochs of iters_per_epoch iterations.")
     iters_per_epoch: int = Field(1000, ge=1)
     batch: int = Field(16, ge=1)

@@ -9,6 +9,11 @@ validation PSNR on the Y channel with ``scale`` pixels shaved. The run's chores 
   learning rate a function of the step (:func:`hnas.engine.schedule.cosine_lr`), and the model,
   the Adam moments and the counters go to ``resume.safetensors`` at intervals, at the end and on
   Ctrl-C. A run stopped (or killed) and resumed writes exactly the files of an uninterrupted run.
+* **A time budget** (``minutes``) watches the clock (:class:`hnas.engine.budget.TimeBudget`): the
+  cosine decays over the fraction of the budget spent, and the run stops when one more step and the
+  final validation and save would not fit, so it ends within about a step of the budget at the
+  schedule's minimum, validation passes and checkpoint writes included. Such a run depends on the
+  clock; a resumed one continues the budget where its last saved state left it.
 * **Files in the run folder** (``out``): ``model.safetensors`` is the model to use, the best by
   validation PSNR when validation images are given, else the last; ``last.safetensors`` the last
   weights; ``train_log.jsonl`` one line per log interval (step, mean loss since the previous line,
@@ -47,6 +52,7 @@ from hnas.checkpoint import MODEL_FILENAME, load_model, save_model
 from hnas.data import open_images, select_split
 from hnas.data.datasets import BenchmarkSet
 from hnas.data.evaluate import evaluate
+from hnas.engine.budget import TimeBudget
 from hnas.engine.folder import RunFolder, RunFolderError
 from hnas.engine.schedule import cosine_lr, set_lr
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
@@ -65,9 +71,8 @@ LAST_FILENAME = "last.safetensors"
 LOG_FILENAME = "train_log.jsonl"
 RESUME_FILENAME = "resume.safetensors"
 
-#: Steps timed (after ``CALIBRATION_SKIP`` warm-up steps) to plan a run with a time budget.
-CALIBRATION_STEPS = 20
-CALIBRATION_SKIP = 3
+#: The length a time-budgeted run without an iteration cap is given until the clock ends it.
+UNCAPPED = 2**40
 
 #: ``on_step(step, info)`` runs after every completed step (and its logging and saving). Raising
 #: ``KeyboardInterrupt`` there acts like Ctrl-C; returning ``False`` stops the run resumably.
@@ -122,16 +127,16 @@ class Trainer:
     fast: bool = False
 
     def __init__(self, genotype: GenotypeLike, config: TrainConfig, out: str | Path, *, resume: bool = False) -> None:
+        self._created: float | None = time.perf_counter()  # a time budget counts the preparation too
         self.genotype: Genotype = resolve_genotype(genotype)
         self.config = config
         self.out = Path(out)
         self.folder = RunFolder(self.out, "train.json")
         self.device = dist.init(config.device)
         self.part = dist.shard(config.batch)
-        self.total = config.total_iters
-        # With a time budget the length is planned once, from the speed of the first steps, and
-        # then kept (in the resume state), so the cosine schedule and a resumed run are exact.
-        self.planned = config.minutes is None
+        # A time budget ends the run by the clock; ``iters``, if given, caps it.
+        self.budget = TimeBudget(config.minutes * 60.0) if config.minutes is not None else None
+        self.total = config.total_iters if self.budget is None or config.iters is not None else UNCAPPED
         # The data first: a wrong folder is one line, and the run folder is not created for nothing.
         self.sampler = StepPatchSampler(training_images(config), config.scale, config.patch, config.batch,
                                         seed=config.seed, augment=config.augment)
@@ -157,6 +162,8 @@ class Trainer:
         self._skipped = 0
         self._step_lr = config.lr
         self._started: float | None = None
+        self._validated_at: int | None = None
+        self._logged_at: int | None = None
         self._restore(resume)
         self.ddp = dist.wrap_ddp(self.model, self.device, find_unused_parameters=self._has_unused_parameters())
 
@@ -184,9 +191,14 @@ class Trainer:
             unpack_optimizer(state, "optim", self.optimizer)
             info = state.info
             saved_total = int(info.get("total", self.total))
-            if info.get("planned") and not self.planned:  # a time-budgeted run keeps its plan
-                self.total, self.planned = saved_total, True
-            if saved_total != self.total:
+            if self.budget is not None:
+                # the budget goes on from the time the saved state had spent; a run the clock
+                # already ended stays ended
+                self.budget = TimeBudget(self.budget.seconds, float(info.get("spent") or 0.0),
+                                         info.get("reserved") or {})
+                if info.get("ended") or saved_total < self.total:
+                    self.total = saved_total
+            elif saved_total != self.total:
                 warnings.warn(
                     f"resuming with {self.total} total iterations instead of {saved_total}: the cosine schedule is "
                     "stretched from here on, so the run will differ from one planned this long",
@@ -208,7 +220,9 @@ class Trainer:
         state = State({"model": module_tensors(self.model)}, {
             "step": self.step,
             "total": self.total,
-            "planned": self.planned,
+            "spent": self.budget.elapsed if self.budget is not None else None,
+            "reserved": self.budget.reserved if self.budget is not None else None,
+            "ended": self.budget is not None and self.step >= self.total,
             "best_psnr": self.best_psnr,
             "best_step": self.best_step,
             "last_val": self.last_val,
@@ -257,24 +271,34 @@ class Trainer:
         """Write ``last.safetensors`` (and ``model.safetensors`` when there is no validation score
         yet to pick the best by), then the resume state; each atomically, the resume state last.
         Rank 0 only: the replicas are identical."""
-        if not dist.is_main():
-            return
-        save_model(self.model, self.out / LAST_FILENAME, self._model_metadata())
-        if self.validation is None or self.best_step is None or self.config.select == "last":
-            save_model(self.model, self.out / MODEL_FILENAME, self._model_metadata())
-        self.folder.save_state(RESUME_FILENAME, self._state())
+        began = time.perf_counter()
+        if dist.is_main():
+            save_model(self.model, self.out / LAST_FILENAME, self._model_metadata())
+            if self.validation is None or self.best_step is None or self.config.select == "last":
+                save_model(self.model, self.out / MODEL_FILENAME, self._model_metadata())
+            self.folder.save_state(RESUME_FILENAME, self._state())
+        if self.budget is not None:
+            self.budget.reserve("save", time.perf_counter() - began)
 
     def validate(self) -> float | None:
         """Mean Y-channel PSNR (shave = scale) on the validation set; a new best is saved as
         ``model.safetensors``."""
         if self.validation is None:
             return None
+        began = time.perf_counter()
         value = self._validation_psnr()
-        self.last_val = value
+        self.last_val, self._validated_at = value, self.step
         if self.best_psnr is None or value > self.best_psnr:
             self.best_psnr, self.best_step = value, self.step
             if dist.is_main() and self.config.select == "best":
                 save_model(self.model, self.out / MODEL_FILENAME, self._model_metadata())
+        seconds = time.perf_counter() - began
+        if self.budget is not None:
+            self.budget.reserve("validate", seconds)
+        if self._started is not None:  # the pass's own time, and the run's wall time at its end
+            self.folder.timing("validate", seconds, step=self.step, val_psnr=round(value, 4),
+                               elapsed=round(self.budget.elapsed if self.budget is not None
+                                             else time.perf_counter() - self._started, 3))
         return value
 
     def _validation_part(self) -> BenchmarkSet | None:
@@ -318,9 +342,7 @@ class Trainer:
             "skipped": self._skipped,
         }
         self.folder.append(LOG_FILENAME, record)
-        if val_psnr is not None and self._started is not None:  # validation against wall time (not repeatable)
-            self.folder.timing("validate", time.perf_counter() - self._started, step=self.step,
-                               val_psnr=round(val_psnr, 4))
+        self._logged_at = self.step
         self._loss_sum, self._loss_count, self._skipped = 0.0, 0, 0
         return record
 
@@ -368,35 +390,45 @@ class Trainer:
         self.folder.write_json("config.json", self.config.model_dump())
         if dist.is_main():
             self.genotype.save(self.out / "genotype.json")
-        end = self.total if stop_at is None else max(self.step, min(stop_at, self.total))
         flag = _StopFlag()
         consistent = True
         started, first = time.perf_counter(), self.step
         self._started = started
-        timed_from: float | None = None
+        budget = self.budget
         try:
             with flag.installed():
+                if budget is not None:
+                    budget.start(at=self._created)
+                    self._created = None  # a second run() call counts from its own start
+                    if self.validation is not None and "validate" not in budget.reserved and self.step < self.total:
+                        # room for the final validation pass, timed once before the first
+                        budget.reserve("validate", self._validation_seconds())
+                end = self.total if stop_at is None else max(self.step, min(stop_at, self.total))
                 batches = iter(self._loader()) if self.step < end else iter(())
                 while self.step < end and not flag.requested:
-                    if not self.planned and self.step - first == CALIBRATION_SKIP:
-                        timed_from = time.perf_counter()
-                    if not self.planned and timed_from is not None and self.step - first == CALIBRATION_SKIP + CALIBRATION_STEPS:
-                        self._plan(started, timed_from)
-                        end = self.total if stop_at is None else max(self.step, min(stop_at, self.total))
-                        batches = iter(self._loader())
+                    if budget is not None:
+                        fraction, fits = dist.broadcast_object((budget.progress(), budget.fits()))
+                        if not fits and self.step > 0:  # the clock ends the run here
+                            self._end_by_budget()
+                            break
+                        lr = cosine_lr(fraction, 1.0, self.config.lr, self.config.lr_floor)
+                    else:
+                        lr = cosine_lr(self.step, self.total, self.config.lr, self.config.lr_floor)
+                    began = time.perf_counter()
                     lr_batch, hr_batch = next(batches)
                     consistent = False
-                    self._step_lr = set_lr(self.optimizer, cosine_lr(self.step, self.total, self.config.lr,
-                                                                     self.config.lr_floor))
+                    self._step_lr = set_lr(self.optimizer, lr)
                     loss = self._train_step(lr_batch, hr_batch)
                     self.step += 1
+                    if budget is not None:
+                        budget.record_step(time.perf_counter() - began)
                     record = self._after_step(loss)
                     consistent = True
                     if dist.is_distributed():  # a Ctrl-C seen by one rank stops all after this step
                         flag.requested = dist.any_true(flag.requested)
                     info = {"loss": loss, "lr": self._step_lr, "record": record}
                     if progress is not None:
-                        progress(self.step, self.total, info)
+                        progress(self.step, self._expected_total(), info)
                     if on_step is not None and on_step(self.step, info) is False:
                         break
                 if flag.requested:
@@ -406,25 +438,32 @@ class Trainer:
                 self.save()
             raise
         finally:
+            if budget is not None:
+                budget.stop()
             if self.step > first:
-                self.folder.timing("train", time.perf_counter() - started, steps=self.step - first, to_step=self.step)
+                self.folder.timing("train", time.perf_counter() - started, steps=self.step - first, to_step=self.step,
+                                   **({"planned": round(budget.seconds, 3)} if budget is not None else {}))
         if self.step < self.total:
             self.save()
         return self.summary()
 
-    def _plan(self, started: float, timed_from: float) -> None:
-        """Fix the run's length to what fits the time budget at the speed just measured (rank 0's
-        measurement on every rank)."""
-        step_seconds = (time.perf_counter() - timed_from) / CALIBRATION_STEPS
-        if self.validation is not None and self.config.val_every:
-            # one validation pass, timed and spread over the steps between passes: the cpu-hour
-            # run planned 47 minutes without it and took 51.4, its 20 Set5 passes unaccounted for
-            step_seconds += self._validation_seconds() / self.config.val_every
-        left = self.config.minutes * 60.0 - (time.perf_counter() - started)  # type: ignore[operator]
-        planned = self.step + max(0, int(left / step_seconds))
-        total = min(self.total, planned) if self.config.iters is not None else planned
-        self.total = int(dist.broadcast_object(max(total, self.step + 1)))
-        self.planned = True
+    def _expected_total(self) -> int:
+        """The run's length as far as it is known: under a time budget, the steps done plus those
+        that fit at the current speed (capped by ``iters``)."""
+        if self.budget is None:
+            return self.total
+        return min(self.total, self.step + self.budget.steps_left())
+
+    def _end_by_budget(self) -> None:
+        """The budget has no room for another step: make this step the last, with the chores of a
+        last step (a validation pass unless one just ran, a log line, the save)."""
+        self.total = self.step
+        val = None
+        if self.validation is not None and self._validated_at != self.step:
+            val = self.validate()
+        if val is not None or self._logged_at != self.step:
+            self._log(val)
+        self.save()
 
     def _validation_psnr(self) -> float:
         """One validation pass, unrecorded: this process alone, or every rank its share."""
