@@ -230,13 +230,15 @@ def slowed(monkeypatch: pytest.MonkeyPatch, seconds: Callable[[float], float]) -
 def test_a_time_budget_ends_by_the_clock_at_the_minimum_learning_rate(workdir: Path) -> None:
     """``minutes``: as many iterations as fit; the cosine runs over the budget's time, so the last
     step is at the floor; a resumed run that the clock ended stays ended."""
-    cfg = config(workdir, iters=None, minutes=0.04, log_every=10, save_every=5)
+    cfg = config(workdir, iters=None, minutes=0.05, log_every=5, save_every=5)
     out = workdir / "budget"
     began = time.perf_counter()
-    summary = Trainer(tiny_genotype(), cfg, out).run()
+    trainer = Trainer(tiny_genotype(), cfg, out)
+    summary = trainer.run()
     wall = time.perf_counter() - began
-    assert summary["finished"] and summary["step"] == summary["total"] > 10
-    assert wall == pytest.approx(2.4, abs=0.3)
+    assert summary["finished"] and summary["step"] == summary["total"] >= 5
+    step = trainer.budget.step_seconds  # type: ignore[union-attr]
+    assert 3.0 - 3 * step - 0.2 <= wall <= 3.0 + 0.2, (wall, step)  # within a step or so (a loaded machine)
     log = read_jsonl(out / "train_log.jsonl")
     assert log[-1]["step"] == summary["total"] and at_the_floor(log[-1]["lr"], cfg)
     rates = [r["lr"] for r in log]
@@ -278,11 +280,21 @@ def test_a_time_budget_counts_validation_passes_and_saves(workdir: Path, monkeyp
     began = time.perf_counter()
     summary = Trainer(tiny_genotype(), cfg, out).run()
     wall = time.perf_counter() - began
-    assert summary["finished"] and abs(wall - 4.8) <= 0.02 * 4.8, wall
+    assert summary["finished"] and 0.85 * 4.8 <= wall <= 1.02 * 4.8, wall
     passes = [r for r in read_jsonl(out / "timings.jsonl") if r["stage"] == "validate"]
     assert passes and all(r["seconds"] == pytest.approx(0.4, abs=0.1) for r in passes)
     assert [r["elapsed"] for r in passes] == sorted(r["elapsed"] for r in passes)
     assert passes[-1]["step"] == summary["step"]  # the last step was validated, inside the budget
+
+
+def test_the_train_command_takes_a_time_budget(workdir: Path) -> None:
+    out = workdir / "budget-cli"
+    args = [a for a in cli(workdir, "--out", str(out), "--minutes", "0.03", "--json") if a not in ("--iters", "6")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["finished"] and summary["step"] == summary["total"] >= 1
+    assert json.loads((out / "config.json").read_text())["minutes"] == 0.03
 
 
 def test_an_iteration_cap_ends_a_budgeted_run_first(workdir: Path) -> None:

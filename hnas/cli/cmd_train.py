@@ -45,7 +45,7 @@ class _Bar:
         self.task = progress.add_task("train", total=total, completed=start, loss="", val="")
 
     def __call__(self, step: int, total: int, info: dict[str, Any]) -> None:
-        fields: dict[str, Any] = {"completed": step}
+        fields: dict[str, Any] = {"completed": step, "total": total}  # a time budget's total moves
         if info.get("loss") is not None:
             fields["loss"] = f"loss {info['loss']:.3f}  lr {info['lr']:.2e}"
         record = info.get("record") or {}
@@ -65,6 +65,10 @@ def train_command(
     iters: Annotated[int | None, typer.Option("--iters", min=1, help="Total iterations.")] = None,
     epochs: Annotated[
         int | None, typer.Option("--epochs", min=1, help="Total epochs of 1000 iterations (default 300, the paper's).")
+    ] = None,
+    minutes: Annotated[
+        float | None, typer.Option("--minutes", min=0.01, help="Train as many iterations as fit in this wall time, "
+                                   "validation and saving included (--iters caps them).")
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Patches per batch.")] = 16,
     patch: Annotated[int, typer.Option(min=2, help="HR patch side (LR patch = patch / scale).")] = 96,
@@ -112,6 +116,7 @@ def train_command(
     genotype = resolve_genotype(model)
     config = TrainConfig.create(
         data=data, scale=scale, channels=channels, global_skip=global_skip.value, iters=iters, epochs=epochs,
+        minutes=minutes,
         batch=batch, patch=patch, lr=lr, val=val, val_every=val_every, log_every=log_every,
         save_every=save_every, device=device, seed=seed, workers=workers,
     )
@@ -152,13 +157,14 @@ def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop
         try:
             if speak:
                 with bars(*columns, transient=False) as progress:
-                    summary = trainer.run(stop_at=stop_at, progress=_Bar(progress, trainer.step, trainer.total))
+                    summary = trainer.run(stop_at=stop_at,
+                                          progress=_Bar(progress, trainer.step, trainer.expected_total()))
             else:
                 summary = trainer.run(stop_at=stop_at)
         except KeyboardInterrupt:
             if speak:
                 err_console().print(
-                    f"interrupted at step {trainer.step} of {trainer.total}; state saved in {out_dir}; "
+                    f"interrupted at step {trainer.step} of {trainer.expected_total()}; state saved in {out_dir}; "
                     "continue with the same command plus --resume"
                 )
             raise typer.Exit(code=130) from None

@@ -428,7 +428,7 @@ class Trainer:
                         flag.requested = dist.any_true(flag.requested)
                     info = {"loss": loss, "lr": self._step_lr, "record": record}
                     if progress is not None:
-                        progress(self.step, self._expected_total(), info)
+                        progress(self.step, self.expected_total(), info)
                     if on_step is not None and on_step(self.step, info) is False:
                         break
                 if flag.requested:
@@ -447,12 +447,12 @@ class Trainer:
             self.save()
         return self.summary()
 
-    def _expected_total(self) -> int:
+    def expected_total(self) -> int:
         """The run's length as far as it is known: under a time budget, the steps done plus those
         that fit at the current speed (capped by ``iters``)."""
         if self.budget is None:
             return self.total
-        return min(self.total, self.step + self.budget.steps_left())
+        return min(self.total, self.step + max(1, self.budget.steps_left()))
 
     def _end_by_budget(self) -> None:
         """The budget has no room for another step: make this step the last, with the chores of a
