@@ -303,3 +303,24 @@ def test_regularized_evolution_mutates_tournament_winners_and_ages_out_the_oldes
     assert list(twin.population) == list(evo.population) and twin.history == evo.history
     with pytest.raises(SpecError, match="sample_size"):
         build_controller("evolution", population=4, sample_size=5)
+
+
+def test_evolutions_initial_population_follows_the_runs_seed(tiny_spec, small_images, tmp_path) -> None:
+    """Searches with different seeds start from different populations (they were all one before);
+    an explicit ``params.seed`` still fixes it."""
+    from hnas.search.components import build_controller
+    from hnas.search.spec import load_spec
+
+    path = tiny_spec(tmp_path, small_images)
+    base = ["controller.type=\"evolution\"", "controller.params={population = 4, sample_size = 2}"]
+
+    def initial(*extra: str) -> list[tuple[int, ...]]:
+        spec = load_spec(path, [*base, *extra])
+        space = spec.space
+        controller = build_controller(spec, space.resolved_normal_ops(), space.resolved_upsampling_ops())
+        return [tuple(a) for a in controller.initial]
+
+    assert initial("seed=0") == initial("seed=0")
+    assert initial("seed=0") != initial("seed=1")
+    pinned = "controller.params={population = 4, sample_size = 2, seed = 7}"
+    assert initial("seed=0", pinned) == initial("seed=1", pinned)

@@ -73,7 +73,7 @@ def test_the_cpu_hour_spec_scaled_to_two_minutes_ends_within_five_percent(tmp_pa
     for item in scaled:
         command += ["--set", item]
     began = time.time()
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, check=False, cwd=REPO, capture_output=True, text=True, timeout=600)
     wall = time.time() - began
     assert done.returncode == 0, done.stderr[-2000:]
     assert abs(wall - 120.0) <= 0.05 * 120.0, (wall, (tmp_path / "run" / "timings.jsonl").read_text())

@@ -84,8 +84,13 @@ def build_controller(spec: Spec, normal_ops: list[str], upsampling_ops: list[str
     node = Component(type=spec.controller.type, params=spec.controller.params).canonical(CONTROLLERS)
     cls = CONTROLLERS.get(node.type)
     check_params(CONTROLLERS, node, "controller", ("normal_ops", "upsampling_ops", "nodes", "layers"))
+    params = dict(node.params)
+    if "seed" not in params and "seed" in inspect.signature(cls).parameters:
+        # a strategy's own draws (evolution's initial population) follow the run's seed, so that
+        # searches with different seeds are independent; an explicit params.seed still wins
+        params["seed"] = spec.seed
     controller = _call(f"controller '{node.type}'", cls, normal_ops, upsampling_ops, spec.space.nodes,
-                       spec.space.layers, **node.params)
+                       spec.space.layers, **params)
     if not isinstance(controller, Controller):
         raise SpecError(f"controller '{node.type}' did not build a hnas.controllers.Controller")
     controller.cell_types = spec.space.cell_types()
