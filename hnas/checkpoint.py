@@ -160,18 +160,25 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return meta
 
 
-def model_from_metadata(meta: Mapping[str, str], source: str = "checkpoint") -> HNASNet:
-    """Build the (untrained) network a header describes; a bad header names ``source``."""
+def model_from_metadata(
+    meta: Mapping[str, str], source: str = "checkpoint", network_class: type[HNASNet] | None = None
+) -> HNASNet:
+    """Build the (untrained) network a header describes; a bad header names ``source``.
+
+    ``network_class`` is an :class:`HNASNet` subclass to build instead (the 0..1 networks of
+    :mod:`hnas.integrations` take the same arguments).
+    """
     from hnas.models.network import HNASNet
     from hnas.plugins import missing_plugin_message
     from hnas.spaces.genotype import Genotype
 
+    network_class = network_class or HNASNet
     try:
         message = missing_plugin_message(json.loads(meta.get("plugins", "[]")), source)
         if message:
             raise CheckpointError(message)
         genotype = Genotype.from_data(json.loads(meta["genotype"]), source=f"genotype in {source}")
-        return HNASNet(
+        return network_class(
             genotype,
             scale=int(meta["scale"]),
             channels=int(meta["channels"]),
@@ -202,7 +209,8 @@ def check_state_dict(
     reshaped = [
         f"{name} {tuple(tensors[name].shape)} vs model {tuple(t.shape)}"
         for name, t in expected.items()
-        if name in tensors and tuple(tensors[name].shape) != tuple(t.shape)
+        # the config tensor is no weight: its length follows the hnas version that wrote it
+        if name in tensors and name != CONFIG_TENSOR and tuple(tensors[name].shape) != tuple(t.shape)
     ]
     problems = []
     if missing:
