@@ -49,7 +49,7 @@ def _fresh_hnas(*args: str) -> subprocess.CompletedProcess[str]:
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     env["OMP_NUM_THREADS"] = "1"
     return subprocess.run([sys.executable, "-m", "hnas", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+                          timeout=300, check=False)
 
 
 @pytest.fixture(scope="module")

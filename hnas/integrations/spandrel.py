@@ -25,9 +25,9 @@ from typing import Any
 
 from spandrel import (
     MAIN_REGISTRY,
+    Architecture,
     ArchRegistry,
     ArchSupport,
-    Architecture,
     ImageModelDescriptor,
     ModelTiling,
     SizeRequirements,
