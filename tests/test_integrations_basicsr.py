@@ -110,6 +110,18 @@ def test_basicsr_builds_the_network_from_options() -> None:
     assert preset.scale == 4 and preset.channels == 2
 
 
+@needs_basicsr
+def test_the_documented_options_build_the_network() -> None:
+    import yaml
+    from basicsr.archs import build_network
+
+    doc = (ROOT / "docs" / "embedding.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```yaml\n(.*?)```", doc, flags=re.DOTALL)
+    net = build_network(yaml.safe_load(block)["network_g"])
+    assert (net.scale, net.channels, net.global_skip) == (2, 64, "bicubic")
+    assert net.genotype == hnas.resolve_genotype("hnas-a")
+
+
 def _run_basicsr(verb: str, options: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
