@@ -77,8 +77,10 @@ def test_upscale_and_eval_print_no_warning(tiny_model: Path, tmp_path: Path) -> 
 
 @pytest.mark.parametrize(("name", "scale"), [("hnas-a", 2), ("hnas-b", 3), ("hnas-c", 4)])
 def test_torchscript_export_raises_no_tracer_warning(name: str, scale: int, tmp_path: Path) -> None:
+    g = hnas.resolve_genotype(name)  # the preset's cells (every op the warnings came from) in 3 layers
+    genotype = hnas.Genotype(normal=g.normal, upsampling=g.upsampling, position=2, layers=3)
     torch.manual_seed(0)
-    net = hnas.build_model(name, scale=scale, channels=4)
+    net = hnas.build_model(genotype, scale=scale, channels=4)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         export_torchscript(net, tmp_path / "model.pt")
