@@ -9,6 +9,13 @@ the authors' code loaded with ``strict=False``, so a checkpoint for another geno
 into the wrong network (HNAS-REFERENCE.md, defects). Here any missing, unexpected or reshaped tensor
 is a one-line :class:`~hnas.errors.CheckpointError` that names the tensors.
 
+The same architecture keys also travel inside the weights, as the JSON bytes of one ``uint8``
+tensor named :data:`CONFIG_TENSOR`: loaders that keep only a file's tensors (spandrel reads a
+``.safetensors`` file with ``load_file`` and drops its header; a BasicSR ``.pth`` has no header at
+all) still find the genotype, so a file renamed or converted by an app rebuilds its network
+(:mod:`hnas.integrations`). The header stays the source hnas reads; the tensor is skipped when the
+weights are loaded.
+
 Resume state (optimizer, RNG, step) is not in this file; see :mod:`hnas.train.state`.
 """
 
@@ -35,6 +42,9 @@ MODEL_FILENAME = "model.safetensors"
 RESERVED_KEYS = (
     "format", "genotype", "scale", "channels", "global_skip", "rgb_range", "op_params", "plugins", "hnas_version",
 )
+
+#: The tensor that carries the reserved header keys inside the weights (JSON bytes, ``uint8``).
+CONFIG_TENSOR = "hnas_config"
 
 _MAX_LISTED = 3
 
@@ -78,17 +88,42 @@ def model_metadata(model: HNASNet, extra_metadata: Mapping[str, Any] | None = No
     return meta
 
 
+def config_tensor(meta: Mapping[str, str]) -> torch.Tensor:
+    """The reserved keys of a model header as a ``uint8`` tensor of their JSON (see module docstring)."""
+    data = json.dumps({key: meta[key] for key in RESERVED_KEYS if key in meta}, sort_keys=True)
+    return torch.tensor(list(data.encode("utf-8")), dtype=torch.uint8)
+
+
+def config_from_tensor(tensor: Any, source: str = "checkpoint") -> dict[str, str]:
+    """The header keys :func:`config_tensor` stored; a damaged tensor is a :class:`CheckpointError`."""
+    if not isinstance(tensor, torch.Tensor) or tensor.dtype != torch.uint8 or tensor.dim() != 1:
+        raise CheckpointError(f"{source}: '{CONFIG_TENSOR}' is not a 1-D uint8 tensor of hnas metadata")
+    try:
+        meta = json.loads(bytes(tensor.cpu().tolist()).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{source}: '{CONFIG_TENSOR}' does not hold JSON ({exc})") from None
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise CheckpointError(f"{source}: '{CONFIG_TENSOR}' is not a table of strings")
+    if meta.get("format") != MODEL_FORMAT or "genotype" not in meta:
+        raise CheckpointError(
+            f"{source}: '{CONFIG_TENSOR}' describes format {meta.get('format')!r}, this hnas reads '{MODEL_FORMAT}'"
+        )
+    return meta
+
+
 def save_model(model: HNASNet, path: str | Path, extra_metadata: Mapping[str, Any] | None = None) -> Path:
     """Write ``model``'s weights and architecture to ``path`` (a ``.safetensors`` file), atomically.
 
     A directory ``path`` gets ``model.safetensors`` inside it. Tensors are copied to contiguous CPU
-    memory first, so a model on any device (or with views) saves the same bytes.
+    memory first, so a model on any device (or with views) saves the same bytes; the header's
+    architecture keys are added as the :data:`CONFIG_TENSOR` tensor (module docstring).
     """
     path = Path(path)
     if path.is_dir():
         path = path / MODEL_FILENAME
     meta = model_metadata(model, extra_metadata)
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
+    tensors[CONFIG_TENSOR] = config_tensor(meta)
     atomic_write_safetensors(path, tensors, meta)
     return path
 
@@ -125,18 +160,25 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return meta
 
 
-def model_from_metadata(meta: Mapping[str, str], source: str = "checkpoint") -> HNASNet:
-    """Build the (untrained) network a header describes; a bad header names ``source``."""
+def model_from_metadata(
+    meta: Mapping[str, str], source: str = "checkpoint", network_class: type[HNASNet] | None = None
+) -> HNASNet:
+    """Build the (untrained) network a header describes; a bad header names ``source``.
+
+    ``network_class`` is an :class:`HNASNet` subclass to build instead (the 0..1 networks of
+    :mod:`hnas.integrations` take the same arguments).
+    """
     from hnas.models.network import HNASNet
     from hnas.plugins import missing_plugin_message
     from hnas.spaces.genotype import Genotype
 
+    network_class = network_class or HNASNet
     try:
         message = missing_plugin_message(json.loads(meta.get("plugins", "[]")), source)
         if message:
             raise CheckpointError(message)
         genotype = Genotype.from_data(json.loads(meta["genotype"]), source=f"genotype in {source}")
-        return HNASNet(
+        return network_class(
             genotype,
             scale=int(meta["scale"]),
             channels=int(meta["channels"]),
@@ -167,7 +209,8 @@ def check_state_dict(
     reshaped = [
         f"{name} {tuple(tensors[name].shape)} vs model {tuple(t.shape)}"
         for name, t in expected.items()
-        if name in tensors and tuple(tensors[name].shape) != tuple(t.shape)
+        # the config tensor is no weight: its length follows the hnas version that wrote it
+        if name in tensors and name != CONFIG_TENSOR and tuple(tensors[name].shape) != tuple(t.shape)
     ]
     problems = []
     if missing:
@@ -194,6 +237,8 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     """Load a model file's weights into an existing ``model``, strictly (no architecture rebuild)."""
     file = _resolve_file(path)
     tensors = _read_tensors(file)
+    if CONFIG_TENSOR not in model.state_dict():
+        tensors.pop(CONFIG_TENSOR, None)
     check_state_dict(model, tensors, source=str(file))
     model.load_state_dict(tensors, strict=True)
     return model

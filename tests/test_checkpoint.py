@@ -142,3 +142,25 @@ def test_resume_state_round_trips_without_pickle(tmp_path: Path) -> None:
     path.write_bytes(b"junk")
     with pytest.raises(CheckpointError, match="resume"):
         load_state(path)
+
+
+def test_the_architecture_also_travels_inside_the_weights(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from hnas.checkpoint import CONFIG_TENSOR, RESERVED_KEYS, config_from_tensor, model_from_metadata
+
+    torch.manual_seed(0)
+    net = small(scale=3, global_skip="bicubic").eval()
+    path = save_model(net, tmp_path / "net.safetensors", extra_metadata={"note": "hi"})
+    tensors = load_file(str(path))  # what a loader that drops the header sees
+    meta = config_from_tensor(tensors.pop(CONFIG_TENSOR))
+    assert meta == {k: v for k, v in read_metadata(path).items() if k in RESERVED_KEYS}
+    rebuilt = model_from_metadata(meta).eval()
+    rebuilt.load_state_dict(tensors, strict=True)
+    x = torch.rand(1, 3, 9, 11) * 255
+    assert torch.equal(rebuilt(x), net(x))
+    load_weights(small(scale=3, global_skip="bicubic"), path)  # the tensor is not a weight
+    with pytest.raises(CheckpointError, match=CONFIG_TENSOR):
+        config_from_tensor(torch.tensor(list(b"not json"), dtype=torch.uint8))
+    with pytest.raises(CheckpointError, match="format"):
+        config_from_tensor(torch.tensor(list(b'{"format": "other/1"}'), dtype=torch.uint8))

@@ -154,6 +154,17 @@ def test_preset_with_weights(tmp_path: Path) -> None:
     assert code == 2 and "junk.safetensors" in err and err.count("\n") == 1
 
 
+def test_preset_with_an_hnas_model_file_as_weights(tmp_path: Path) -> None:
+    from hnas import build_model, save_model
+
+    data = _folder(tmp_path / "mini", {"a.png": (24, 24, 3)})
+    file = save_model(build_model("hnas-a", scale=2, channels=4), tmp_path / "m.safetensors")
+    code, out, err = _run("eval", "hnas-a", "--data", str(data), "--scale", "2", "--channels", "4",
+                          "--weights", str(file), "--json")
+    assert code == 0, err
+    assert "a.png" in json.loads(out)["mini"]["images"]
+
+
 def test_checkpoint_model(tmp_path: Path) -> None:
     checkpoint = pytest.importorskip("hnas.checkpoint")
     from hnas import build_model

@@ -17,8 +17,9 @@ def python_blocks(text: str) -> list[str]:
 
 def test_the_doc_has_the_promised_examples() -> None:
     blocks = python_blocks(DOC.read_text(encoding="utf-8"))
-    assert len(blocks) == 4
+    assert len(blocks) == 6
     assert any("NormalCell" in b for b in blocks) and any("timm.create_model" in b for b in blocks)
+    assert any("to_basicsr" in b for b in blocks) and any("spandrel.ModelLoader" in b for b in blocks)
 
 
 def test_every_python_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,6 +21,7 @@ from hnas.ops.fast import (
     depthwise_conv,
     few_output_conv,
     from_phases,
+    plain_ops,
     run_edge,
     to_phases,
 )
@@ -214,13 +215,13 @@ def test_supernet_forward_and_backward_in_float32_match_float64() -> None:
 @pytest.mark.parametrize("preset", ["hnas-a", "hnas-b", "hnas-c"])
 def test_inference_fast_path_matches_reference_within_1e3(preset: str) -> None:
     """Without autograd the network fuses ReLUs and node sums into oneDNN convolutions; with
-    oneDNN switched off (``torch.backends.mkldnn.flags``) every op runs its plain form."""
+    oneDNN switched off (``plain_ops``) every op runs its plain form."""
     torch.manual_seed(0)
     net = hnas.build_model(preset, scale=2, channels=8).eval()
     x = torch.rand(1, 3, 13, 16) * 255
     with torch.no_grad():
         fast = net(x)
-        with torch.backends.mkldnn.flags(enabled=False):
+        with plain_ops():
             reference = net(x)
     assert float((fast - reference).abs().max()) <= 1e-3
 

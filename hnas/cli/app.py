@@ -49,7 +49,26 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    # -h as well as --help, on the app and (click contexts inherit it) on every command
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from hnas import __version__
+
+        typer.echo(f"hnas {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print hnas's version and exit.", callback=_print_version, is_eager=True
+    ),
+) -> None:
+    """Hierarchical Neural Architecture Search for image super-resolution."""
 
 # Each module registers its commands on ``app`` when imported. Explicit list: no folder scanning.
 _COMMAND_MODULES = (

@@ -45,18 +45,21 @@ def _load_preset(name: str, weights: Path, scale: int, channels: int) -> nn.Modu
     import safetensors.torch
     from safetensors import SafetensorError, safe_open
 
+    from hnas.checkpoint import CONFIG_TENSOR
     from hnas.models.network import build_model
 
     model = build_model(name, scale=scale, channels=channels)
     if not weights.is_file():
         raise CheckpointError(f"weights file not found: {weights}")
     try:
-        safetensors.torch.load_model(model, str(weights), strict=True)
+        tensors = safetensors.torch.load_file(str(weights))
+        tensors.pop(CONFIG_TENSOR, None)  # an hnas model file's architecture, not a weight
+        model.load_state_dict(tensors, strict=True)
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"cannot read weights {weights} (not a safetensors file?): {exc}") from None
     except RuntimeError:
         with safe_open(str(weights), framework="pt") as fh:
-            stored = set(fh.keys())
+            stored = set(fh.keys()) - {CONFIG_TENSOR}
         expected = set(model.state_dict())
         missing, unexpected = sorted(expected - stored), sorted(stored - expected)
         detail = (

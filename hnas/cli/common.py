@@ -198,9 +198,10 @@ def inference_path(net: Any, fast: bool = True) -> contextlib.AbstractContextMan
     """
     import torch
 
+    from hnas.ops.fast import plain_ops
     from hnas.utils.memory import keep_freed_memory
 
-    plain = torch.backends.mkldnn.flags(enabled=False)
+    plain = plain_ops()
     if not fast:
         return plain
     if isinstance(net, torch.nn.Module) and hasattr(net, "genotype"):
@@ -211,7 +212,7 @@ def inference_path(net: Any, fast: bool = True) -> contextlib.AbstractContextMan
             probe = torch.rand(1, 3, 12, 14, generator=torch.Generator().manual_seed(0)) * 255
             with torch.inference_mode():
                 quick = net(probe)
-                with torch.backends.mkldnn.flags(enabled=False):
+                with plain_ops():
                     reference = net(probe)
             net.train(was_training)
             error = float((quick - reference).abs().max())

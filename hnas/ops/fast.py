@@ -33,6 +33,8 @@ so cost counting, export and other devices see exactly the operations they alway
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -55,6 +57,22 @@ def eager_cpu(x: torch.Tensor) -> bool:
         and bool(torch.backends.mkldnn.enabled)
         and _get_current_dispatch_mode() is None
     )
+
+
+@contextlib.contextmanager
+def plain_ops() -> Iterator[None]:
+    """Inside the block oneDNN is off, so every fast path here runs its standard op.
+
+    Why not ``torch.backends.mkldnn.flags(enabled=False)``: that context also sets oneDNN's TF32
+    flag (to its default, True), and torch builds without Intel GPU support warn about TF32 on
+    every such call; only the ``enabled`` switch is touched here.
+    """
+    previous = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = previous
 
 
 def cpu_rewrite(x: torch.Tensor) -> bool:
@@ -238,8 +256,10 @@ def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, padding: int, dilation
     :func:`_depthwise_weight_grad` in backward (same gradients up to float rounding)."""
     if not torch.jit.is_scripting():  # alone, so TorchScript skips the branch
         k = weight.shape[-1]
-        if (dilation == 1 and k > 3 and k % 2 == 1 and weight.shape[-2] == k and torch.is_grad_enabled()
-                and _eager_nhwc(x)):
+        # _eager_nhwc first: under tracing the shape entries are tensors, and comparing them
+        # would make the tracer warn that a Python bool is baked into the graph
+        if (_eager_nhwc(x) and dilation == 1 and k > 3 and k % 2 == 1 and weight.shape[-2] == k
+                and torch.is_grad_enabled()):
             return _Depthwise.apply(x, weight, padding)  # type: ignore[no-any-return]
     return F.conv2d(x, weight, None, 1, padding, dilation, weight.shape[0])
 
@@ -435,8 +455,8 @@ def few_output_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     """
     if not torch.jit.is_scripting():  # alone, so TorchScript skips the branch
         o, c, kh, k = weight.shape
-        if (o <= FEW_OUTPUTS and c >= FEW_OUTPUTS_MIN_INPUTS and kh == k and k % 2 == 1 and k > 1
-                and padding == k // 2 and _eager_nhwc(x)):
+        if (_eager_nhwc(x) and o <= FEW_OUTPUTS and c >= FEW_OUTPUTS_MIN_INPUTS and kh == k and k % 2 == 1
+                and k > 1 and padding == k // 2):  # _eager_nhwc first: see depthwise_conv
             if torch.is_grad_enabled():
                 return _FewOutputConv.apply(x, weight, bias)  # type: ignore[no-any-return]
             return _few_output_forward(x, _as_pointwise(weight), bias, weight.shape)
