@@ -57,7 +57,9 @@ def model_metadata(model: HNASNet, extra_metadata: Mapping[str, Any] | None = No
     config = model.config()
     meta = {
         "format": MODEL_FORMAT,
-        "genotype": model.genotype.canonical_json(),
+        # op settings go in their own key, as every hnas-model/1 file has them: hnas versions whose
+        # genotypes had no op_params still read the file
+        "genotype": model.genotype.without_op_params().canonical_json(),
         "scale": str(int(config["scale"])),
         "channels": str(int(config["channels"])),
         "global_skip": str(config["global_skip"]),

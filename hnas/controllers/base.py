@@ -169,6 +169,8 @@ class Controller(nn.Module):
         self.position_weight = float(position_weight)
         #: The cell types every proposed genotype names (the space's; the paper's by default).
         self.cell_types: tuple[str, str] = ("normal", "upsampling")
+        #: The space's op settings (``{"normal": {op: params}}``), carried by every proposed genotype.
+        self.op_params: dict[str, dict[str, dict[str, Any]]] = {}
         # Tracks the device for controllers without parameters; not saved in state_dict.
         self.register_buffer("_device_anchor", torch.zeros(0), persistent=False)
         self.slots: tuple[Slot, ...] = self._layout()
@@ -229,6 +231,7 @@ class Controller(nn.Module):
             layers=self.layers,
             normal_cell=self.cell_types[0],
             upsampling_cell=self.cell_types[1],
+            op_params=self.op_params,
         )
 
     def actions_of(self, genotype: Genotype) -> tuple[int, ...]:

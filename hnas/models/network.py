@@ -1,9 +1,10 @@
 """The derived HNAS network: a genotype made into a plain ``nn.Module`` with no search code.
 
 Layout (stem, L cells, tail, mean shift, optional bicubic skip) in :mod:`hnas.models.layout`; cells
-of the types the genotype names (:mod:`hnas.models.cells`). ``op_params`` carries the settings of
-ops configured as ``{type, params}`` in a spec (e.g. ``{"normal": {"rcab": {"reduction": 16}}}``);
-checkpoints store it with the genotype, so a model file rebuilds exactly its network.
+of the types the genotype names (:mod:`hnas.models.cells`). The settings of ops configured as
+``{type, params}`` in a spec (e.g. ``{"normal": {"rcab": {"reduction": 16}}}``) travel in the
+genotype (:attr:`Genotype.op_params`); an ``op_params`` argument is laid over them, and the
+network's ``genotype`` then carries the result, so what a run saves rebuilds exactly its network.
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ class HNASNet(LayeredSR):
             upsampling_type.output_width(channels, genotype.upsampling.nodes),
         )
         super().__init__(plan.stem_channels, scale, global_skip, rgb_range, rgb_mean)
-        self.genotype = genotype
+        self.genotype = genotype.with_op_params(clean_op_params(op_params))
         self.channels = channels
-        self.op_params = clean_op_params(op_params)
+        self.op_params = self.genotype.op_params
         self.upsample_index = plan.upsample_index
         self.cells = torch.nn.ModuleList(
             build_cell(
