@@ -9,6 +9,8 @@ import typer
 
 from hnas.cli.app import app
 from hnas.cli.common import (
+    MAX_SCALE,
+    MIN_SCALE,
     PluginOption,
     StageBars,
     TensorBoardOption,
@@ -45,7 +47,7 @@ def compare_command(
                                     "this many minutes (--iters caps them).")] = None,
     channels: Annotated[int, typer.Option("--channels", min=1, help="Channels per op.")] = 16,
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds per member (0..S-1).")] = 2,
-    scale: Annotated[int, typer.Option("--scale", min=2, max=8, help="Upscaling factor.")] = 2,
+    scale: Annotated[int, typer.Option("--scale", min=MIN_SCALE, max=MAX_SCALE, help="Upscaling factor.")] = 2,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Patches per batch.")] = 16,
     patch: Annotated[int, typer.Option("--patch", min=8, help="HR patch side.")] = 64,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate (cosine to lr/100).")] = 1e-3,

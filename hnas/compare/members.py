@@ -75,9 +75,12 @@ def _single(text: str) -> tuple[str, Genotype]:
     """``(kind, genotype)`` of a member that names one architecture."""
     path = Path(text)
     if path.is_dir():
-        if not is_run_folder(path):
-            raise MemberError(f"member '{text}' is a folder without a finished search (genotype.json, spec.json)")
-        return "run", Genotype.load(path / "genotype.json")
+        from hnas.engine.runs import NotARunFolderError, run_network
+
+        try:  # the genotype the run trained, its op settings included (old genotype.json files lack them)
+            return "run", run_network(path).genotype
+        except NotARunFolderError as exc:
+            raise MemberError(f"member '{text}': {exc}") from None
     if text in PRESETS:
         return ("baseline" if PRESETS.canonical(text).startswith("baseline-") else "preset"), resolve_genotype(text)
     if path.suffix in (".json", ".toml"):

@@ -31,15 +31,18 @@ class CostReport(BaseModel):
     latency: LatencyResult | None = None
 
     def summary(self) -> dict[str, Any]:
-        """The compact form ``hnas cost --json`` prints."""
+        """The compact form ``hnas cost --json`` prints (the MACs split as the table shows it)."""
         return {
+            "genotype_hash": self.genotype_hash,
             "macs": self.macs,
+            "macs_by_kind": dict(self.macs_by_kind),
             "params": self.params,
             "paper_gflops": round(self.paper_gflops, 6),
             "latency_ms": self.latency_ms,
             "input": list(self.input),
             "scale": self.scale,
             "channels": self.channels,
+            "global_skip": self.global_skip,
         }
 
 

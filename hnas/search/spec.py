@@ -345,9 +345,11 @@ def spec_from_dict(data: dict[str, Any], source: str = "spec", plugins: list[str
     named = data.get("plugins", [])
     if not (isinstance(named, list) and all(isinstance(p, str) for p in named)):
         raise SpecError(f"{source}: plugins must be a list of module names, e.g. plugins = [\"my_ops\"]")
-    import_plugins(plugins or [])
+    near = [Path(source).parent] if Path(source).is_file() else []
+    plugins = import_plugins(plugins or [], near)
     if import_named:
-        import_plugins(named)
+        named = import_plugins(named, near)
+        data = {**data, "plugins": named}
     else:
         from hnas.plugins import missing_plugin_message
 
