@@ -147,6 +147,15 @@ class Controller(nn.Module):
     decision inside the returned ``log_prob``/``entropy`` (authors' value 10; module docstring).
     """
 
+    #: Whether proposals are draws from a distribution (whose entropy the search logs and
+    #: ``hnas inspect`` shows). A controller without one (evolution) describes itself by
+    #: :meth:`members` instead.
+    has_policy: bool = True
+
+    def members(self) -> list[tuple[tuple[int, ...], float | None]]:
+        """The architectures (actions, reward) a controller without a policy holds now."""
+        return []
+
     def __init__(
         self,
         normal_ops: Sequence[str],

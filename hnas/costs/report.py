@@ -33,9 +33,7 @@ class CostReport(BaseModel):
     def summary(self) -> dict[str, Any]:
         """The compact form ``hnas cost --json`` prints (the MACs split as the table shows it)."""
         return {
-            "genotype_hash": self.genotype_hash,
             "macs": self.macs,
-            "macs_by_kind": dict(self.macs_by_kind),
             "params": self.params,
             "paper_gflops": round(self.paper_gflops, 6),
             "latency_ms": self.latency_ms,
@@ -43,6 +41,8 @@ class CostReport(BaseModel):
             "scale": self.scale,
             "channels": self.channels,
             "global_skip": self.global_skip,
+            "macs_by_kind": dict(self.macs_by_kind),
+            "genotype_hash": self.genotype_hash,
         }
 
 

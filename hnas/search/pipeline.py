@@ -80,8 +80,9 @@ def run_search(spec: Spec, folder: RunFolder, device: torch.device, progress: Pr
             if summary["phase"] == "warmup":
                 message = f"warm-up  loss {summary['loss'] or float('nan'):.3f}"
             else:
-                message = (f"reward {summary['reward_mean']:.3f}  gain {summary['psnr_gain_mean']:+.3f} dB  "
-                           f"entropy {summary['entropy']:.1f}")
+                message = f"reward {summary['reward_mean']:.3f}  gain {summary['psnr_gain_mean']:+.3f} dB"
+                if summary["entropy"] is not None:  # None: a controller without a policy (evolution)
+                    message += f"  entropy {summary['entropy']:.1f}"
             progress("search", summary["epoch"], total, message)
 
         search.run(on_epoch)
