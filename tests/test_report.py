@@ -632,3 +632,45 @@ def test_report_of_an_hnas_train_folder_reads_its_training_log(tmp_path):
     assert result.exit_code == 0, result.output
     page = (folder / "report.html").read_text()
     assert "train_log.jsonl is missing" not in page and "1,234" in page
+
+
+def _drawn(monkeypatch, module, name, call):
+    """The figure ``call`` draws (captured where ``module`` turns it into PNG bytes), drawn."""
+    import hnas.utils.figures as figures
+
+    captured = []
+
+    def capture(fig, *args, **kwargs):
+        captured.append(fig)
+        return getattr(figures, name)(fig, *args, **kwargs)
+
+    monkeypatch.setattr(module, name, capture)
+    call()
+    fig = captured[0]
+    fig.canvas.draw()
+    return fig
+
+
+def test_pareto_plots_read_plainly_and_their_legends_cover_no_point(monkeypatch, tmp_path):
+    import hnas.report.plots as plots
+    import hnas.search.report as search_report
+
+    # a dense grid of close PSNRs: any legend inside the axes would cover a point, and matplotlib would
+    # write the PSNRs as an offset
+    archive = [{"stage": "search", "epoch": i, "hash": f"h{i}{j}", "macs": 1e9 + 2e7 * i, "psnr": 32.39 + 1e-6 * j,
+                "reward": i + j} for i in range(10) for j in range(10)]
+    archive.append({**archive[-1], "stage": "derive"})
+    figures = [
+        _drawn(monkeypatch, plots, "png_bytes", lambda: plots.pareto_plot(archive, "h99")),
+        _drawn(monkeypatch, search_report, "save_png",
+               lambda: search_report.plot_pareto(tmp_path / "p.png", {"run": archive}, {"run": archive[-1]})),
+    ]
+    for fig in figures:
+        ax = fig.axes[0]
+        assert ax.yaxis.get_major_formatter().get_offset() == ""  # no "+3.239e1" in the corner
+        assert ax.yaxis.get_major_formatter().get_offset() == ax.xaxis.get_major_formatter().get_offset()
+        points = [xy for c in ax.collections for xy in c.get_offsets().tolist()]
+        shown = ax.transData.transform(points)
+        for legend in [*fig.legends, *([ax.get_legend()] if ax.get_legend() else [])]:
+            box = legend.get_window_extent()
+            assert not any(box.contains(x, y) for x, y in shown)
