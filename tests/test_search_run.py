@@ -56,7 +56,9 @@ def test_run_writes_every_artefact(full_run):
     assert results["macs"] == measure(chosen, scale=2, channels=4, input=tuple(results["cost_input"]),
                                       global_skip="bicubic").macs
     # every number names its images, and the evaluation images were never searched or trained on
-    assert set(results["evaluation"]) == {"Set5"} and results["evaluation"]["Set5"]["images"] == 5
+    assert set(results["evaluation"]) == {"Set5"} and len(results["evaluation"]["Set5"]["images"]) == 5
+    # the shape `hnas eval --json` prints: every image with its own scores
+    assert all(set(v) == {"psnr", "ssim"} for v in results["evaluation"]["Set5"]["images"].values())
     assert "theta split" in results["search"]["scored_on"]["images"]
     assert results["search"]["scored_on"]["patches"] == 4
     assert "best validation PSNR" in results["retrain"]["checkpoint"]

@@ -118,7 +118,8 @@ def run_evaluate(spec: Spec, folder: RunFolder, device: torch.device, progress: 
         label = source_name(source)
         progress("evaluate", index, len(spec.evaluate.data), label)
         scores = evaluate(model, BenchmarkSet(open_images(source), spec.space.scale), spec.space.scale, device)
-        results[label] = {"psnr": scores["psnr"], "ssim": scores["ssim"], "images": len(scores["images"])}
+        # the shape `hnas eval --json` prints: the means and every image's own scores
+        results[label] = {"psnr": scores["psnr"], "ssim": scores["ssim"], "images": scores["images"]}
     progress("evaluate", len(spec.evaluate.data), len(spec.evaluate.data), "")
     return results
 
