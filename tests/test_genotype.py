@@ -125,7 +125,10 @@ def test_op_params_travel_in_the_genotype_file(tmp_path, suffix):
     assert _with_rcab({"normal": {"rcab": {}}}).hash() == plain.hash()  # no settings: the old hash
     loaded = Genotype.load(tuned.save(tmp_path / f"g{suffix}"))
     assert loaded == tuned and loaded.hash() == tuned.hash()
-    count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+
+    def count(net):
+        return sum(p.numel() for p in net.parameters())
+
     from_file = hnas.build_model(str(tmp_path / f"g{suffix}"), channels=6)
     assert count(from_file) == count(hnas.build_model(plain, channels=6, op_params=tuned.op_params))
     assert count(from_file) > count(hnas.build_model(plain, channels=6))  # reduction 1: a wider attention

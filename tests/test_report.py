@@ -636,7 +636,7 @@ def test_report_of_an_hnas_train_folder_reads_its_training_log(tmp_path):
 
 def _drawn(monkeypatch, module, name, call):
     """The figure ``call`` draws (captured where ``module`` turns it into PNG bytes), drawn."""
-    import hnas.utils.figures as figures
+    from hnas.utils import figures
 
     captured = []
 
@@ -652,8 +652,8 @@ def _drawn(monkeypatch, module, name, call):
 
 
 def test_pareto_plots_read_plainly_and_their_legends_cover_no_point(monkeypatch, tmp_path):
-    import hnas.report.plots as plots
-    import hnas.search.report as search_report
+    from hnas.report import plots
+    from hnas.search import report as search_report
 
     # a dense grid of close PSNRs: any legend inside the axes would cover a point, and matplotlib would
     # write the PSNRs as an offset

@@ -15,8 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 PLUGIN_PATH = Path(__file__).parent / "plugin_pkg"
 
 SPEC = """
@@ -68,8 +66,6 @@ data = ["builtin:set5"]
 SCRIPT = r"""
 import json, re, sys
 from pathlib import Path
-
-import pytest
 
 from typer.testing import CliRunner
 
@@ -131,7 +127,6 @@ print(json.dumps(facts))
 """
 
 
-@pytest.mark.slow
 def test_show_cost_train_compare_and_results_agree_on_a_plugin_op_run(tmp_path: Path) -> None:
     (tmp_path / "spec.toml").write_text(SPEC)
     (tmp_path / "check.py").write_text(SCRIPT)

@@ -47,9 +47,8 @@ def cost_command(
     from rich.table import Table
 
     from hnas.costs import PAPER_INPUT, CostSettings, measure, parse_input_size
-    from hnas.utils.device import resolve_device
-
     from hnas.engine.runs import resolve_network
+    from hnas.utils.device import resolve_device
 
     load_plugins(plugin)
     size = parse_input_size(input_size)

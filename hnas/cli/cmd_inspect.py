@@ -62,9 +62,8 @@ def show_command(
     from rich.console import Console
     from rich.table import Table
 
-    from hnas.models.network import build_model
-
     from hnas.engine.runs import resolve_network
+    from hnas.models.network import build_model
 
     load_plugins(plugin)
     network = resolve_network(model, scale, channels)

@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hnas.cli.app import app
-from hnas.cli.common import MAX_SCALE, MIN_SCALE, PluginOption, bars, inference_path, load_plugins, print_json, user_errors
+from hnas.cli.common import (
+    MAX_SCALE,
+    MIN_SCALE,
+    PluginOption,
+    bars,
+    inference_path,
+    load_plugins,
+    print_json,
+    user_errors,
+)
 from hnas.errors import DataError, HnasError
 
 if TYPE_CHECKING:  # numpy, torch and Pillow are imported when a command runs (``hnas --help`` stays fast)

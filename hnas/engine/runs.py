@@ -99,7 +99,14 @@ def _from_training(file: Path) -> RunNetwork:
 
 
 def _from_search(folder: Path) -> RunNetwork:
+    from hnas.plugins import PluginError, missing_plugin_message
+
     spec = _read_json(folder / "spec.json")
+    plugins = spec.get("plugins")
+    message = missing_plugin_message([p for p in plugins if isinstance(p, str)], str(folder)) if isinstance(
+        plugins, list) else None
+    if message:  # the genotype names ops only the run's plugins register
+        raise PluginError(message)
     space, retrain = spec.get("space") or {}, spec.get("retrain") or {}
     genotype = Genotype.load(folder / "genotype.json").with_op_params(_space_op_params(space))
     try:

@@ -297,14 +297,3 @@ def _check_plugins(spec: dict[str, Any] | None, notes: list[str], path: Path) ->
     message = missing_plugin_message([p for p in plugins if isinstance(p, str)], str(path))
     if message:
         notes.append(message)
-
-
-def run_genotype(path: str | Path) -> Genotype:
-    """The architecture a run chose (``hnas show RUN``); a one-line error when it has none yet."""
-    run = load_run(path)
-    if run.genotype is None:
-        why = f" ({run.notes[0]})" if run.notes else ""
-        raise RunFolderError(
-            f"{run.path} has no chosen architecture yet{why}: the run writes genotype.json after its search"
-        )
-    return run.genotype
