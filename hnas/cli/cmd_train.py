@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 
 
 def _default_out(model: str, scale: int) -> Path:
-    return Path("runs") / f"{Path(model).stem if model.endswith(('.json', '.toml')) else model}-x{scale}"
+    """``runs/<name>-x<scale>``: a preset's name, a genotype file's stem, a run folder's name."""
+    path = Path(model)
+    name = path.stem if model.endswith((".json", ".toml")) else path.resolve().name if path.is_dir() else model
+    return Path("runs") / f"{name}-x{scale}"
 
 
 class _Bar:
