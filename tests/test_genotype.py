@@ -95,7 +95,7 @@ def test_bad_files_are_one_line_errors(tmp_path):
     (tmp_path / "g.json").write_text(json.dumps(genotype_dict(position=99)))
     with pytest.raises(GenotypeError, match=r"g.json: upsampling position 99 is outside 1..12"):
         Genotype.load(tmp_path / "g.json")
-    with pytest.raises(GenotypeError, match="neither a preset nor a genotype file"):
+    with pytest.raises(GenotypeError, match="neither a preset, a genotype file nor a run folder"):
         resolve_genotype("hnas-z")
 
 

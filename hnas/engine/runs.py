@@ -138,7 +138,7 @@ def run_network(path: str | Path) -> RunNetwork:
     if (folder / "compare_spec.json").is_file() or (folder / "compare.json").is_file():
         raise NotARunFolderError(f"{folder} is a comparison of several networks; name one member's run folder, "
                                  f"e.g. {folder / 'members' / 'NAME' / 'seed-0'}")
-    raise NotARunFolderError(f"{folder} is not a run folder (no {_MODEL_FILE}, train.json or spec.json with "
+    raise NotARunFolderError(f"{folder} is not an hnas run folder (no {_MODEL_FILE}, train.json or spec.json with "
                              "genotype.json)")
 
 
