@@ -22,7 +22,7 @@ Resume state (optimizer, RNG, step) is not in this file; see :mod:`hnas.train.st
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +67,9 @@ def model_metadata(model: HNASNet, extra_metadata: Mapping[str, Any] | None = No
     config = model.config()
     meta = {
         "format": MODEL_FORMAT,
-        "genotype": model.genotype.canonical_json(),
+        # op settings go in their own key, as every hnas-model/1 file has them: hnas versions whose
+        # genotypes had no op_params still read the file
+        "genotype": model.genotype.without_op_params().canonical_json(),
         "scale": str(int(config["scale"])),
         "channels": str(int(config["channels"])),
         "global_skip": str(config["global_skip"]),
@@ -244,13 +246,22 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     return model
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> HNASNet:
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu", plugins: Iterable[str] | None = None
+) -> HNASNet:
     """Rebuild the network stored in ``path`` and load its weights strictly; returns it in eval mode.
 
     ``path`` is a ``.safetensors`` file written by :func:`save_model` or a run folder holding
-    ``model.safetensors``. Every problem (no file, corrupt file, no hnas metadata, tensors that do
-    not fit the described network) is a :class:`CheckpointError` naming the file.
+    ``model.safetensors``. ``plugins`` are imported first (module names or ``.py`` paths, as
+    ``--plugin`` takes them): a model file records the plugin modules its ops come from but never
+    imports code by itself. Every problem (no file, corrupt file, no hnas metadata, a plugin not
+    imported, tensors that do not fit the described network) is a :class:`CheckpointError` or
+    :class:`~hnas.plugins.PluginError` naming the file or module.
     """
+    if plugins:
+        from hnas.plugins import import_plugins
+
+        import_plugins(plugins)
     file = _resolve_file(path)
     meta = read_metadata(file)
     model = model_from_metadata(meta, source=str(file))

@@ -16,6 +16,11 @@ model once ``timm.models`` is imported, registration only adds names with the ``
 prefix (none of timm's names), running it twice (``importlib.reload``) replaces our own entries
 quietly, and a name some other package already registered is left alone with a warning instead
 of being overwritten. No pretrained weights are published: ``pretrained=True`` is an error.
+
+timm's usual keywords are taken the way an SR network can honour them: ``in_chans`` must be 3 and
+``num_classes`` must be 3 (the RGB channels the network outputs), 0 or None (timm's "no classifier
+head": an SR network has none); anything else is a one-line error rather than a network that
+silently ignores what was asked of it.
 """
 
 from __future__ import annotations
@@ -43,6 +48,13 @@ def _make(arch: str, scale: int, pretrained: bool, kwargs: dict[str, Any]) -> HN
         )
     for key in _TIMM_KWARGS:
         kwargs.pop(key, None)
+    classes = kwargs.pop("num_classes", None)
+    if classes not in (None, 0, 3):
+        raise HnasError(f"{name} is a super-resolution network: it outputs an RGB image (3 channels), not "
+                        f"class scores, so num_classes={classes!r} cannot apply (use 3, 0 or leave it out)")
+    channels_in = kwargs.pop("in_chans", 3)
+    if channels_in != 3:
+        raise HnasError(f"{name} takes RGB images: in_chans must be 3, got {channels_in!r}")
     return build_model(f"hnas-{arch}", scale=scale, **kwargs)
 
 

@@ -169,7 +169,7 @@ CASES = [
     ("unwritable run dir", ["run", "{good.toml}", "--out", "{images}/img0.png/run"], "cannot write"),
     ("invalid genotype file", ["show", "{genotype.json}"], "not an earlier node"),
     ("position outside 1..L", ["show", "{position.json}"], "is outside"),
-    ("unknown preset", ["show", "hnas-d"], "is neither a preset nor a genotype file"),
+    ("unknown preset", ["show", "hnas-d"], "is neither a preset, a genotype file nor a run folder"),
     ("malformed --input", ["cost", "hnas-a", "--input", "48xx"], "input size must be HxW"),
     ("eval zero-byte image", ["eval", "bicubic", "--data", "{broken}", "--scale", "2"], "empty file"),
     ("eval truncated image", ["eval", "bicubic", "--data", "{truncated}", "--scale", "2"], "truncated"),
@@ -177,7 +177,7 @@ CASES = [
     ("eval image too small", ["eval", "bicubic", "--data", "{tiny}", "--scale", "2"], "too small"),
     ("eval missing folder", ["eval", "bicubic", "--data", "{root}/nowhere", "--scale", "2"], "does not exist"),
     ("eval empty folder", ["eval", "bicubic", "--data", "{empty}", "--scale", "2"], "no images"),
-    ("eval scale 0", ["eval", "bicubic", "--data", "{images}", "--scale", "0"], "greater than or equal to 1"),
+    ("eval scale 0", ["eval", "bicubic", "--data", "{images}", "--scale", "0"], "greater than or equal to 2"),
     ("checkpoint for another scale", ["eval", "{ckpt}", "--data", "{images}", "--scale", "3"], "is a x2 model but"),
     ("corrupt safetensors", ["eval", "{corrupt}", "--data", "{images}", "--scale", "2"], "not a readable"),
     ("truncated safetensors", ["upscale", "{cut}", "{images}/img0.png", "--out", "{out}"], "not a readable"),
@@ -224,3 +224,20 @@ def test_a_corrected_command_then_just_works(world, tmp_path):
     fixed = runner.invoke(app, ["run", str(world["budget.toml"]), "--out", str(out), "--set",
                                 "reward.params={ target = 1e9 }", "--set", "retrain.enabled=false"])
     assert fixed.exit_code == 0, fixed.output
+
+
+@pytest.mark.parametrize("command", [
+    ["train", "hnas-c", "--data", "{images}", "--scale", "2", "--iters", "1", "--channels", "2", "--patch", "16",
+     "--out", "{mine}"],
+    ["run", "{good.toml}", "--out", "{mine}"],
+])
+def test_out_at_a_folder_hnas_did_not_make_is_refused(world, tmp_path, command):
+    mine = tmp_path / "my-photos"
+    mine.mkdir()
+    (mine / "holiday.png").write_bytes((world["images"] / "img0.png").read_bytes())
+    names = {**{k: str(v) for k, v in world.items()}, "mine": str(mine)}
+    args = [re.sub(r"\{([^}]+)\}", lambda m: names[m.group(1)], a) for a in command]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1, result.output
+    assert "is not a run folder" in result.stderr
+    assert sorted(p.name for p in mine.iterdir()) == ["holiday.png"]  # nothing written beside the user's files

@@ -11,7 +11,8 @@ from hnas.costs import cost_of
 
 runner = CliRunner()
 
-JSON_KEYS = ["macs", "params", "paper_gflops", "latency_ms", "input", "scale", "channels"]
+JSON_KEYS = ["macs", "params", "paper_gflops", "latency_ms", "input", "scale", "channels", "global_skip",
+             "macs_by_kind", "genotype_hash"]
 
 
 def test_json_shape_and_values():
@@ -25,6 +26,7 @@ def test_json_shape_and_values():
     assert (data["input"], data["scale"], data["channels"]) == ([48, 32], 2, 8)
     assert data["macs"] == cost_of("macs", "hnas-a", channels=8, input=(48, 32))
     assert data["params"] == cost_of("params", "hnas-a", channels=8)
+    assert sum(data["macs_by_kind"].values()) == data["macs"]  # the split the table shows
 
 
 def test_table_ii_numbers_by_default():
@@ -64,3 +66,8 @@ def test_unknown_model_is_one_line():
     result = runner.invoke(app, ["cost", "hnas-z"])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_scale_range_is_every_command_s():
+    result = runner.invoke(app, ["cost", "hnas-a", "--scale", "9", "--json"])
+    assert result.exit_code == 2 and "--scale" in result.output

@@ -57,3 +57,14 @@ def test_python_dash_m_works_like_the_script():
     out = subprocess.run([sys.executable, "-m", "hnas", "show", "hnas-c", "--json"], capture_output=True, text=True)
     assert out.returncode == 0
     assert Genotype.model_validate_json(out.stdout) == resolve_genotype("hnas-c")
+
+
+def test_help_shows_plain_value_hints_and_the_real_file_names():
+    import re
+
+    for command in ("list", "show", "cost", "train", "eval", "upscale", "export", "run", "compare", "report", "inspect"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0, result.output
+        assert not re.search(r"<(list\[|int|float|str|path|bool)", result.stdout), (command, result.stdout)
+    inspect = runner.invoke(app, ["inspect", "--help"]).stdout
+    assert "search_state.safetensors" in inspect and "search_state.pt" not in inspect

@@ -119,3 +119,25 @@ def test_the_table_and_plot_name_the_budget_every_member_got() -> None:
     """Under ``--minutes`` the iteration count is a ceiling nobody reached: the budget is the time."""
     assert budget({"iters": 1000, "minutes": None}) == "1000 iterations"
     assert budget({"iters": 1_000_000, "minutes": 47.0}) == "47 minutes each"
+
+
+def _report(seeds: list[int], shared: float | None) -> dict:
+    stats = {"psnr_mean": 30.5, "psnr_std": 0.0 if len(seeds) == 1 else 0.25, "ssim_mean": 0.9, "ssim_std": 0.0}
+    members = [{"name": name, "kind": "random", "macs": 2e9, "params": 1234, "latency_ms": 3.0,
+                "shared_weight_score": shared, "sets": {"Set5": stats}}
+               for name in ("random-at-run-a-rather-long-experiment-name-1", "hnas-a")]
+    return {"recipe": {"iters": 10, "minutes": None, "channels": 8}, "seeds": seeds, "eval_sets": ["Set5"],
+            "members": members, "rank_correlation": None}
+
+
+def test_the_table_shows_no_spread_of_one_seed_no_empty_column_and_whole_names(capsys, monkeypatch) -> None:
+    from hnas.cli.cmd_compare import print_table
+
+    print_table(_report([0], None))  # an 80-column terminal
+    one = capsys.readouterr().out
+    assert "±" not in one and "shared score" not in one and "…" not in one
+    assert "random-at-run-a-rather-long-experiment-name-1" in one
+    monkeypatch.setenv("COLUMNS", "200")
+    print_table(_report([0, 1], 31.25))
+    two = capsys.readouterr().out
+    assert "30.500 ± 0.250" in two and "shared score" in two and "31.250" in two

@@ -95,7 +95,7 @@ def test_bad_files_are_one_line_errors(tmp_path):
     (tmp_path / "g.json").write_text(json.dumps(genotype_dict(position=99)))
     with pytest.raises(GenotypeError, match=r"g.json: upsampling position 99 is outside 1..12"):
         Genotype.load(tmp_path / "g.json")
-    with pytest.raises(GenotypeError, match="neither a preset nor a genotype file"):
+    with pytest.raises(GenotypeError, match="neither a preset, a genotype file nor a run folder"):
         resolve_genotype("hnas-z")
 
 
@@ -105,3 +105,53 @@ def test_smaller_cells_and_networks_are_allowed():
          "position": 1, "layers": 2}
     )
     assert g.normal.nodes == 1 and g.layers == 2
+
+
+def _with_rcab(op_params=None):
+    data = genotype_dict(normal=[["rcab", 1, 2]] + HNAS_A_NORMAL[1:])
+    if op_params is not None:
+        data["op_params"] = op_params
+    return Genotype.from_data(data)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".toml"])
+def test_op_params_travel_in_the_genotype_file(tmp_path, suffix):
+    import hnas
+
+    plain = _with_rcab()
+    tuned = _with_rcab({"normal": {"rcab": {"reduction": 1}, "conv_3x3": {"unused": 1}}})
+    assert tuned.op_params == {"normal": {"rcab": {"reduction": 1}}}  # only what the cells use
+    assert tuned.hash() != plain.hash()
+    assert _with_rcab({"normal": {"rcab": {}}}).hash() == plain.hash()  # no settings: the old hash
+    loaded = Genotype.load(tuned.save(tmp_path / f"g{suffix}"))
+    assert loaded == tuned and loaded.hash() == tuned.hash()
+
+    def count(net):
+        return sum(p.numel() for p in net.parameters())
+
+    from_file = hnas.build_model(str(tmp_path / f"g{suffix}"), channels=6)
+    assert count(from_file) == count(hnas.build_model(plain, channels=6, op_params=tuned.op_params))
+    assert count(from_file) > count(hnas.build_model(plain, channels=6))  # reduction 1: a wider attention
+
+
+def test_a_checkpoint_keeps_op_params_and_old_files_still_load(tmp_path):
+    import json
+
+    import hnas
+    from hnas.checkpoint import read_metadata
+
+    tuned = _with_rcab({"normal": {"rcab": {"reduction": 1}}})
+    net = hnas.build_model(tuned, channels=6)
+    path = hnas.save_model(net, tmp_path / "m.safetensors")
+    meta = read_metadata(path)
+    # the hnas-model/1 layout: the bare genotype and the settings beside it (older readers read it)
+    assert "op_params" not in json.loads(meta["genotype"]) and json.loads(meta["op_params"])
+    loaded = hnas.load_model(path)
+    assert loaded.genotype == tuned and loaded.genotype.hash() == tuned.hash()
+
+
+def test_op_params_errors_name_the_key():
+    with pytest.raises(GenotypeError, match="op_params keys are 'normal' and 'upsampling'"):
+        _with_rcab({"nromal": {"rcab": {"reduction": 1}}})
+    with pytest.raises(GenotypeError, match="did you mean 'rcab'"):
+        _with_rcab({"normal": {"rcabb": {"reduction": 1}}})

@@ -105,3 +105,73 @@ def test_one_spec_uses_a_plugin_of_every_kind_end_to_end(tmp_path: Path) -> None
                     cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
     assert (tmp_path / "model.pt").is_file()
+
+
+MYOPS = '''
+from torch import nn
+from hnas.registry import NORMAL_OPS
+
+
+@NORMAL_OPS.register("my_wide_conv")
+class MyWideConv(nn.Conv2d):
+    def __init__(self, channels, kernel=3, **kw):
+        super().__init__(channels, channels, kernel, padding=kernel // 2)
+'''
+
+SAVE = '''
+import sys
+import hnas
+from hnas.search.spec import load_spec
+
+spec = load_spec(sys.argv[1])  # plugins = ["myops"]: found beside the spec, not on sys.path
+genotype = hnas.Genotype.from_data({"normal": [["my_wide_conv", 0, 2], ["my_wide_conv", 1, 2]],
+                                    "upsampling": [["nearest", 0, 2], ["nearest", 1, 2]], "position": 1, "layers": 2,
+                                    "op_params": spec.space.op_params()})
+hnas.save_model(hnas.build_model(genotype, channels=2), "model.safetensors")
+'''
+
+LOAD = '''
+import hnas
+from hnas.errors import HnasError
+
+try:
+    hnas.load_model("model.safetensors")
+except HnasError as exc:
+    print("error:", exc)
+net = hnas.load_model("model.safetensors", plugins=["./specs/myops.py"])
+plain = hnas.build_model(net.genotype.without_op_params(), channels=2)
+print(sum(p.numel() for p in net.parameters()) - sum(p.numel() for p in plain.parameters()))
+'''
+
+
+def test_a_plugin_is_a_file_or_a_module_beside_the_spec_or_in_the_current_folder(tmp_path: Path) -> None:
+    """As the installed ``hnas`` script runs (``python -P``: the current folder is not on sys.path)."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "myops.py").write_text(MYOPS)
+    (specs / "s.toml").write_text('plugins = ["myops"]\n[space]\nlayers = 2\nnodes = 1\n'
+                                  'normal_ops = [{ type = "my_wide_conv", params = { kernel = 5 } }]\n'
+                                  'upsampling_ops = ["nearest"]\n')
+    (tmp_path / "save.py").write_text(SAVE)
+    (tmp_path / "load.py").write_text(LOAD)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def python(*args: str, cwd: Path = tmp_path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-P", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=300)
+
+    by_file = python("-m", "hnas", "list", "ops", "--plugin", "specs/myops.py", "--pattern", "my_*", "--json")
+    assert by_file.returncode == 0 and json.loads(by_file.stdout) == ["my_wide_conv"], by_file.stderr
+    here = python("-m", "hnas", "list", "ops", "--plugin", "myops", "--pattern", "my_*", "--json", cwd=specs)
+    assert here.returncode == 0 and json.loads(here.stdout) == ["my_wide_conv"], here.stderr
+    missing = python("-m", "hnas", "list", "ops", "--plugin", "myops")
+    assert missing.returncode == 2 and "--plugin ./myops.py" in missing.stderr
+
+    saved = python("save.py", "specs/s.toml")
+    assert saved.returncode == 0, saved.stderr
+    loaded = python("load.py")
+    assert loaded.returncode == 0, loaded.stderr
+    error, extra = loaded.stdout.splitlines()
+    # a Python caller is told what a Python caller can pass
+    assert "plugins=['myops']" in error and "--plugin" not in error
+    assert int(extra) == 2 * 2 * 2 * (25 - 9)  # the kernel 5 travelled: two 2->2 convolutions, 5x5 not 3x3

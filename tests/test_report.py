@@ -27,6 +27,7 @@ from hnas.controllers import build_controller
 from hnas.engine.state import State, save_state
 from hnas.report import load_run, run_policy, write_report
 from hnas.search.spec import spec_from_dict
+from hnas.spaces import resolve_genotype
 
 runner = CliRunner()
 
@@ -314,6 +315,24 @@ def test_random_controller_policy_is_uniform():
     assert all(len(set(d.probs)) == 1 for d in policy.decisions)
 
 
+def test_evolution_is_shown_as_its_population_and_its_best():
+    from hnas.report.policy import policy_of
+
+    evo = build_controller("evolution", None, None, 2, 3, population=4, sample_size=2)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(7):
+        sample = evo.sample(generator=generator)
+        evo.learn(sample, float(sum(sample.actions)))
+    policy = policy_of(evo, name="evolution")
+    best_actions, best_reward = max(evo.history, key=lambda m: m[1])
+    assert not policy.uniform and policy.population == 4 and policy.best_reward == best_reward
+    assert policy.genotype == evo.genotype_from_actions(best_actions)  # the best so far, not a random draw
+    assert policy.entropy is None  # no distribution: the search logs no entropy either
+    for index, decision in enumerate(policy.decisions):
+        shares = [sum(actions[index] == j for actions, _ in evo.population) / 4 for j in range(len(decision.probs))]
+        assert list(decision.probs) == shares and decision.choice == best_actions[index]
+
+
 def test_inspect_table_in_the_terminal(run_dir):
     result = runner.invoke(app, ["inspect", str(run_dir)])
     assert result.exit_code == 0, result.output
@@ -596,3 +615,62 @@ def test_candidates_show_the_proxy_scores_in_the_order_that_decided(tmp_path):
     assert [row["hash"] for row in section["rows"]] == ["c", "b", "a"]
     for column in ("proxy psnr", "proxy reward", "proxy iters", "short reward"):
         assert column in section["columns"], column
+
+
+def test_report_of_an_hnas_train_folder_reads_its_training_log(tmp_path):
+    from hnas.report.rundata import load_run
+
+    folder = tmp_path / "trained"
+    folder.mkdir()
+    (folder / "train.json").write_text(json.dumps({"genotype": resolve_genotype("hnas-c").to_dict(), "scale": 2}))
+    resolve_genotype("hnas-c").save(folder / "genotype.json")
+    (folder / "train_log.jsonl").write_text('{"step": 1, "loss": 9.5}\n{"step": 2, "loss": 8.25}\n')
+    (folder / "summary.json").write_text(json.dumps({"step": 2, "total": 2, "parameters": 1234}))
+    run = load_run(folder)
+    assert [r["step"] for r in run.train_log] == [1, 2] and run.retrain_summary["parameters"] == 1234
+    result = runner.invoke(app, ["report", str(folder)])
+    assert result.exit_code == 0, result.output
+    page = (folder / "report.html").read_text()
+    assert "train_log.jsonl is missing" not in page and "1,234" in page
+
+
+def _drawn(monkeypatch, module, name, call):
+    """The figure ``call`` draws (captured where ``module`` turns it into PNG bytes), drawn."""
+    from hnas.utils import figures
+
+    captured = []
+
+    def capture(fig, *args, **kwargs):
+        captured.append(fig)
+        return getattr(figures, name)(fig, *args, **kwargs)
+
+    monkeypatch.setattr(module, name, capture)
+    call()
+    fig = captured[0]
+    fig.canvas.draw()
+    return fig
+
+
+def test_pareto_plots_read_plainly_and_their_legends_cover_no_point(monkeypatch, tmp_path):
+    from hnas.report import plots
+    from hnas.search import report as search_report
+
+    # a dense grid of close PSNRs: any legend inside the axes would cover a point, and matplotlib would
+    # write the PSNRs as an offset
+    archive = [{"stage": "search", "epoch": i, "hash": f"h{i}{j}", "macs": 1e9 + 2e7 * i, "psnr": 32.39 + 1e-6 * j,
+                "reward": i + j} for i in range(10) for j in range(10)]
+    archive.append({**archive[-1], "stage": "derive"})
+    figures = [
+        _drawn(monkeypatch, plots, "png_bytes", lambda: plots.pareto_plot(archive, "h99")),
+        _drawn(monkeypatch, search_report, "save_png",
+               lambda: search_report.plot_pareto(tmp_path / "p.png", {"run": archive}, {"run": archive[-1]})),
+    ]
+    for fig in figures:
+        ax = fig.axes[0]
+        assert ax.yaxis.get_major_formatter().get_offset() == ""  # no "+3.239e1" in the corner
+        assert ax.yaxis.get_major_formatter().get_offset() == ax.xaxis.get_major_formatter().get_offset()
+        points = [xy for c in ax.collections for xy in c.get_offsets().tolist()]
+        shown = ax.transData.transform(points)
+        for legend in [*fig.legends, *([ax.get_legend()] if ax.get_legend() else [])]:
+            box = legend.get_window_extent()
+            assert not any(box.contains(x, y) for x, y in shown)

@@ -56,7 +56,9 @@ def test_run_writes_every_artefact(full_run):
     assert results["macs"] == measure(chosen, scale=2, channels=4, input=tuple(results["cost_input"]),
                                       global_skip="bicubic").macs
     # every number names its images, and the evaluation images were never searched or trained on
-    assert set(results["evaluation"]) == {"Set5"} and results["evaluation"]["Set5"]["images"] == 5
+    assert set(results["evaluation"]) == {"Set5"} and len(results["evaluation"]["Set5"]["images"]) == 5
+    # the shape `hnas eval --json` prints: every image with its own scores
+    assert all(set(v) == {"psnr", "ssim"} for v in results["evaluation"]["Set5"]["images"].values())
     assert "theta split" in results["search"]["scored_on"]["images"]
     assert results["search"]["scored_on"]["patches"] == 4
     assert "best validation PSNR" in results["retrain"]["checkpoint"]
@@ -148,3 +150,23 @@ def test_an_architecture_scores_the_same_at_the_same_weights(spec_file, tmp_path
     second = [search.score(b), search.score(a)]
     assert first == second[::-1]
     assert first[0]["psnr_gain"] == pytest.approx(first[0]["psnr"] - search.scorer.bicubic_psnr)
+
+def test_an_evolution_run_tells_one_story(spec_file, tmp_path):
+    """Evolution has no policy: the log and the progress bar show no entropy, and inspect shows the
+    population and its best (the architecture with the highest reward so far), not uniform tables."""
+    out = tmp_path / "evolved"
+    run(str(spec_file), "--out", str(out), "--set", "controller.type=evolution",
+        "--set", "controller.params={ population = 2, sample_size = 1 }", "--set", "retrain.enabled=false")
+    log = [json.loads(line) for line in (out / "search_log.jsonl").read_text().splitlines()]
+    assert all(r["entropy"] is None for r in log)
+    archive = [json.loads(line) for line in (out / "archive.jsonl").read_text().splitlines()]
+    searched = [r for r in archive if r["stage"] == "search"]
+    assert searched and all("entropy" not in r for r in searched)
+    shown = runner.invoke(app, ["inspect", str(out), "--json"])
+    assert shown.exit_code == 0, shown.output
+    policy = json.loads(shown.stdout)
+    assert policy["population"] == 2 and policy["entropy"] is None and not policy["uniform"]
+    best = max(searched, key=lambda r: r["reward"])
+    assert policy["best_reward"] == pytest.approx(best["reward"], abs=1e-5)
+    table = runner.invoke(app, ["inspect", str(out)]).stdout
+    assert "population of 2" in table and "best so far" in table and "random draw" not in table

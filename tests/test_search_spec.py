@@ -114,3 +114,28 @@ def test_bad_override_and_missing_file(tmp_path):
         load_spec(EXAMPLES / "quickstart.toml", ["reward.lambda"])
     with pytest.raises(SpecError, match="not found"):
         load_spec(tmp_path / "nope.toml")
+
+
+def test_a_misspelt_key_gets_a_did_you_mean(tmp_path):
+    from hnas.errors import SpecError
+    from hnas.search.spec import load_spec
+
+    spec = tmp_path / "typo.toml"
+    spec.write_text("[reward]\nlamda = 0.1\n")
+    with pytest.raises(SpecError, match=r"unknown key 'reward.lamda': did you mean 'reward.lambda'\?"):
+        load_spec(spec)
+
+
+def test_set_errors_blame_the_set_option_not_the_file(tmp_path):
+    from hnas.errors import SpecError
+    from hnas.search.spec import load_spec
+
+    spec = tmp_path / "fine.toml"
+    spec.write_text("[space]\nscale = 2\n")
+    with pytest.raises(SpecError, match=r"^--set space.scale=9: space.scale: "):
+        load_spec(spec, ["space.scale=9"])
+    with pytest.raises(SpecError, match=r"^--set reward.lamda=1: unknown key"):
+        load_spec(spec, ["reward.lamda=1"])
+    spec.write_text("[space]\nscale = 20\n")
+    with pytest.raises(SpecError, match=r"fine.toml: space.scale"):
+        load_spec(spec, ["reward.lambda=1"])

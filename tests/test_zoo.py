@@ -43,6 +43,16 @@ def test_timm_creates_the_presets() -> None:
     assert timm.is_model("resnet18")  # timm's own registry is untouched
 
 
+def test_timm_s_usual_keywords_are_taken_as_an_sr_network_can() -> None:
+    for classes in (None, 0, 3):  # no classifier head; the 3 output channels
+        net = timm.create_model("hnas_c_x2", channels=2, num_classes=classes, in_chans=3)
+        assert net(torch.zeros(1, 3, 4, 4)).shape == (1, 3, 8, 8)
+    with pytest.raises(HnasError, match="outputs an RGB image"):
+        timm.create_model("hnas_c_x2", channels=2, num_classes=1000)
+    with pytest.raises(HnasError, match="in_chans must be 3"):
+        timm.create_model("hnas_c_x2", channels=2, in_chans=1)
+
+
 def test_registration_is_idempotent_and_quiet() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -12,6 +12,33 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 
+def _readable_metavar(typed: str) -> str:
+    """typer's ``<list[str]>``, ``<int range>``, ``<path>`` as the plain words click always showed
+    (``TEXT``, ``INTEGER``, ``PATH``; choices as ``none|bicubic``)."""
+    inner = typed.strip("<>").removesuffix("...")
+    if inner.startswith("list[") and inner.endswith("]"):
+        inner = inner[5:-1]
+    words = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "path": "PATH", "int range": "INTEGER",
+             "float range": "NUMBER", "file": "FILE", "directory": "FOLDER", "bool": "BOOLEAN"}
+    return words.get(inner, inner)
+
+
+def readable_metavars(command: Any, ctx: Any) -> None:
+    """Give every option and argument of ``command`` (and its subcommands) a plain metavar, once."""
+    for sub in getattr(command, "commands", {}).values():
+        readable_metavars(sub, ctx)
+    for param in getattr(command, "params", []):
+        if getattr(param, "is_flag", False) or not hasattr(param, "display_type"):
+            continue
+        if param.param_type_name == "argument":
+            # the argument's name says what it is; choices are worth listing
+            choices = _readable_metavar(param.display_type(ctx)) if "|" in param.display_type(ctx) else None
+            param.display_type_rich = lambda ctx, shown=choices: shown
+            param.metavar = param.metavar or param.name.upper()
+        elif param.metavar is None:
+            param.metavar = _readable_metavar(param.display_type(ctx))
+
+
 class OneLineErrorGroup(TyperGroup):
     """Usage errors (bad option values, missing arguments) as one line on stderr, exit code 2.
 
@@ -21,6 +48,12 @@ class OneLineErrorGroup(TyperGroup):
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
+        from hnas.plugins import for_command_line
+
+        for_command_line()
+        import click
+
+        readable_metavars(self, click.Context(self))
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.Abort:

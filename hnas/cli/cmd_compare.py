@@ -9,6 +9,8 @@ import typer
 
 from hnas.cli.app import app
 from hnas.cli.common import (
+    MAX_SCALE,
+    MIN_SCALE,
     PluginOption,
     StageBars,
     TensorBoardOption,
@@ -45,7 +47,7 @@ def compare_command(
                                     "this many minutes (--iters caps them).")] = None,
     channels: Annotated[int, typer.Option("--channels", min=1, help="Channels per op.")] = 16,
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds per member (0..S-1).")] = 2,
-    scale: Annotated[int, typer.Option("--scale", min=2, max=8, help="Upscaling factor.")] = 2,
+    scale: Annotated[int, typer.Option("--scale", min=MIN_SCALE, max=MAX_SCALE, help="Upscaling factor.")] = 2,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Patches per batch.")] = 16,
     patch: Annotated[int, typer.Option("--patch", min=8, help="HR patch side.")] = 64,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate (cosine to lr/100).")] = 1e-3,
@@ -123,16 +125,28 @@ def print_table(report: dict[str, Any]) -> None:
 
     from hnas.compare.plot import budget
 
+    several = len(report["seeds"]) > 1  # one seed has no spread to show
+    shared = any(row["shared_weight_score"] is not None for row in report["members"])
     table = Table(title=f"retrained {budget(report['recipe'])} at {report['recipe']['channels']} "
-                        f"channels, seeds {report['seeds']}")
-    for column in ("member", "kind", "GMACs", "params", "latency ms", *report["eval_sets"], "shared score"):
-        table.add_column(column, justify="left" if column in ("member", "kind") else "right")
+                        f"channels, seed{'s' if several else ''} {', '.join(map(str, report['seeds']))}")
+    longest = max(len(row["name"]) for row in report["members"])
+    table.add_column("member", no_wrap=True, min_width=longest)  # a cut name could be another member's
+    table.add_column("kind", overflow="fold")
+    for column in ("GMACs", "params", "latency ms"):  # in a narrow terminal numbers wrap, never end in "..."
+        table.add_column(column, justify="right", overflow="fold")
+    for name in report["eval_sets"]:
+        table.add_column(f"{name} PSNR{' ± sd' if several else ''} / SSIM", justify="right", overflow="fold")
+    if shared:
+        table.add_column("shared score", justify="right", overflow="fold")
     for row in report["members"]:
-        sets = [f"{row['sets'][n]['psnr_mean']:.3f} ± {row['sets'][n]['psnr_std']:.3f} / "
-                f"{row['sets'][n]['ssim_mean']:.4f}" for n in report["eval_sets"]]
-        shared = "" if row["shared_weight_score"] is None else f"{row['shared_weight_score']:.3f}"
+        sets = []
+        for name in report["eval_sets"]:
+            stats = row["sets"][name]
+            spread = f" ± {stats['psnr_std']:.3f}" if several else ""
+            sets.append(f"{stats['psnr_mean']:.3f}{spread} / {stats['ssim_mean']:.4f}")
+        score = [] if not shared else ["" if row["shared_weight_score"] is None else f"{row['shared_weight_score']:.3f}"]
         table.add_row(row["name"], row["kind"], f"{row['macs'] / 1e9:.2f}", f"{row['params']:,}",
-                      f"{row['latency_ms']:.1f}", *sets, shared)
+                      f"{row['latency_ms']:.1f}", *sets, *score)
     Console().print(table)
     for name, corr in (report.get("rank_correlation") or {}).items():
         tau = "n/a" if corr["kendall_tau"] is None else f"{corr['kendall_tau']:+.3f}"

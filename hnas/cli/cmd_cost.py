@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from hnas.cli.app import app
-from hnas.cli.common import PluginOption, err_console, load_plugins, print_json, user_errors
+from hnas.cli.common import (
+    MAX_SCALE,
+    MIN_SCALE,
+    GlobalSkipChoice,
+    PluginOption,
+    err_console,
+    load_plugins,
+    print_json,
+    user_errors,
+)
 
 
 @app.command("cost")
 @user_errors
 def cost_command(
-    model: Annotated[str, typer.Argument(help="Preset name (hnas-a) or genotype file (.json/.toml).")],
-    scale: Annotated[int, typer.Option(min=1, help="Upscaling factor.")] = 2,
-    channels: Annotated[
-        int, typer.Option(min=1, help="Channels per op (64 retrained, 8 while searching).")
-    ] = 64,
+    model: Annotated[str, typer.Argument(help="Preset (hnas-a), genotype file (.json/.toml) or run folder.")],
+    scale: Annotated[Optional[int], typer.Option(
+        min=MIN_SCALE, max=MAX_SCALE, help="Upscaling factor (default: a run's own, else 2).")] = None,
+    channels: Annotated[Optional[int], typer.Option(
+        min=1, help="Channels per op (64 retrained, 8 while searching; default: a run's own, else 64).")] = None,
+    global_skip: Annotated[Optional[GlobalSkipChoice], typer.Option(
+        "--global-skip", help="Bicubic skip: none or bicubic (default: a run's own, else none).")] = None,
     input_size: Annotated[
         str, typer.Option("--input", help="LR input size HxW (Table II uses 480x480).")
     ] = "480x480",
@@ -36,20 +47,25 @@ def cost_command(
     from rich.table import Table
 
     from hnas.costs import PAPER_INPUT, CostSettings, measure, parse_input_size
+    from hnas.engine.runs import resolve_network
     from hnas.utils.device import resolve_device
 
     load_plugins(plugin)
     size = parse_input_size(input_size)
+    network = resolve_network(model, scale, channels, global_skip.value if global_skip else None)
+    scale, channels = network.scale, network.channels
     settings = CostSettings.make(
-        input=size, scale=scale, channels=channels, device=device, repeats=repeats, threads=threads
+        input=size, scale=scale, channels=channels, global_skip=network.global_skip, device=device, repeats=repeats,
+        threads=threads,
     )
     if latency:
         err_console().print(f"timing {settings.repeats} forward passes on {resolve_device(device)} ...")
-    report = measure(model, settings, latency=latency)
+    report = measure(network.genotype, settings, latency=latency)
     if as_json:
         print_json(report.summary())
         return
-    table = Table(title=f"{model}  (x{scale}, C={channels}, LR input {size[0]}x{size[1]})")
+    skip = ", bicubic skip" if network.global_skip != "none" else ""
+    table = Table(title=f"{model}  (x{scale}, C={channels}{skip}, LR input {size[0]}x{size[1]})")
     table.add_column("cost")
     table.add_column("value", justify="right")
     table.add_column("meaning", style="dim")

@@ -17,6 +17,8 @@ import typer
 
 from hnas.cli.app import app
 from hnas.cli.common import (
+    MAX_SCALE,
+    MIN_SCALE,
     PluginOption,
     bars,
     err_console,
@@ -136,7 +138,7 @@ def eval_command(
     ],
     scale: Annotated[
         Optional[int],
-        typer.Option("--scale", "-s", min=1, help="Upscaling factor (a checkpoint knows its own)."),
+        typer.Option("--scale", "-s", min=MIN_SCALE, max=MAX_SCALE, help="Upscaling factor (a checkpoint knows its own)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON results only.")] = False,
     save: Annotated[

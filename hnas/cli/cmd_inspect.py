@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from hnas.cli.app import app
-from hnas.cli.common import PluginOption, load_plugins, print_json, user_errors
+from hnas.cli.common import MAX_SCALE, MIN_SCALE, PluginOption, load_plugins, print_json, user_errors
 from hnas.registry import ALL_REGISTRIES
-
-if TYPE_CHECKING:
-    from hnas.spaces.genotype import Genotype
 
 Kind = Enum("Kind", {name: name for name in ALL_REGISTRIES}, type=str)  # type: ignore[misc]
 
@@ -46,23 +43,14 @@ def list_command(
     Console().print(table)
 
 
-def _resolve(model: str) -> Genotype:
-    """A preset, a genotype file, or a run folder (the architecture it chose)."""
-    if Path(model).is_dir():
-        from hnas.report.rundata import run_genotype
-
-        return run_genotype(model)
-    from hnas.spaces.resolve import resolve_genotype
-
-    return resolve_genotype(model)
-
-
 @app.command("show")
 @user_errors
 def show_command(
     model: Annotated[str, typer.Argument(help="Preset (hnas-a), genotype file (.json/.toml) or run folder.")],
-    scale: Annotated[int, typer.Option(min=1, help="Upscaling factor for the layer table.")] = 2,
-    channels: Annotated[int, typer.Option(min=1, help="Channels per op for the layer table.")] = 64,
+    scale: Annotated[Optional[int], typer.Option(
+        min=MIN_SCALE, max=MAX_SCALE, help="Upscaling factor for the layer table (default: a run's own, else 2).")] = None,
+    channels: Annotated[Optional[int], typer.Option(
+        min=1, help="Channels per op for the layer table (default: a run's own, else 64).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the canonical genotype JSON only.")] = False,
     draw: Annotated[
         Optional[Path],
@@ -74,10 +62,12 @@ def show_command(
     from rich.console import Console
     from rich.table import Table
 
+    from hnas.engine.runs import resolve_network
     from hnas.models.network import build_model
 
     load_plugins(plugin)
-    genotype = _resolve(model)
+    network = resolve_network(model, scale, channels)
+    genotype, scale, channels = network.genotype, network.scale, network.channels
     if draw is not None:
         from hnas.report.draw import save_drawing
 
@@ -97,8 +87,9 @@ def show_command(
             edges.add_row(str(node), ",  ".join(f"{e.op} <- {e.source}" for e in cell.node_edges(node)))
         console.print(edges)
 
-    net = build_model(genotype, scale=scale, channels=channels)
-    layers = Table(title=f"derived network (x{scale}, {channels} channels)")
+    net = build_model(genotype, scale=scale, channels=channels, global_skip=network.global_skip)  # type: ignore[arg-type]
+    skip = ", bicubic skip" if network.global_skip != "none" else ""
+    layers = Table(title=f"derived network (x{scale}, {channels} channels{skip})")
     for column in ("layer", "cell", "resolution", "out channels", "parameters"):
         layers.add_column(column, justify="right" if column != "cell" else "left")
 

@@ -50,9 +50,10 @@ def _bar(p: float, width: int = 10) -> str:
     return "█" * filled + "·" * (width - filled)
 
 
-def _decision_table(decisions: list, title: str) -> Table:
+def _decision_table(decisions: list, title: str, entropy: bool = True) -> Table:
     """Choices as rows, decisions as columns (``2.1`` = node 2, edge 1): fits 80 columns for 4
-    nodes and keeps op names whole; the greedy choice of each decision is highlighted."""
+    nodes and keeps op names whole; the greedy choice of each decision is highlighted (``entropy``:
+    add each decision's entropy as a last row)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -70,7 +71,8 @@ def _decision_table(decisions: list, title: str) -> Table:
                 style = "bold reverse" if j == d.choice else ("" if d.probs[j] >= 0.05 else "dim")
                 cells.append(Text(f"{d.probs[j]:.2f}", style=style))
         table.add_row(name, *cells)
-    table.add_row(Text("entropy", style="dim"), *(Text(f"{d.entropy:.2f}", style="dim") for d in decisions))
+    if entropy:
+        table.add_row(Text("entropy", style="dim"), *(Text(f"{d.entropy:.2f}", style="dim") for d in decisions))
     return table
 
 
@@ -78,7 +80,7 @@ def _decision_table(decisions: list, title: str) -> Table:
 @user_errors
 def inspect_command(
     run: Annotated[
-        Path, typer.Argument(help="A run folder with search_state.pt (written during the search).")
+        Path, typer.Argument(help="A run folder with search_state.safetensors (written during the search).")
     ],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print every decision's distribution as JSON.")
@@ -86,7 +88,8 @@ def inspect_command(
     plugin: PluginOption = None,
 ) -> None:
     """The controller's learned policy: for every decision the op/input probabilities on the greedy
-    path, the position distribution, the greedy genotype and its entropy."""
+    path, the position distribution, the greedy genotype and its entropy. For evolution: the
+    population's share of each choice and the best architecture so far."""
     load_plugins(plugin)
     from hnas.report.policy import run_policy
 
@@ -99,28 +102,35 @@ def inspect_command(
     from rich.text import Text
 
     console = Console()
+    population = policy.population is not None
+    if population:
+        console.print(f"controller '{policy.controller}' holds a population of {policy.population}: each table "
+                      "gives the share of its members taking each choice; the best architecture so far is outlined")
     for part in ("normal", "upsampling"):
         for kind in ("input", "op"):
-            console.print(_decision_table(policy.of(part, kind), f"{part} cell: {kind}s"))
+            console.print(_decision_table(policy.of(part, kind), f"{part} cell: {kind}s", entropy=not population))
     (position,) = policy.of("position")
     table = Table(title="network level: position", title_justify="left")
-    for column in ("layer", "probability", ""):
+    for column in ("layer", "share of the population" if population else "probability", ""):
         table.add_column(column, justify="right" if column != "" else "left")
     for j, p in enumerate(position.probs):
         style = "bold reverse" if j == position.choice else ""
         table.add_row(Text(position.choices[j], style=style), f"{p:.3f}", _bar(p))
     console.print(table)
     genotype = policy.genotype
-    parts = ", ".join(f"{part} {value:.2f}" for part, value in policy.part_entropy.items())
-    console.print(
-        f"[bold]greedy genotype[/bold] {genotype.hash()}  upsampling at layer {genotype.position} of "
-        f"{genotype.layers}"
-    )
+    if population:
+        best = "no architecture scored yet" if policy.best_reward is None else f"reward {policy.best_reward:.4f}"
+        title = f"[bold]best so far[/bold] {genotype.hash()} ({best})"
+    else:
+        title = f"[bold]greedy genotype[/bold] {genotype.hash()}"
+    console.print(f"{title}  upsampling at layer {genotype.position} of {genotype.layers}")
     for part in ("normal", "upsampling"):
         edges = ", ".join(f"{e.op} ({e.source}->{e.target})" for e in getattr(genotype, part).edges)
         console.print(f"  {part}: {edges}")
-    console.print(
-        f"[bold]entropy[/bold] {policy.entropy:.2f} nats of at most {policy.max_entropy:.2f} ({parts})"
-    )
+    if policy.entropy is not None:
+        parts = ", ".join(f"{part} {value:.2f}" for part, value in policy.part_entropy.items())
+        console.print(
+            f"[bold]entropy[/bold] {policy.entropy:.2f} nats of at most {policy.max_entropy:.2f} ({parts})"
+        )
     if policy.uniform:
         console.print(f"controller '{policy.controller}' is uniform: the greedy genotype is a random draw")

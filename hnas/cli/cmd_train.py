@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import time
 import warnings
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from hnas.cli.app import app
 from hnas.cli.common import (
+    MAX_SCALE,
+    MIN_SCALE,
+    GlobalSkipChoice,
     PluginOption,
     TensorBoardOption,
     bars,
     err_console,
     load_plugins,
+    parse_source,
     print_json,
     tensorboard,
     user_errors,
@@ -28,13 +31,11 @@ if TYPE_CHECKING:
     from hnas.train.config import TrainConfig
 
 
-class GlobalSkipChoice(str, Enum):
-    none = "none"
-    bicubic = "bicubic"
-
-
 def _default_out(model: str, scale: int) -> Path:
-    return Path("runs") / f"{Path(model).stem if model.endswith(('.json', '.toml')) else model}-x{scale}"
+    """``runs/<name>-x<scale>``: a preset's name, a genotype file's stem, a run folder's name."""
+    path = Path(model)
+    name = path.stem if model.endswith((".json", ".toml")) else path.resolve().name if path.is_dir() else model
+    return Path("runs") / f"{name}-x{scale}"
 
 
 class _Bar:
@@ -58,10 +59,15 @@ class _Bar:
 @user_errors
 def train_command(
     ctx: typer.Context,
-    model: Annotated[str, typer.Argument(help="Preset (hnas-a, hnas-b, hnas-c) or genotype file (.json/.toml).")],
-    data: Annotated[str, typer.Option("--data", help="Training HR images: a folder, a DIV2K root or builtin:skimage.")],
-    scale: Annotated[int, typer.Option("--scale", min=1, max=8, help="Upscaling factor.")],
-    channels: Annotated[int, typer.Option(min=1, help="Channels per op (64 as retrained in the paper).")] = 64,
+    model: Annotated[str, typer.Argument(
+        help="Preset (hnas-a, hnas-b, hnas-c), genotype file (.json/.toml) or run folder (its network: genotype, "
+             "scale, width, global skip).")],
+    data: Annotated[str, typer.Option("--data", help="Training HR images: a folder, a DIV2K root, builtin:skimage "
+                                                     "or a {type, params} source table.")],
+    scale: Annotated[Optional[int], typer.Option(
+        "--scale", min=MIN_SCALE, max=MAX_SCALE, help="Upscaling factor (required unless MODEL is a run folder).")] = None,
+    channels: Annotated[Optional[int], typer.Option(
+        min=1, help="Channels per op (default: a run's own, else 64 as retrained in the paper).")] = None,
     iters: Annotated[int | None, typer.Option("--iters", min=1, help="Total iterations.")] = None,
     epochs: Annotated[
         int | None, typer.Option("--epochs", min=1, help="Total epochs of 1000 iterations (default 300, the paper's).")
@@ -74,8 +80,9 @@ def train_command(
     patch: Annotated[int, typer.Option(min=2, help="HR patch side (LR patch = patch / scale).")] = 96,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate (cosine decay to lr/100).")] = 1e-3,
     global_skip: Annotated[
-        GlobalSkipChoice, typer.Option("--global-skip", help="Add the bicubic upscaled input to the output.")
-    ] = GlobalSkipChoice.none,
+        Optional[GlobalSkipChoice], typer.Option(
+            "--global-skip", help="Add the bicubic upscaled input to the output (default: a run's own, else none).")
+    ] = None,
     val: Annotated[str | None, typer.Option("--val", help="Validation HR images (folder or builtin:NAME).")] = None,
     val_every: Annotated[int, typer.Option("--val-every", min=1, help="Iterations between validations.")] = 1000,
     log_every: Annotated[int, typer.Option("--log-every", min=1, help="Iterations per train_log.jsonl line.")] = 100,
@@ -109,14 +116,18 @@ def train_command(
     Under torchrun (or with --nproc N) the processes train one model data-parallel; rank 0 writes OUT.
     """
     from hnas import distributed as dist
-    from hnas.spaces.resolve import resolve_genotype
+    from hnas.engine.runs import resolve_network
+    from hnas.errors import HnasError
     from hnas.train.config import TrainConfig
 
     load_plugins(plugin)
-    genotype = resolve_genotype(model)
+    if scale is None and not Path(model).is_dir():
+        raise HnasError(f"--scale is required for '{model}' (a run folder gives its own)")
+    network = resolve_network(model, scale, channels, global_skip.value if global_skip else None)
+    genotype, scale = network.genotype, network.scale
     config = TrainConfig.create(
-        data=data, scale=scale, channels=channels, global_skip=global_skip.value, iters=iters, epochs=epochs,
-        minutes=minutes,
+        data=parse_source(data), scale=scale, channels=network.channels, global_skip=network.global_skip,
+        iters=iters, epochs=epochs, minutes=minutes,
         batch=batch, patch=patch, lr=lr, val=val, val_every=val_every, log_every=log_every,
         save_every=save_every, device=device, seed=seed, workers=workers,
     )

@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hnas.cli.app import app
-from hnas.cli.common import PluginOption, bars, inference_path, load_plugins, print_json, user_errors
+from hnas.cli.common import (
+    MAX_SCALE,
+    MIN_SCALE,
+    PluginOption,
+    bars,
+    inference_path,
+    load_plugins,
+    print_json,
+    user_errors,
+)
 from hnas.errors import DataError, HnasError
 
 if TYPE_CHECKING:  # numpy, torch and Pillow are imported when a command runs (``hnas --help`` stays fast)
@@ -124,7 +133,7 @@ def upscale_command(
     model: Annotated[str, typer.Argument(help="Checkpoint (.safetensors or run folder) or 'bicubic'.")],
     inputs: Annotated[list[Path], typer.Argument(metavar="INPUT...", help="Image files or folders of images.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the PNG results (<stem>.png).")],
-    scale: Annotated[int | None, typer.Option("--scale", min=1, help="Needed for bicubic; checked for a model.")] = None,
+    scale: Annotated[int | None, typer.Option("--scale", min=MIN_SCALE, max=MAX_SCALE, help="Needed for bicubic; checked for a model.")] = None,
     tile: Annotated[
         int | None, typer.Option("--tile", min=8, help="Run in tiles of N LR pixels to bound memory.")
     ] = None,

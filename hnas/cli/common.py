@@ -8,6 +8,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Iterator
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -74,12 +75,24 @@ class StageBars:
         self.progress.update(self.tasks[stage], completed=completed, total=total, description=f"{stage:<8} {message}")
 
 
+class GlobalSkipChoice(str, Enum):
+    """``--global-skip``: add the bicubic upscaled input to the network's output, or not."""
+
+    none = "none"
+    bicubic = "bicubic"
+
+
+#: The ``--scale`` every command allows: the search space's (``space.scale`` in a spec).
+MIN_SCALE, MAX_SCALE = 2, 8
+
+
 #: ``--plugin MODULE`` (repeatable), taken by every command: the modules whose registrations (ops,
 #: cells, controllers, rewards, costs, data sources) the command needs. Nothing is imported
 #: because a file mentions it.
 PluginOption = Annotated[
     list[str] | None,
-    typer.Option("--plugin", help="Import MODULE first (its @REGISTRY.register decorators run); repeatable."),
+    typer.Option("--plugin", metavar="MODULE|FILE.py",
+                 help="Import MODULE (or a .py file) first, so its @REGISTRY.register decorators run; repeatable."),
 ]
 
 

@@ -11,7 +11,7 @@ repeated comparison trains the same architectures.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,17 +48,19 @@ class Member:
 
 @dataclass(frozen=True)
 class Space:
-    """What ``random:`` members are drawn from: the ops, nodes and layers of a search space."""
+    """What ``random:`` members are drawn from: the ops (and their settings), nodes and layers of a
+    search space."""
 
     normal_ops: tuple[str, ...]
     upsampling_ops: tuple[str, ...]
     nodes: int
     layers: int
+    op_params: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     @classmethod
     def from_spec(cls, spec: Any) -> Space:
         return cls(tuple(spec.space.resolved_normal_ops()), tuple(spec.space.resolved_upsampling_ops()),
-                   spec.space.nodes, spec.space.layers)
+                   spec.space.nodes, spec.space.layers, spec.space.op_params())
 
 
 def is_run_folder(path: Path) -> bool:
@@ -73,9 +75,12 @@ def _single(text: str) -> tuple[str, Genotype]:
     """``(kind, genotype)`` of a member that names one architecture."""
     path = Path(text)
     if path.is_dir():
-        if not is_run_folder(path):
-            raise MemberError(f"member '{text}' is a folder without a finished search (genotype.json, spec.json)")
-        return "run", Genotype.load(path / "genotype.json")
+        from hnas.engine.runs import NotARunFolderError, run_network
+
+        try:  # the genotype the run trained, its op settings included (old genotype.json files lack them)
+            return "run", run_network(path).genotype
+        except NotARunFolderError as exc:
+            raise MemberError(f"member '{text}': {exc}") from None
     if text in PRESETS:
         return ("baseline" if PRESETS.canonical(text).startswith("baseline-") else "preset"), resolve_genotype(text)
     if path.suffix in (".json", ".toml"):
@@ -103,6 +108,7 @@ def space_of_run(path: Path) -> Space:
 
 def _draw(space: Space, count: int, seed: int, salt: str, accept: Any = None) -> list[Genotype]:
     sampler = RandomController(space.normal_ops, space.upsampling_ops, space.nodes, space.layers)
+    sampler.op_params = space.op_params
     generator = torch_generator(seed, "compare", salt)
     found: list[Genotype] = []
     seen: set[str] = set()

@@ -147,6 +147,15 @@ class Controller(nn.Module):
     decision inside the returned ``log_prob``/``entropy`` (authors' value 10; module docstring).
     """
 
+    #: Whether proposals are draws from a distribution (whose entropy the search logs and
+    #: ``hnas inspect`` shows). A controller without one (evolution) describes itself by
+    #: :meth:`members` instead.
+    has_policy: bool = True
+
+    def members(self) -> list[tuple[tuple[int, ...], float | None]]:
+        """The architectures (actions, reward) a controller without a policy holds now."""
+        return []
+
     def __init__(
         self,
         normal_ops: Sequence[str],
@@ -169,6 +178,8 @@ class Controller(nn.Module):
         self.position_weight = float(position_weight)
         #: The cell types every proposed genotype names (the space's; the paper's by default).
         self.cell_types: tuple[str, str] = ("normal", "upsampling")
+        #: The space's op settings (``{"normal": {op: params}}``), carried by every proposed genotype.
+        self.op_params: dict[str, dict[str, dict[str, Any]]] = {}
         # Tracks the device for controllers without parameters; not saved in state_dict.
         self.register_buffer("_device_anchor", torch.zeros(0), persistent=False)
         self.slots: tuple[Slot, ...] = self._layout()
@@ -229,6 +240,7 @@ class Controller(nn.Module):
             layers=self.layers,
             normal_cell=self.cell_types[0],
             upsampling_cell=self.cell_types[1],
+            op_params=self.op_params,
         )
 
     def actions_of(self, genotype: Genotype) -> tuple[int, ...]:

@@ -35,6 +35,14 @@ from hnas.spaces.genotype import Genotype
 class EvolutionController(Controller):
     """Regularized evolution over the HNAS space: tournament selection, one-decision mutation, aging."""
 
+    has_policy = False
+
+    def members(self) -> list[tuple[tuple[int, ...], float | None]]:
+        """The population (the initial one, unscored, before the first proposal is learned)."""
+        if self.population:
+            return [(actions, reward) for actions, reward in self.population]
+        return [(tuple(actions), None) for actions in self.initial]
+
     def __init__(
         self,
         normal_ops: Sequence[str],

@@ -121,8 +121,12 @@ def count_network(genotype: Genotype, scale: int, channels: int, size: tuple[int
     """MACs (per image, on an ``size`` LR input) and parameters of the derived network.
 
     ``macs=False`` skips the forward passes (parameters need only the modules); ``op_params`` is
-    :attr:`hnas.costs.CostSettings.op_params` (canonical JSON).
+    :attr:`hnas.costs.CostSettings.op_params` (canonical JSON), laid over the genotype's own
+    settings as :class:`~hnas.models.network.HNASNet` does.
     """
+    if genotype.op_params or op_params != "{}":
+        merged = genotype.with_op_params(json.loads(op_params)).op_params
+        op_params = json.dumps(merged, sort_keys=True, separators=(",", ":"))
     total = MacCount()
     params = 0
     for piece, times in network_pieces(genotype, scale, channels, size, global_skip).items():

@@ -31,7 +31,7 @@ class CostReport(BaseModel):
     latency: LatencyResult | None = None
 
     def summary(self) -> dict[str, Any]:
-        """The compact form ``hnas cost --json`` prints."""
+        """The compact form ``hnas cost --json`` prints (the MACs split as the table shows it)."""
         return {
             "macs": self.macs,
             "params": self.params,
@@ -40,6 +40,9 @@ class CostReport(BaseModel):
             "input": list(self.input),
             "scale": self.scale,
             "channels": self.channels,
+            "global_skip": self.global_skip,
+            "macs_by_kind": dict(self.macs_by_kind),
+            "genotype_hash": self.genotype_hash,
         }
 
 

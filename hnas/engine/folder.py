@@ -66,6 +66,11 @@ def first_difference(saved: Any, now: Any, where: str = "") -> str | None:
     return None if saved == now else (where or "(top level)")
 
 
+def _listing(names: list[str], shown: int = 2) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 class RunFolder:
     """The folder at ``path`` (see the module docstring). ``stages`` orders the stage names."""
 
@@ -88,6 +93,13 @@ class RunFolder:
 
     def _open(self, identity: dict[str, Any], resume: bool, what: str) -> bool:
         file = self.path / self.identity_file
+        if not file.exists() and self.path.is_dir():
+            foreign = sorted(p.name for p in self.path.iterdir() if not p.name.startswith("."))
+            if foreign:  # someone's own folder: a run never writes into a folder it did not make
+                raise RunFolderError(
+                    f"{self.path} is not a run folder (it holds {_listing(foreign)}, and no {self.identity_file}); "
+                    "choose a new or empty folder for --out"
+                )
         if file.exists():
             if not resume:
                 raise RunFolderError(

@@ -1,9 +1,10 @@
 """The derived HNAS network: a genotype made into a plain ``nn.Module`` with no search code.
 
 Layout (stem, L cells, tail, mean shift, optional bicubic skip) in :mod:`hnas.models.layout`; cells
-of the types the genotype names (:mod:`hnas.models.cells`). ``op_params`` carries the settings of
-ops configured as ``{type, params}`` in a spec (e.g. ``{"normal": {"rcab": {"reduction": 16}}}``);
-checkpoints store it with the genotype, so a model file rebuilds exactly its network.
+of the types the genotype names (:mod:`hnas.models.cells`). The settings of ops configured as
+``{type, params}`` in a spec (e.g. ``{"normal": {"rcab": {"reduction": 16}}}``) travel in the
+genotype (:attr:`Genotype.op_params`); an ``op_params`` argument is laid over them, and the
+network's ``genotype`` then carries the result, so what a run saves rebuilds exactly its network.
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ class HNASNet(LayeredSR):
             upsampling_type.output_width(channels, genotype.upsampling.nodes),
         )
         super().__init__(plan.stem_channels, scale, global_skip, rgb_range, rgb_mean)
-        self.genotype = genotype
+        self.genotype = genotype.with_op_params(clean_op_params(op_params))
         self.channels = channels
-        self.op_params = clean_op_params(op_params)
+        self.op_params = self.genotype.op_params
         self.upsample_index = plan.upsample_index
         self.cells = torch.nn.ModuleList(
             build_cell(
@@ -103,13 +104,27 @@ class HNASNet(LayeredSR):
 
 def build_model(
     genotype: GenotypeLike,
-    scale: int = 2,
-    channels: int = 64,
-    global_skip: GlobalSkip = "none",
+    scale: int | None = None,
+    channels: int | None = None,
+    global_skip: GlobalSkip | None = None,
     **kwargs: Any,
 ) -> HNASNet:
-    """Build the derived network for a genotype, a preset name (``"hnas-a"``) or a genotype file.
+    """Build the derived network for a genotype, a preset name (``"hnas-a"``), a genotype file or a
+    run folder (untrained; :func:`hnas.load_model` loads a run's weights).
 
-    Returns a plain ``nn.Module`` with no search code: use it like any other SR model.
+    A run folder gives the scale, width and global skip of the network it trained; otherwise they
+    default to x2, 64 channels and no skip. Arguments given take precedence. Returns a plain
+    ``nn.Module`` with no search code: use it like any other SR model.
     """
-    return HNASNet(resolve_genotype(genotype), scale=scale, channels=channels, global_skip=global_skip, **kwargs)
+    from pathlib import Path
+
+    if isinstance(genotype, (str, Path)) and Path(genotype).is_dir():
+        from hnas.engine.runs import run_network
+
+        run = run_network(genotype)
+        genotype = run.genotype
+        scale = run.scale if scale is None else scale
+        channels = run.channels if channels is None else channels
+        global_skip = run.global_skip if global_skip is None else global_skip  # type: ignore[assignment]
+    return HNASNet(resolve_genotype(genotype), scale=2 if scale is None else scale,
+                   channels=64 if channels is None else channels, global_skip=global_skip or "none", **kwargs)

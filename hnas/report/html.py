@@ -140,6 +140,8 @@ def _policy_section(run: RunData) -> dict[str, Any]:
         "greedy_hash": greedy,
         "greedy_is_chosen": chosen == greedy if chosen else None,
         "greedy_position": f"{policy.genotype.position} of {policy.genotype.layers}",
+        "population": policy.population,
+        "best_reward": fmt(policy.best_reward),
     }
 
 
@@ -238,7 +240,7 @@ def _retrain_section(run: RunData) -> dict[str, Any]:
         reason = (
             "retraining is disabled in the spec (retrain.enabled = false)"
             if enabled is False
-            else "retrain/train_log.jsonl is missing (the retrain stage has not run yet)"
+            else "the training log (train_log.jsonl) is missing: the training has not run yet"
         )
         return {"reason": reason}
     keys = ("step", "total", "parameters", "best_val_psnr", "best_step", "checkpoint")

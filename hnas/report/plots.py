@@ -100,7 +100,7 @@ def pareto_plot(archive: Sequence[dict[str, Any]], chosen_hash: str | None) -> b
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(8.5, 4.8))
+    fig, ax = plt.subplots(figsize=(8.5, 5.2), layout="constrained")
     search = [r for r in records if r.get("stage") != "derive"]
     derive = [r for r in records if r.get("stage") == "derive"]
     xs_all, unit = _scaled([float(r[key]) for r in records])
@@ -158,8 +158,7 @@ def pareto_plot(archive: Sequence[dict[str, Any]], chosen_hash: str | None) -> b
     ax.set_xlabel(f"{key}{unit} of the architecture at search width")
     ax.set_ylabel("PSNR (dB) with shared weights")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    fig.legend(fontsize=8, loc="outside lower center", ncols=4)  # below the axes: it covers no point
     return png_bytes(fig)
 
 

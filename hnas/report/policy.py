@@ -5,6 +5,11 @@ decision depends on the decisions before it. What is shown is the distribution o
 when every earlier decision took its most likely value: the path ``controller.sample(greedy=True)``
 walks, whose choices form the greedy genotype. For the random controller every distribution is
 uniform and its "greedy" genotype is a random draw (it has no preference to show).
+
+A controller without a policy (regularized evolution) is shown by what it holds: each decision's
+share of the population's members taking each value, the best architecture found so far (its
+``greedy`` proposal and the one derivation starts from) outlined, and no entropy (there is no
+distribution to have one; the search log records none either).
 """
 
 from __future__ import annotations
@@ -93,15 +98,21 @@ class DecisionPolicy:
 
 @dataclass(frozen=True)
 class Policy:
-    """The learned policy of a run: every decision, the greedy genotype and its entropy."""
+    """The learned policy of a run: every decision, the greedy genotype and its entropy.
+
+    For a population (``population`` is its size): each decision's ``probs`` are the members'
+    shares, ``genotype`` is the best so far (``best_reward``), and the entropies are None.
+    """
 
     controller: str
     uniform: bool
     decisions: tuple[DecisionPolicy, ...]
     genotype: Genotype
-    entropy: float
+    entropy: float | None
     part_entropy: dict[str, float]
     max_entropy: float
+    population: int | None = None
+    best_reward: float | None = None
 
     def of(self, part: str, kind: str | None = None) -> list[DecisionPolicy]:
         return [d for d in self.decisions if d.part == part and (kind is None or d.kind == kind)]
@@ -115,6 +126,8 @@ class Policy:
             "entropy": self.entropy,
             "max_entropy": self.max_entropy,
             "part_entropy": self.part_entropy,
+            "population": self.population,
+            "best_reward": self.best_reward,
             "decisions": [{**asdict(d), "label": d.label, "chosen": d.chosen} for d in self.decisions],
         }
 
@@ -127,9 +140,49 @@ def _choice_names(controller: Any, part: str, kind: str, target: int) -> tuple[s
     return tuple(_INPUT_LABELS[j] if j < 2 else f"node {j}" for j in range(target))
 
 
-def policy_of(controller: Any, name: str | None = None) -> Policy:
-    """Walk the greedy path of ``controller`` and collect each decision's distribution."""
+def population_of(controller: Any, name: str | None = None) -> Policy:
+    """The members' shares of every decision, and the best architecture so far, of a controller
+    without a policy (:attr:`hnas.controllers.Controller.has_policy`)."""
     import torch
+
+    members = controller.members()
+    with torch.no_grad():
+        best = controller.sample(greedy=True)  # the best scored so far
+    decisions = []
+    seen: dict[tuple[str, int, str], int] = {}
+    for index, slot in enumerate(controller.slots):
+        names = _choice_names(controller, slot.part, slot.kind, slot.target)
+        counts = [0] * len(names)
+        for actions, _ in members:
+            counts[actions[index]] += 1
+        key = (slot.part, slot.target, slot.kind)
+        seen[key] = seen.get(key, 0) + 1
+        decisions.append(DecisionPolicy(
+            part=slot.part, kind=slot.kind, target=slot.target,
+            slot=0 if slot.kind == "position" else seen[key], choices=names,
+            probs=tuple(c / max(1, len(members)) for c in counts), choice=int(best.actions[index]), entropy=0.0,
+        ))
+    scored = [reward for _, reward in getattr(controller, "history", [])]  # every reward learned, in order
+    return Policy(
+        controller=name or type(controller).__name__,
+        uniform=False,
+        decisions=tuple(decisions),
+        genotype=best.genotype,
+        entropy=None,
+        part_entropy={},
+        max_entropy=float(sum(math.log(len(d.choices)) for d in decisions)),
+        population=len(members),
+        best_reward=max(scored) if scored else None,
+    )
+
+
+def policy_of(controller: Any, name: str | None = None) -> Policy:
+    """Walk the greedy path of ``controller`` and collect each decision's distribution (for a
+    controller without a policy: :func:`population_of`)."""
+    import torch
+
+    if not getattr(controller, "has_policy", True):
+        return population_of(controller, name)
 
     with torch.no_grad():
         sample = controller.sample(greedy=True)

@@ -2,8 +2,8 @@
 
 A run folder is what ``hnas run --out DIR`` leaves (``spec.json``, ``state.json``,
 ``search_log.jsonl``, ``archive.jsonl``, ``derived.json``, ``genotype.json``, ``retrain/``,
-``retrain.json``, ``results.json``, ``pareto.png``, ``timings.jsonl``, ``search_state.safetensors``) and what ``hnas compare``
-leaves (``compare.json``). A report is most wanted when a run went wrong, so a missing, torn or
+``retrain.json``, ``results.json``, ``pareto.png``, ``timings.jsonl``, ``search_state.safetensors``), what ``hnas compare``
+leaves (``compare.json``) and what ``hnas train`` leaves (``train.json``, ``train_log.jsonl``, ``summary.json``). A report is most wanted when a run went wrong, so a missing, torn or
 unreadable file never raises here: its field is empty and :attr:`RunData.notes` says why, and each
 report section says "not available" instead. This module is the one place that knows the file
 names, so when the engine's files change, only it changes.
@@ -30,6 +30,7 @@ RUN_MARKERS = (
     "results.json",
     "genotype.json",
     "compare.json",
+    "train.json",
 )
 
 
@@ -257,6 +258,8 @@ def load_run(path: str | Path) -> RunData:
         ("derived.json", _dict(derived).get("genotype")),
         ("results.json", _dict(results).get("genotype")),
     )
+    # `hnas run` trains in retrain/; an `hnas train` folder (train.json) is the training itself
+    training = "" if (path / "train.json").is_file() and not (path / "spec.json").is_file() else "retrain/"
     pareto = path / "pareto.png"
     times = {}
     for name in (
@@ -279,8 +282,8 @@ def load_run(path: str | Path) -> RunData:
         archive=read.jsonl("archive.jsonl"),
         derived=derived,
         genotype=genotype,
-        train_log=read.jsonl("retrain/train_log.jsonl"),
-        retrain_summary=read.json("retrain/summary.json"),
+        train_log=read.jsonl(f"{training}train_log.jsonl"),
+        retrain_summary=read.json(f"{training}summary.json"),
         timing_log=read.jsonl("timings.jsonl"),
         retrain=read.json("retrain.json"),
         results=results,
@@ -303,14 +306,3 @@ def _check_plugins(spec: dict[str, Any] | None, notes: list[str], path: Path) ->
     message = missing_plugin_message([p for p in plugins if isinstance(p, str)], str(path))
     if message:
         notes.append(message)
-
-
-def run_genotype(path: str | Path) -> Genotype:
-    """The architecture a run chose (``hnas show RUN``); a one-line error when it has none yet."""
-    run = load_run(path)
-    if run.genotype is None:
-        why = f" ({run.notes[0]})" if run.notes else ""
-        raise RunFolderError(
-            f"{run.path} has no chosen architecture yet{why}: the run writes genotype.json after its search"
-        )
-    return run.genotype

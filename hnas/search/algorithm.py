@@ -164,14 +164,18 @@ class Search:
             scores = self.score(sample.genotype)
             with num_threads(1):
                 update = self.controller.learn(sample, scores["reward"])
-            entropy = float(sample.policy_entropy.detach())
             stats.scores.append(scores)
-            stats.entropies.append(entropy)
             stats.baseline = update.get("baseline")
+            # a controller without a policy (evolution) has no entropy to log: its 0 would read as
+            # a converged policy, which `hnas inspect` then contradicts
+            entropy = {}
+            if self.controller.has_policy:
+                stats.entropies.append(float(sample.policy_entropy.detach()))
+                entropy = {"entropy": round(stats.entropies[-1], 6)}
             self.folder.append(ARCHIVE_FILE, {
                 "epoch": epoch + 1, "stage": "search", "hash": sample.genotype.hash(),
                 "genotype": sample.genotype.to_dict(), "position": sample.genotype.position,
-                **_round(scores), "entropy": round(entropy, 6),
+                **_round(scores), **entropy,
             })
 
     def run(self, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> None:

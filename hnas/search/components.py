@@ -94,6 +94,7 @@ def build_controller(spec: Spec, normal_ops: list[str], upsampling_ops: list[str
     if not isinstance(controller, Controller):
         raise SpecError(f"controller '{node.type}' did not build a hnas.controllers.Controller")
     controller.cell_types = spec.space.cell_types()
+    controller.op_params = spec.space.op_params()
     return controller
 
 

@@ -80,8 +80,9 @@ def run_search(spec: Spec, folder: RunFolder, device: torch.device, progress: Pr
             if summary["phase"] == "warmup":
                 message = f"warm-up  loss {summary['loss'] or float('nan'):.3f}"
             else:
-                message = (f"reward {summary['reward_mean']:.3f}  gain {summary['psnr_gain_mean']:+.3f} dB  "
-                           f"entropy {summary['entropy']:.1f}")
+                message = f"reward {summary['reward_mean']:.3f}  gain {summary['psnr_gain_mean']:+.3f} dB"
+                if summary["entropy"] is not None:  # None: a controller without a policy (evolution)
+                    message += f"  entropy {summary['entropy']:.1f}"
             progress("search", summary["epoch"], total, message)
 
         search.run(on_epoch)
@@ -119,7 +120,8 @@ def run_evaluate(spec: Spec, folder: RunFolder, device: torch.device, progress: 
         label = source_name(source)
         progress("evaluate", index, len(spec.evaluate.data), label)
         scores = evaluate(model, BenchmarkSet(open_images(source), spec.space.scale), spec.space.scale, device)
-        results[label] = {"psnr": scores["psnr"], "ssim": scores["ssim"], "images": len(scores["images"])}
+        # the shape `hnas eval --json` prints: the means and every image's own scores
+        results[label] = {"psnr": scores["psnr"], "ssim": scores["ssim"], "images": scores["images"]}
     progress("evaluate", len(spec.evaluate.data), len(spec.evaluate.data), "")
     return results
 

@@ -31,7 +31,7 @@ def plot_pareto(
     Uses matplotlib's Agg backend, so it works with no display; written atomically.
     """
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120, layout="constrained")
     for label, records in series.items():
         xs = [r["macs"] / 1e9 for r in records]
         ys = [r["psnr"] for r in records]
@@ -47,6 +47,5 @@ def plot_pareto(
     ax.set_ylabel("PSNR (dB, Y channel) with shared weights")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.legend(fontsize=8, loc="outside lower center", ncols=2)  # below the axes: it covers no point
     return save_png(fig, path)

@@ -337,10 +337,30 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
+def _keys_at(path: tuple[Any, ...]) -> list[str]:
+    """The keys the spec section at ``path`` (``("reward",)``) takes, or [] where it is not a section."""
+    model: Any = Spec
+    for part in path:
+        field = model.model_fields.get(part) or next(
+            (f for f in model.model_fields.values() if f.alias == part), None)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
 def _describe(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc, msg = first_error(exc)
     if err["type"] == "extra_forbidden":
+        import difflib
+
+        path = tuple(err["loc"])
+        close = difflib.get_close_matches(str(path[-1]), _keys_at(path[:-1]), n=1) if path else []
+        if close:
+            return (f"unknown key '{loc}': did you mean '{'.'.join([*map(str, path[:-1]), close[0]])}'? "
+                    "(see examples/quickstart.toml for the keys)")
         return f"unknown key '{loc}' (check the spelling; see examples/quickstart.toml for the keys)"
     value = err.get("input")
     shown = f" (got {value!r})" if not isinstance(value, (dict, list)) else ""
@@ -348,9 +368,10 @@ def _describe(exc: ValidationError) -> str:
 
 
 def spec_from_dict(data: dict[str, Any], source: str = "spec", plugins: list[str] | None = None,
-                   *, import_named: bool = True) -> Spec:
+                   *, import_named: bool = True, overrides: list[str] | None = None) -> Spec:
     """Validate a spec dict (after importing its ``plugins`` and the extra ``plugins``) and check
     every component it names (:func:`check_spec`); every problem is one :class:`SpecError` line.
+    A value that came from one of ``overrides`` (``--set key=value``) is blamed on that option.
 
     ``import_named=False`` is for specs read back from a run folder: data, which never imports
     code by itself, so a plugin it names must have been passed (``--plugin``) or the error says so.
@@ -358,9 +379,11 @@ def spec_from_dict(data: dict[str, Any], source: str = "spec", plugins: list[str
     named = data.get("plugins", [])
     if not (isinstance(named, list) and all(isinstance(p, str) for p in named)):
         raise SpecError(f"{source}: plugins must be a list of module names, e.g. plugins = [\"my_ops\"]")
-    import_plugins(plugins or [])
+    near = [Path(source).parent] if Path(source).is_file() else []
+    plugins = import_plugins(plugins or [], near)
     if import_named:
-        import_plugins(named)
+        named = import_plugins(named, near)
+        data = {**data, "plugins": named}
     else:
         from hnas.plugins import missing_plugin_message
 
@@ -370,11 +393,21 @@ def spec_from_dict(data: dict[str, Any], source: str = "spec", plugins: list[str
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(f"{source}: {_describe(exc)}") from None
+        raise SpecError(f"{_blame(exc, source, overrides or [])}: {_describe(exc)}") from None
     if plugins:
         spec = spec.model_copy(update={"plugins": list(dict.fromkeys([*spec.plugins, *plugins]))})
     check_spec(spec, source)
     return spec
+
+
+def _blame(exc: ValidationError, source: str, overrides: list[str]) -> str:
+    """``--set KEY=VALUE`` when the first error lies at or under an overridden key, else ``source``."""
+    loc = [str(part) for part in exc.errors()[0]["loc"]]
+    for item in reversed(overrides):  # the last --set of a key is the one that counts
+        key = item.partition("=")[0].strip().split(".")
+        if loc[: len(key)] == key or key[: len(loc)] == loc:
+            return f"--set {item}"
+    return source
 
 
 def load_run_spec(run: str | Path, plugins: list[str] | None = None) -> Spec:
@@ -387,7 +420,8 @@ def load_run_spec(run: str | Path, plugins: list[str] | None = None) -> Spec:
 def load_spec(path: str | Path, overrides: list[str] | None = None, plugins: list[str] | None = None) -> Spec:
     """Read, override and validate a TOML spec; every problem is a one-line :class:`SpecError`."""
     data = read_structured(path, "spec file", SpecError, toml=True)
-    return spec_from_dict(apply_overrides(data, overrides or []), source=str(path), plugins=plugins)
+    return spec_from_dict(apply_overrides(data, overrides or []), source=str(path), plugins=plugins,
+                          overrides=overrides)
 
 
 def check_spec(spec: Spec, source: str = "spec") -> None:

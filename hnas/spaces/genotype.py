@@ -7,6 +7,11 @@ the cell output concatenates the intermediate nodes. A network genotype adds the
 
 The canonical JSON form (``Genotype.canonical_json()``) sorts edges and replaces op aliases by
 primary names, so the same network always has the same :meth:`Genotype.hash`.
+
+A genotype is the whole architecture: besides the edges it names the cell types and the settings
+of ops configured with params (``op_params``, e.g. a spec's ``{type = "conv_kxk", params = {kernel
+= 5}}``), so ``genotype.json`` alone rebuilds the network that was trained. Both are left out of
+the canonical form at their defaults, so the hash of a genotype without them is what it always was.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hnas.errors import GenotypeError, UnknownNameError, first_error
 from hnas.registry import CELLS, NORMAL_OPS, UPSAMPLING_OPS, Registry
@@ -27,6 +33,9 @@ DEFAULT_NODES = 4
 DEFAULT_LAYERS = 12
 #: The paper's cell types (registered in ``hnas.registry.CELLS`` by :mod:`hnas.models.cells`).
 DEFAULT_CELLS = {"normal_cell": "normal", "upsampling_cell": "upsampling"}
+#: ``op_params`` by cell kind: ``{"normal": {"conv_kxk": {"kernel": 5}}, "upsampling": {...}}``.
+OpParamsByKind = dict[str, dict[str, dict[str, Any]]]
+_OP_REGISTRIES = {"normal": NORMAL_OPS, "upsampling": UPSAMPLING_OPS}
 
 
 class Edge(NamedTuple):
@@ -109,8 +118,10 @@ class Genotype(BaseModel):
     ``position`` is 1-based (1..layers); HNAS-A has 10 of 12. ``normal_cell`` and
     ``upsampling_cell`` name the registered cell types (``hnas list cells``); the paper's are the
     defaults, and the canonical form leaves defaults out, so the hashes of the paper's genotypes
-    do not depend on these fields. ``Genotype.model_validate_json`` accepts the canonical JSON
-    printed by ``hnas show NAME --json``.
+    do not depend on these fields. ``op_params`` holds the settings of the ops the cells use, by
+    cell kind (settings of ops no edge uses are dropped: the genotype describes one network, not
+    the space it came from); empty, it is left out of the canonical form too.
+    ``Genotype.model_validate_json`` accepts the canonical JSON printed by ``hnas show NAME --json``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -121,6 +132,10 @@ class Genotype(BaseModel):
     layers: int = DEFAULT_LAYERS
     normal_cell: str = "normal"
     upsampling_cell: str = "upsampling"
+    op_params: OpParamsByKind = Field(default_factory=dict)
+
+    def __hash__(self) -> int:  # pydantic's frozen hash cannot hash the op_params dicts
+        return hash(self.canonical_json())
 
     @field_validator("normal", "upsampling", mode="before")
     @classmethod
@@ -142,7 +157,23 @@ class Genotype(BaseModel):
         object.__setattr__(self, "upsampling", upsampling)
         for field, kind in (("normal_cell", "normal"), ("upsampling_cell", "upsampling")):
             object.__setattr__(self, field, _cell_type(getattr(self, field), kind))
+        object.__setattr__(self, "op_params", _used_op_params(self.op_params, {
+            "normal": set(normal.ops()), "upsampling": set(upsampling.ops())}))
         return self
+
+    def with_op_params(self, op_params: Mapping[str, Mapping[str, Mapping[str, Any]]] | None) -> Genotype:
+        """This genotype with ``op_params`` laid over its own (an op's given settings replace its
+        recorded ones); settings of ops it does not use are dropped."""
+        if not op_params:
+            return self
+        merged: dict[str, dict[str, dict[str, Any]]] = {k: dict(v) for k, v in self.op_params.items()}
+        for kind, ops in op_params.items():
+            merged.setdefault(kind, {}).update({op: dict(values) for op, values in (ops or {}).items()})
+        return Genotype.from_data({**self.model_dump(), "op_params": merged})
+
+    def without_op_params(self) -> Genotype:
+        """The same edges, position and cell types with the ops at their default settings."""
+        return self.model_copy(update={"op_params": {}}) if self.op_params else self
 
     # -- canonical form -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -157,6 +188,8 @@ class Genotype(BaseModel):
         for field, default in DEFAULT_CELLS.items():
             if getattr(self, field) != default:
                 data[field] = getattr(self, field)
+        if self.op_params:
+            data["op_params"] = self.op_params
         return data
 
     def ops(self) -> set[tuple[str, str]]:
@@ -185,8 +218,9 @@ class Genotype(BaseModel):
             f'{field} = "{getattr(self, field)}"\n' for field, default in DEFAULT_CELLS.items()
             if getattr(self, field) != default
         )
+        params = f"op_params = {_toml_value(self.op_params)}\n" if self.op_params else ""
         return (
-            f"position = {self.position}\nlayers = {self.layers}\n{cells}"
+            f"position = {self.position}\nlayers = {self.layers}\n{cells}{params}"
             f"normal = {cell(self.normal.edges)}\nupsampling = {cell(self.upsampling.edges)}\n"
         )
 
@@ -215,6 +249,42 @@ class Genotype(BaseModel):
         path = Path(path)
         data = read_structured(path, "genotype file", GenotypeError, toml=path.suffix == ".toml")
         return cls.from_data(data, source=f"genotype in {path}")
+
+
+def _used_op_params(op_params: Mapping[str, Any], used: dict[str, set[str]]) -> OpParamsByKind:
+    """``op_params`` with primary op names, only the ops a cell uses, keys sorted (canonical)."""
+    out: OpParamsByKind = {}
+    for kind, ops in op_params.items():
+        if kind not in _OP_REGISTRIES:
+            raise ValueError(f"op_params keys are 'normal' and 'upsampling', got {kind!r}")
+        if not isinstance(ops, Mapping):
+            raise ValueError(f"op_params.{kind} is a table of op -> settings, got {type(ops).__name__}")
+        kept: dict[str, dict[str, Any]] = {}
+        for op, values in ops.items():
+            if not isinstance(values, Mapping):
+                raise ValueError(f"op_params.{kind}.{op} is a table of settings, got {type(values).__name__}")
+            try:
+                name = _OP_REGISTRIES[kind].canonical(op)
+            except UnknownNameError as exc:
+                raise ValueError(f"op_params.{kind}: {exc}") from None
+            if values and name in used[kind]:
+                kept[name] = {str(key): values[key] for key in sorted(values)}
+        if kept:
+            out[kind] = {op: kept[op] for op in sorted(kept)}
+    return {kind: out[kind] for kind in sorted(out)}
+
+
+def _toml_value(value: Any) -> str:
+    """``value`` (JSON-like: tables, lists, strings, numbers, booleans) as a TOML inline value."""
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return json.dumps(value)
+    raise ValueError(f"op_params value {value!r} cannot be written to TOML")
 
 
 def _cell_type(name: str, kind: str) -> str:

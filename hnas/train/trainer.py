@@ -128,7 +128,8 @@ class Trainer:
 
     def __init__(self, genotype: GenotypeLike, config: TrainConfig, out: str | Path, *, resume: bool = False) -> None:
         self._created: float | None = time.perf_counter()  # a time budget counts the preparation too
-        self.genotype: Genotype = resolve_genotype(genotype)
+        # the op settings join the genotype, so the run's genotype.json rebuilds the trained network
+        self.genotype: Genotype = resolve_genotype(genotype).with_op_params(config.op_params)
         self.config = config
         self.out = Path(out)
         self.folder = RunFolder(self.out, "train.json")
