@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,12 +17,18 @@ def cost_command(
     model: Annotated[str, typer.Argument(help="Preset name (hnas-a) or genotype file (.json/.toml).")],
     scale: Annotated[int, typer.Option(min=1, help="Upscaling factor.")] = 2,
     channels: Annotated[
-        int, typer.Option(min=1, help="Channels per op (64 retrained, 8 while searching).")
-    ] = 64,
+        int | None, typer.Option(min=1, help="Channels per op (64 retrained, 8 while searching; default: "
+                                             "64, or the --latency-table's).")
+    ] = None,
     input_size: Annotated[
-        str, typer.Option("--input", help="LR input size HxW (Table II uses 480x480).")
-    ] = "480x480",
+        str | None, typer.Option("--input", help="LR input size HxW (default: Table II's 480x480, or the "
+                                                 "--latency-table's).")
+    ] = None,
     latency: Annotated[bool, typer.Option("--latency", help="Also time forward passes (median ms).")] = False,
+    latency_table: Annotated[
+        Path | None, typer.Option("--latency-table", help="Also predict latency from this table (hnas latency "
+                                                          "build); with --latency, the measured one beside it.")
+    ] = None,
     device: Annotated[str, typer.Option(help="Device for --latency: auto, cpu, cuda, cuda:N.")] = "auto",
     repeats: Annotated[int, typer.Option(min=1, help="Timed forward passes for --latency.")] = 20,
     threads: Annotated[
@@ -39,38 +46,73 @@ def cost_command(
     from hnas.utils.device import resolve_device
 
     load_plugins(plugin)
-    size = parse_input_size(input_size)
+    table = None
+    if latency_table is not None:
+        from hnas.costs.latency_table import check_conditions, load_table
+
+        table = load_table(latency_table)
+        conditions = table.conditions
+        input_size = input_size or f"{conditions.input[0]}x{conditions.input[1]}"
+        channels = channels or conditions.channels
+        # What the user states must be what the table holds (one line naming the difference).
+        check_conditions(table, f"latency table '{latency_table}'", input=parse_input_size(input_size),
+                         channels=channels, scale=scale, device=None if device == "auto" else device,
+                         threads=threads)
+    size = parse_input_size(input_size or "480x480")
+    channels = channels or 64
     settings = CostSettings.make(
         input=size, scale=scale, channels=channels, device=device, repeats=repeats, threads=threads
     )
-    if latency:
+    if latency and table is None:
         err_console().print(f"timing {settings.repeats} forward passes on {resolve_device(device)} ...")
-    report = measure(model, settings, latency=latency)
+    report = measure(model, settings, latency=latency and table is None)
+    predicted = measured = None
+    if table is not None:
+        from hnas.costs.latency_table import measure_network, predict_latency
+        from hnas.spaces.resolve import resolve_genotype
+
+        genotype = resolve_genotype(model)
+        predicted = predict_latency(table, genotype)
+        if latency:
+            err_console().print(f"timing the network under the table's conditions ({table.describe()}) ...")
+            measured = measure_network(genotype, table.conditions)
     if as_json:
-        print_json(report.summary())
+        summary = report.summary()
+        if table is not None:
+            summary.update(predicted_latency_ms=predicted, latency_ms=measured, latency_table=str(latency_table),
+                           latency_backend=table.conditions.backend, latency_threads=table.conditions.threads,
+                           latency_clock=table.conditions.clock)
+        print_json(summary)
         return
-    table = Table(title=f"{model}  (x{scale}, C={channels}, LR input {size[0]}x{size[1]})")
-    table.add_column("cost")
-    table.add_column("value", justify="right")
-    table.add_column("meaning", style="dim")
+    view = Table(title=f"{model}  (x{scale}, C={channels}, LR input {size[0]}x{size[1]})")
+    view.add_column("cost")
+    view.add_column("value", justify="right")
+    view.add_column("meaning", style="dim")
     kinds = report.macs_by_kind
-    table.add_row("MACs", f"{report.macs:,}", f"{report.macs / 1e9:.2f} G multiply-adds per image")
-    table.add_row("  convolution", f"{kinds['convolution']:,}", "")
-    table.add_row("  transposed convolution", f"{kinds['transposed_convolution']:,}", "")
-    table.add_row("  interpolation", f"{kinds['interpolation']:,}", "per output: bilinear 4, nearest 0")
+    view.add_row("MACs", f"{report.macs:,}", f"{report.macs / 1e9:.2f} G multiply-adds per image")
+    view.add_row("  convolution", f"{kinds['convolution']:,}", "")
+    view.add_row("  transposed convolution", f"{kinds['transposed_convolution']:,}", "")
+    view.add_row("  interpolation", f"{kinds['interpolation']:,}", "per output: bilinear 4, nearest 0")
     if kinds["matmul"] or kinds["other"]:
-        table.add_row("  other", f"{kinds['matmul'] + kinds['other']:,}", "")
-    table.add_row("parameters", f"{report.params:,}", "trainable")
-    table.add_row(
+        view.add_row("  other", f"{kinds['matmul'] + kinds['other']:,}", "")
+    view.add_row("parameters", f"{report.params:,}", "trainable")
+    view.add_row(
         "paper FLOPs (G)",
         f"{report.paper_gflops:.1f}" if report.paper_gflops >= 10 else f"{report.paper_gflops:.3g}",
         f"Table II: conv MACs at {PAPER_INPUT[0]}x{PAPER_INPUT[1]} x 1e-8",
     )
     if report.latency is not None:
         info = report.latency
-        table.add_row(
+        view.add_row(
             "latency (ms)",
             f"{info.median_ms:.2f}",
             f"median of {info.repeats}, {info.device}, {info.threads} threads",
         )
-    Console().print(table)
+    if predicted is not None and table is not None:
+        c = table.conditions
+        where = f"{c.backend}, {c.device}, {c.threads} threads, {c.clock} clock"
+        view.add_row("latency, predicted (ms)", f"{predicted:.2f}", f"from {latency_table} ({where})")
+        if measured is not None:
+            error = predicted / measured - 1.0
+            view.add_row("latency, measured (ms)", f"{measured:.2f}", f"median, same conditions; prediction {error:+.1%}")
+    Console().print(view)
