@@ -45,7 +45,7 @@ def _genotype(normal: str = "conv_3x3", up: str = "sub_pixel", position: int = 2
 @pytest.fixture(scope="module")
 def table():
     timer = Timer(threads=1, budget_s=0.002, min_repeats=3, max_repeats=20, clock="cpu", warmup=1)
-    return build_table(CONDITIONS, calibration_cells=2, timer=timer)
+    return build_table(CONDITIONS, calibration_cells=2, calibration_networks=2, calibration_layers=3, timer=timer)
 
 
 @pytest.fixture()
@@ -75,8 +75,9 @@ def test_prediction_is_the_sum_of_its_terms(table):
     for key, times in network_terms(genotype, table.conditions):
         value = table.forward_overhead[key[9:]] if key.startswith("overhead/") else table.forward[key]
         expected += value * times
-    assert predicted == pytest.approx(expected)
-    assert sum(breakdown.values()) == pytest.approx(predicted)
+    assert predicted == pytest.approx(expected * table.forward_factor)
+    assert sum(breakdown.values()) == pytest.approx(expected)
+    assert table.forward_factor > 0 and len(table.calibration["forward/network_ratio"]) == 2
     # Three layers: one normal cell on LR, the upsampling cell, one normal cell on HR.
     assert breakdown["overhead"] == pytest.approx(sum(table.forward_overhead.values()))
     # A bicubic skip adds its own piece.
@@ -166,13 +167,13 @@ def test_train_table_prices_forward_and_backward():
     conditions = CONDITIONS.model_copy(update={"train": True, "normal_ops": ("conv_3x3",),
                                                "upsampling_ops": ("sub_pixel",)})
     timer = Timer(threads=1, budget_s=0.002, min_repeats=3, max_repeats=10, clock="cpu", warmup=1)
-    table = build_table(conditions, calibration_cells=1, timer=timer)
+    table = build_table(conditions, calibration_cells=1, calibration_networks=1, calibration_layers=2, timer=timer)
     genotype = Genotype.model_validate({"normal": [["conv_3x3", 0, 2], ["conv_3x3", 1, 2], ["conv_3x3", 2, 3],
                                                    ["conv_3x3", 1, 3]],
                                         "upsampling": [["sub_pixel", 0, 2], ["sub_pixel", 1, 2], ["sub_pixel", 2, 3],
                                                        ["sub_pixel", 0, 3]], "position": 2, "layers": 3})
     assert predict_latency(table, genotype, mode="train") > 0
-    assert set(table.train) == set(table.forward)
+    assert set(table.train) == set(table.forward) and table.train_factor > 0
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -190,7 +191,8 @@ def test_cli_build_and_cost(tmp_path):
     out = tmp_path / "t.json"
     result = runner.invoke(app, ["latency", "build", "--input", "8x8", "--channels", "2", "--nodes", "2",
                                  "--normal-ops", "skip_connect,conv_3x3", "--upsampling-ops", "nearest",
-                                 "--calibration-cells", "1", "--time-per-piece", "0.001", "--clock", "cpu",
+                                 "--calibration-cells", "1", "--calibration-networks", "1", "--calibration-layers",
+                                 "2", "--time-per-piece", "0.001", "--clock", "cpu",
                                  "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -266,7 +268,7 @@ def test_onnxruntime_table_smoke():
     conditions = CONDITIONS.model_copy(update={"backend": "onnxruntime", "normal_ops": ("conv_3x3",),
                                                "upsampling_ops": ("nearest",)})
     timer = Timer("onnxruntime", threads=1, budget_s=0.002, min_repeats=3, max_repeats=10, clock="cpu", warmup=1)
-    table = build_table(conditions, calibration_cells=1, timer=timer)
+    table = build_table(conditions, calibration_cells=1, calibration_networks=1, calibration_layers=2, timer=timer)
     genotype = Genotype.model_validate({"normal": [["conv_3x3", 0, 2], ["conv_3x3", 1, 2], ["conv_3x3", 2, 3],
                                                    ["conv_3x3", 1, 3]],
                                         "upsampling": [["nearest", 0, 2], ["nearest", 1, 2], ["nearest", 2, 3],

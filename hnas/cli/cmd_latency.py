@@ -50,6 +50,10 @@ def build_command(
     train: Annotated[bool, typer.Option("--train", help="Also time forward + backward (eager only).")] = False,
     clock: Annotated[str, typer.Option(help="wall (latency) or cpu (the thread's CPU time, --threads 1: for a busy machine).")] = "wall",
     calibration_cells: Annotated[int, typer.Option(min=1, help="Random cells per slot for the cell overhead.")] = 4,
+    calibration_networks: Annotated[
+        int, typer.Option(min=0, help="Random whole networks for the network factor (0: none).")
+    ] = 4,
+    calibration_layers: Annotated[int, typer.Option(min=1, help="Layers of those networks.")] = 6,
     seed: Annotated[int, typer.Option(help="Seed of the weights, inputs and calibration cells.")] = 0,
     time_per_piece: Annotated[
         float, typer.Option(min=0.0, help="Seconds of timed calls per piece (at least 5 calls; the median counts).")
@@ -98,13 +102,15 @@ def build_command(
 
         timer = Timer(conditions.backend, conditions.device, conditions.threads, budget_s=time_per_piece,
                       clock=conditions.clock)
-        table = build_table(conditions, calibration_cells=calibration_cells, seed=seed, progress=report, timer=timer)
+        table = build_table(conditions, calibration_cells=calibration_cells, calibration_networks=calibration_networks,
+                            calibration_layers=calibration_layers, seed=seed, progress=report, timer=timer)
     write_table(table, out)
     summary = {
         "out": str(out),
         "conditions": table.conditions.model_dump(mode="json"),
         "entries": len(table.forward),
         "overhead_ms": table.forward_overhead,
+        "network_factor": table.forward_factor,
         "build_seconds": table.build_seconds,
         "environment": table.environment,
     }
@@ -146,4 +152,6 @@ def show_command(
         if table.conditions.train:
             row.append(f"{table.train_overhead.get(slot, float('nan')):+.3f}")
         view.add_row(*row)
+    factor = f"x {table.forward_factor:.3f}" + (f" / x {table.train_factor:.3f}" if table.conditions.train else "")
+    view.caption = f"network factor (measured / pieces + overheads): {factor}; built in {table.build_seconds:.0f} s"
     Console().print(view)

@@ -19,9 +19,12 @@ piece a derived network of the space is made of, at the shape it runs at:
 * per cell slot (a normal cell on the LR input, one on the HR input, the upsampling cell), the
   *measured* overhead of a whole cell over the sum of its pieces, the median over a few random
   cells: what Python dispatch adds, and what the backend saves by sharing a node's ReLU between
-  edges or fusing a sum into a convolution (negative then).
+  edges or fusing a sum into a convolution (negative then);
+* a network factor: measured whole networks over their sum of pieces and overheads, the median
+  over a few random networks (what running inside one graph changes: caches, and for ONNX Runtime
+  the layout conversions it inserts between cells).
 
-A network's predicted latency is the sum of its pieces plus one overhead per cell. Everything the
+A network's predicted latency is the sum of its pieces plus one overhead per cell, times the factor. Everything the
 numbers depend on is recorded with them (device, its model name, threads, backend, input, scale,
 channels, nodes, op set and params, torch and onnxruntime versions, the load while measuring), and a
 table asked for under other settings is refused with one line naming the difference.
@@ -136,16 +139,22 @@ class LatencyTable(BaseModel):
     forward_overhead: dict[str, float]
     train: dict[str, float] = Field(default_factory=dict)
     train_overhead: dict[str, float] = Field(default_factory=dict)
-    calibration: dict[str, list[float]] = Field(default_factory=dict, description="residual ms per calibration cell")
+    #: Measured whole network / (pieces + cell overheads), the median over a few random networks:
+    #: what running inside one graph changes (caches, the backend's layout choices across cells).
+    forward_factor: float = Field(1.0, gt=0)
+    train_factor: float = Field(1.0, gt=0)
+    calibration: dict[str, list[float]] = Field(default_factory=dict, description="residual ms per calibration "
+                                                "cell; measured / predicted per calibration network")
     build_seconds: float = 0.0
 
-    def entries(self, mode: Mode) -> tuple[dict[str, float], dict[str, float]]:
+    def entries(self, mode: Mode) -> tuple[dict[str, float], dict[str, float], float]:
+        """The piece times, per-cell overheads and network factor of ``mode``."""
         if mode == "train":
             if not self.conditions.train:
                 raise LatencyTableError("this latency table has forward times only; rebuild it with --train to "
                                         "price forward + backward")
-            return self.train, self.train_overhead
-        return self.forward, self.forward_overhead
+            return self.train, self.train_overhead, self.train_factor
+        return self.forward, self.forward_overhead, self.forward_factor
 
     def digest(self) -> str:
         """A short hash of the numbers (keys the cost cache, so a rebuilt table is never mixed up)."""
@@ -514,8 +523,16 @@ def network_terms(genotype: Genotype, conditions: TableConditions, global_skip: 
 def predict_latency(table: LatencyTable, genotype: Genotype, global_skip: str = "none", mode: Mode = "forward",
                     breakdown: dict[str, float] | None = None) -> float:
     """Predicted ms of one forward (``mode="train"``: forward + backward) of ``genotype``'s network on
-    one ``table.conditions.input`` image; ``breakdown`` (if given) receives ms per piece kind."""
-    entries, overhead = table.entries(mode)
+    one ``table.conditions.input`` image: its pieces and per-cell overheads, times the table's
+    network factor; ``breakdown`` (if given) receives ms per piece kind, before that factor."""
+    total = _sum_terms(table, genotype, global_skip, mode, breakdown)
+    return total * table.entries(mode)[2]
+
+
+def _sum_terms(table: LatencyTable, genotype: Genotype, global_skip: str, mode: Mode,
+               breakdown: dict[str, float] | None = None) -> float:
+    """Pieces plus per-cell overheads, before the network factor."""
+    entries, overhead, _ = table.entries(mode)
     total = 0.0
     for key, times in network_terms(genotype, table.conditions, global_skip):
         if key.startswith("overhead/"):
@@ -584,6 +601,8 @@ def build_table(
     conditions: TableConditions,
     *,
     calibration_cells: int = 4,
+    calibration_networks: int = 4,
+    calibration_layers: int = 6,
     seed: int = 0,
     progress: Progress | None = None,
     timer: Timer | None = None,
@@ -591,8 +610,10 @@ def build_table(
     """Measure every piece of the space under ``conditions`` and the per-cell overheads.
 
     ``calibration_cells`` random cells per slot (drawn from the table's op set with ``seed``) give
-    each slot's overhead: the median of (measured cell - sum of its pieces). ``progress(done,
-    total, what)`` is called after each measurement.
+    each slot's overhead: the median of (measured cell - sum of its pieces). ``calibration_networks``
+    random networks of ``calibration_layers`` layers give the network factor: the median of
+    measured / (pieces + overheads) (0: no factor). ``progress(done, total, what)`` is called
+    after each measurement.
     """
     started = time.perf_counter()
     for kind, ops, registry in (("normal", conditions.normal_ops, NORMAL_OPS),
@@ -634,8 +655,12 @@ def build_table(
         ops = conditions.upsampling_ops if slot == "upsampling" else conditions.normal_ops
         calibration += [(slot, _random_cell(rng, ops, n)) for _ in range(calibration_cells)]
 
+    from hnas.spaces.random import random_genotype
+
+    networks = [random_genotype(rng, nodes=n, layers=calibration_layers, normal_ops=conditions.normal_ops,
+                                upsampling_ops=conditions.upsampling_ops) for _ in range(calibration_networks)]
     modes: list[Mode] = ["forward", "train"] if conditions.train else ["forward"]
-    total = (len(jobs) + len(calibration)) * len(modes)
+    total = (len(jobs) + len(calibration) + len(networks)) * len(modes)
     done = 0
     tables: dict[str, dict[str, float]] = {}
     overheads: dict[str, dict[str, float]] = {}
@@ -670,18 +695,34 @@ def build_table(
                 progress(done, total, f"{mode} cell {slot}")
         overheads[mode] = {slot: statistics.median(values) for slot, values in per_slot.items()}
         residuals.update({f"{mode}/{slot}": [round(v, 4) for v in values] for slot, values in per_slot.items()})
-    with contextlib.suppress(OSError, AttributeError):
-        env["load_after"] = [round(v, 2) for v in os.getloadavg()]
-    return LatencyTable(
+    table = LatencyTable(
         conditions=conditions,
         environment=env,
         forward=tables["forward"],
         forward_overhead=overheads["forward"],
         train=tables.get("train", {}),
         train_overhead=overheads.get("train", {}),
-        calibration=residuals,
-        build_seconds=round(time.perf_counter() - started, 2),
     )
+    factors: dict[str, float] = {}
+    for mode in modes:
+        ratios = []
+        for genotype in networks:
+            measured = measure_network(genotype, conditions, seed=seed, timer=timer, train=mode == "train")
+            ratios.append(measured / _sum_terms(table, genotype, "none", mode))
+            done += 1
+            if progress:
+                progress(done, total, f"{mode} network")
+        factors[mode] = statistics.median(ratios) if ratios else 1.0
+        residuals[f"{mode}/network_ratio"] = [round(v, 4) for v in ratios]
+    with contextlib.suppress(OSError, AttributeError):
+        env["load_after"] = [round(v, 2) for v in os.getloadavg()]
+    return table.model_copy(update={
+        "environment": env,
+        "forward_factor": factors["forward"],
+        "train_factor": factors.get("train", 1.0),
+        "calibration": residuals,
+        "build_seconds": round(time.perf_counter() - started, 2),
+    })
 
 
 def _cell_pieces(table: LatencyTable, kind: str, cell: CellGenotype, size: tuple[int, int], lr: tuple[int, int],
