@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
+    from hnas.utils.memory import keep_freed_memory
+
+    kept = keep_freed_memory()  # as hnas latency build and hnas upscale run
     from hnas.compare.stats import spearman_rho
     from hnas.costs.latency_table import (
         TableConditions,
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
                                      normal_ops=tuple(NORMAL_OPS.names()), upsampling_ops=TABLE_I_UPSAMPLING,
                                      clock=args.clock)
         start = time.perf_counter()
-        table = build_table(conditions, progress=lambda d, t, w: print(f"\r{d}/{t} {w[:60]:<60}", end="",
+        table = build_table(conditions, kept_freed_memory=kept, progress=lambda d, t, w: print(f"\r{d}/{t} {w[:60]:<60}", end="",
                                                                       file=sys.stderr))
         print(file=sys.stderr)
         record["build_seconds"] = round(time.perf_counter() - start, 1)

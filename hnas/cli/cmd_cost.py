@@ -74,6 +74,9 @@ def cost_command(
         genotype = resolve_genotype(model)
         predicted = predict_latency(table, genotype)
         if latency:
+            from hnas.utils.memory import keep_freed_memory
+
+            keep_freed_memory()  # as the table was built (hnas.utils.memory)
             err_console().print(f"timing the network under the table's conditions ({table.describe()}) ...")
             measured = measure_network(genotype, table.conditions)
     if as_json:

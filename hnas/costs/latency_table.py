@@ -606,6 +606,7 @@ def build_table(
     seed: int = 0,
     progress: Progress | None = None,
     timer: Timer | None = None,
+    kept_freed_memory: bool = False,
 ) -> LatencyTable:
     """Measure every piece of the space under ``conditions`` and the per-cell overheads.
 
@@ -613,7 +614,9 @@ def build_table(
     each slot's overhead: the median of (measured cell - sum of its pieces). ``calibration_networks``
     random networks of ``calibration_layers`` layers give the network factor: the median of
     measured / (pieces + overheads) (0: no factor). ``progress(done, total, what)`` is called
-    after each measurement.
+    after each measurement. ``kept_freed_memory``: the caller switched on
+    :func:`hnas.utils.memory.keep_freed_memory` (as ``hnas upscale`` does; recorded, since page
+    faults on fresh maps otherwise dominate the larger pieces).
     """
     started = time.perf_counter()
     for kind, ops, registry in (("normal", conditions.normal_ops, NORMAL_OPS),
@@ -624,6 +627,7 @@ def build_table(
             registry.canonical(op)  # an unknown name is one line listing the registered ones
     timer = timer or Timer(conditions.backend, conditions.device, conditions.threads, clock=conditions.clock)
     env = _environment(conditions)
+    env["kept_freed_memory"] = kept_freed_memory
     c, s, n = conditions.channels, conditions.scale, conditions.nodes
     lr = conditions.input
     hr = (lr[0] * s, lr[1] * s)
