@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--clock", default="wall", choices=["wall", "cpu"])
+    parser.add_argument("--statistic", default="median", choices=["median", "min"])
     parser.add_argument("--input", default="120x120")
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--networks", type=int, default=30, help="random networks of the space")
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
         conditions = TableConditions(device=args.device, backend=args.backend, threads=args.threads,
                                      input=parse_input_size(args.input), channels=args.channels,
                                      normal_ops=tuple(NORMAL_OPS.names()), upsampling_ops=TABLE_I_UPSAMPLING,
-                                     clock=args.clock)
+                                     clock=args.clock, statistic=args.statistic)
         start = time.perf_counter()
         table = build_table(conditions, kept_freed_memory=kept, progress=lambda d, t, w: print(f"\r{d}/{t} {w[:60]:<60}", end="",
                                                                       file=sys.stderr))
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> dict:
                                                upsampling_ops=TABLE_I_UPSAMPLING)) for i in range(args.networks)]
     members += [(name, resolve_genotype(name)) for name in PRESETS]
     timer = Timer(table.conditions.backend, table.conditions.device, table.conditions.threads,
-                  budget_s=args.time_per_network, min_repeats=5, clock=table.conditions.clock)
+                  budget_s=args.time_per_network, min_repeats=5, clock=table.conditions.clock,
+                  statistic=table.conditions.statistic)
     rows = []
     for index, (name, genotype) in enumerate(members):
         predicted = predict_latency(table, genotype)

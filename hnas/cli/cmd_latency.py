@@ -49,6 +49,8 @@ def build_command(
     ] = None,
     train: Annotated[bool, typer.Option("--train", help="Also time forward + backward (eager only).")] = False,
     clock: Annotated[str, typer.Option(help="wall (latency) or cpu (the thread's CPU time, --threads 1: for a busy machine).")] = "wall",
+    statistic: Annotated[str, typer.Option(help="median of the timed calls, or min (least disturbed on a busy "
+                                                "machine).")] = "median",
     calibration_cells: Annotated[int, typer.Option(min=1, help="Random cells per slot for the cell overhead.")] = 4,
     calibration_networks: Annotated[
         int, typer.Option(min=0, help="Random whole networks for the network factor (0: none).")
@@ -89,6 +91,8 @@ def build_command(
         raise LatencyTableError(f"unknown latency backend '{backend}'; use one of {', '.join(BACKENDS)}")
     if clock not in ("wall", "cpu"):
         raise LatencyTableError(f"unknown clock '{clock}'; use wall or cpu")
+    if statistic not in ("median", "min"):
+        raise LatencyTableError(f"unknown statistic '{statistic}'; use median or min")
     if backend == "onnxruntime":
         require_onnxruntime()
         if train:
@@ -97,6 +101,7 @@ def build_command(
         device=device, backend=backend, threads=threads, input=parse_input_size(input_size), scale=scale,  # type: ignore[arg-type]
         channels=channels, nodes=nodes, normal_ops=_ops(normal_ops, "normal"),
         upsampling_ops=_ops(upsampling_ops, "upsampling"), train=train, clock=clock,  # type: ignore[arg-type]
+        statistic=statistic,  # type: ignore[arg-type]
     )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with bars(*columns, transient=True) as progress:
@@ -106,7 +111,7 @@ def build_command(
             progress.update(task, completed=done, total=total, description=f"{what[:48]:<48}")
 
         timer = Timer(conditions.backend, conditions.device, conditions.threads, budget_s=time_per_piece,
-                      clock=conditions.clock)
+                      clock=conditions.clock, statistic=conditions.statistic)
         table = build_table(conditions, calibration_cells=calibration_cells, calibration_networks=calibration_networks,
                             calibration_layers=calibration_layers, seed=seed, progress=report, timer=timer,
                             kept_freed_memory=kept)

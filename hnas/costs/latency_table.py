@@ -89,6 +89,7 @@ __all__ = [
 Backend = Literal["eager", "onnxruntime"]
 Mode = Literal["forward", "train"]
 Clock = Literal["wall", "cpu"]
+Statistic = Literal["median", "min"]
 BACKENDS: tuple[str, ...] = ("eager", "onnxruntime")
 #: Bumped when the keys or their meaning change; an older table is refused (rebuild it).
 TABLE_FORMAT = 1
@@ -125,6 +126,9 @@ class TableConditions(BaseModel):
     #: latency on an idle core, and only meaningful at one thread (both backends then run every op in
     #: the calling thread).
     clock: Clock = "wall"
+    #: ``median`` of the timed calls (the usual latency), or their ``min``: on a shared machine
+    #: other work only ever adds time, so the fastest call is the least disturbed estimate.
+    statistic: Statistic = "median"
 
 
 class LatencyTable(BaseModel):
@@ -388,9 +392,10 @@ def _onnx_session(module: nn.Module, inputs: Sequence[torch.Tensor], threads: in
 
 
 def _median_ms(call: Callable[[], Any], sync: Callable[[], None], warmup: int, budget_s: float,
-               min_repeats: int, max_repeats: int, clock: Callable[[], float] = time.perf_counter) -> float:
-    """Median time of ``call`` (ms) on ``clock``: ``warmup`` untimed calls, then as many timed calls as
-    fit in ``budget_s`` (at least ``min_repeats``, at most ``max_repeats``)."""
+               min_repeats: int, max_repeats: int, clock: Callable[[], float] = time.perf_counter,
+               statistic: Callable[[list[float]], float] = statistics.median) -> float:
+    """Median (or ``statistic``) time of ``call`` (ms) on ``clock``: ``warmup`` untimed calls, then as
+    many timed calls as fit in ``budget_s`` (at least ``min_repeats``, at most ``max_repeats``)."""
     for _ in range(warmup):
         call()
     sync()
@@ -403,14 +408,18 @@ def _median_ms(call: Callable[[], Any], sync: Callable[[], None], warmup: int, b
         elapsed = clock() - start
         times.append(elapsed)
         spent += elapsed
-    return 1e3 * statistics.median(times)
+    return 1e3 * statistic(times)
 
 
 class Timer:
     """Times a module on given inputs under one set of conditions (backend, device, threads)."""
 
     def __init__(self, backend: Backend = "eager", device: str = "cpu", threads: int = 1, warmup: int = 2,
-                 budget_s: float = 0.3, min_repeats: int = 5, max_repeats: int = 200, clock: Clock = "wall") -> None:
+                 budget_s: float = 0.3, min_repeats: int = 5, max_repeats: int = 200, clock: Clock = "wall",
+                 statistic: Statistic = "median") -> None:
+        if statistic not in ("median", "min"):
+            raise LatencyTableError(f"unknown latency statistic '{statistic}'; use median or min")
+        self.statistic: Callable[[list[float]], float] = statistics.median if statistic == "median" else min
         if clock not in ("wall", "cpu"):
             raise LatencyTableError(f"unknown latency clock '{clock}'; use wall or cpu")
         if clock == "cpu" and threads != 1:
@@ -451,14 +460,14 @@ class Timer:
             session = _onnx_session(module.cpu(), [x.cpu() for x in inputs], self.threads)
             feed = {f"x{i}": x.contiguous().numpy() for i, x in enumerate(inputs)}
             return _median_ms(lambda: session.run(None, feed), lambda: None, self.warmup, self.budget_s,
-                              self.min_repeats, self.max_repeats, self.clock)
+                              self.min_repeats, self.max_repeats, self.clock, self.statistic)
         module = module.to(self.device)
         with num_threads(self.threads if self.device.type == "cpu" else None, only_lower=False):
             if not train:
                 module.eval()
                 with torch.no_grad():
                     return _median_ms(lambda: module(*inputs), self._sync, self.warmup, self.budget_s,
-                                      self.min_repeats, self.max_repeats, self.clock)
+                                      self.min_repeats, self.max_repeats, self.clock, self.statistic)
             module.train()
             leaves = [x.detach().requires_grad_(True) for x in inputs]
 
@@ -467,7 +476,7 @@ class Timer:
                 out.backward(torch.ones_like(out))
 
             return _median_ms(step, self._sync, self.warmup, self.budget_s, self.min_repeats, self.max_repeats,
-                              self.clock)
+                              self.clock, self.statistic)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -625,7 +634,8 @@ def build_table(
             raise LatencyTableError(f"a latency table needs at least one {kind} op")
         for op in ops:
             registry.canonical(op)  # an unknown name is one line listing the registered ones
-    timer = timer or Timer(conditions.backend, conditions.device, conditions.threads, clock=conditions.clock)
+    timer = timer or Timer(conditions.backend, conditions.device, conditions.threads, clock=conditions.clock,
+                           statistic=conditions.statistic)
     env = _environment(conditions)
     env["kept_freed_memory"] = kept_freed_memory
     c, s, n = conditions.channels, conditions.scale, conditions.nodes
@@ -758,7 +768,7 @@ def measure_network(genotype: Genotype, conditions: TableConditions, global_skip
                     timer: Timer | None = None, train: bool = False) -> float:
     """Measured median ms of the whole network under ``conditions`` (the prediction's ground truth)."""
     timer = timer or Timer(conditions.backend, conditions.device, conditions.threads, budget_s=0.5,
-                           clock=conditions.clock)
+                           clock=conditions.clock, statistic=conditions.statistic)
     torch.manual_seed(seed)
     model = build_model(genotype, conditions.scale, conditions.channels, global_skip,
                         op_params=json.loads(conditions.op_params))
