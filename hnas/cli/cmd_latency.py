@@ -51,7 +51,7 @@ def build_command(
     clock: Annotated[str, typer.Option(help="wall (latency) or cpu (the thread's CPU time, --threads 1: for a busy machine).")] = "wall",
     statistic: Annotated[str, typer.Option(help="median of the timed calls, or min (least disturbed on a busy "
                                                 "machine).")] = "median",
-    calibration_cells: Annotated[int, typer.Option(min=1, help="Random cells per slot for the cell overhead.")] = 4,
+    calibration_cells: Annotated[int, typer.Option(min=1, help="Random cells per slot for the cell overhead.")] = 8,
     calibration_networks: Annotated[
         int, typer.Option(min=0, help="Random whole networks for the network factor (0: none).")
     ] = 4,

@@ -609,7 +609,7 @@ Progress = Callable[[int, int, str], None]
 def build_table(
     conditions: TableConditions,
     *,
-    calibration_cells: int = 4,
+    calibration_cells: int = 8,
     calibration_networks: int = 4,
     calibration_layers: int = 6,
     seed: int = 0,
