@@ -15,8 +15,15 @@ import pytest
 
 from hnas.compare.stats import spearman_rho
 from hnas.costs import clear_cost_cache
-from hnas.costs.latency_table import LatencyTableCost, TableConditions, Timer, build_table, measure_network, \
-    predict_latency, write_table
+from hnas.costs.latency_table import (
+    LatencyTableCost,
+    TableConditions,
+    Timer,
+    build_table,
+    measure_network,
+    predict_latency,
+    write_table,
+)
 from hnas.ops import TABLE_I_UPSAMPLING
 from hnas.spaces.random import random_genotype
 

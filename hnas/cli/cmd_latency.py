@@ -80,7 +80,6 @@ def build_command(
         write_table,
     )
     from hnas.costs.settings import parse_input_size
-
     from hnas.utils.memory import keep_freed_memory
 
     load_plugins(plugin)

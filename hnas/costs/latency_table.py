@@ -429,12 +429,12 @@ class Timer:
             raise LatencyTableError(f"unknown latency backend '{backend}'; use one of {', '.join(BACKENDS)}")
         self.backend = backend
         self.device = resolve_device(device)
+        if backend == "onnxruntime" and self.device.type != "cpu":
+            raise LatencyTableError("the onnxruntime backend runs on the CPU execution provider: use --device cpu")
         if backend == "onnxruntime":
-            if self.device.type != "cpu":
-                raise LatencyTableError("the onnxruntime backend runs on the CPU execution provider: use --device cpu")
+            require_onnxruntime()
         if clock == "cpu" and self.device.type != "cpu":
             raise LatencyTableError("the cpu clock times CPU work; a CUDA latency needs the wall clock")
-            require_onnxruntime()
         self.threads = threads
         self.warmup, self.budget_s = warmup, budget_s
         self.min_repeats, self.max_repeats = min_repeats, max_repeats
