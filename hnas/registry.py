@@ -200,7 +200,7 @@ CONTROLLERS: Registry[Callable[..., Any]] = Registry(
     builtins=("hnas.controllers.lstm", "hnas.controllers.random", "hnas.controllers.evolution"),
 )
 REWARDS: Registry[Callable[..., Any]] = Registry("rewards", "reward", builtins=("hnas.rewards.joint", "hnas.rewards.budget"))
-COSTS: Registry[Callable[..., Any]] = Registry("costs", "cost", builtins=("hnas.costs.builtin",))
+COSTS: Registry[Callable[..., Any]] = Registry("costs", "cost", builtins=("hnas.costs.builtin", "hnas.costs.latency_table"))
 PRESETS: Registry[Callable[..., Any]] = Registry("presets", "preset", builtins=("hnas.spaces.presets",))
 DATASETS: Registry[Callable[..., Any]] = Registry("datasets", "dataset", builtins=("hnas.data.sources",))
 

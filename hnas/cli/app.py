@@ -108,6 +108,7 @@ _COMMAND_MODULES = (
     "hnas.cli.cmd_inspect",
     "hnas.cli.cmd_eval",
     "hnas.cli.cmd_cost",
+    "hnas.cli.cmd_latency",
     "hnas.cli.cmd_train",
     "hnas.cli.cmd_upscale",
     "hnas.cli.cmd_export",

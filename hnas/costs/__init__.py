@@ -1,7 +1,8 @@
 """Costs of architectures (paper Eq. 1's ``Cost(alpha)``): MACs, parameters, latency, the paper's FLOPs.
 
 ``cost_of("macs", genotype, channels=8)`` prices one genotype (cached by its hash and the
-settings); ``measure(genotype)`` reports every cost at once; ``@COSTS.register("name")`` adds one.
+settings); ``measure(genotype)`` reports every cost at once; ``latency_table`` predicts ms from a per-op table
+(``hnas latency build``, :mod:`hnas.costs.latency_table`); ``@COSTS.register("name")`` adds one.
 Importing this package registers the built-in costs.
 """
 
@@ -18,6 +19,15 @@ from hnas.costs.builtin import (
 )
 from hnas.costs.counting import INTERPOLATION_MACS, MacCount, count_macs
 from hnas.costs.latency import LatencyResult, measure_latency
+from hnas.costs.latency_table import (
+    LatencyTable,
+    LatencyTableCost,
+    LatencyTableError,
+    TableConditions,
+    build_table,
+    load_table,
+    predict_latency,
+)
 from hnas.costs.network import NetworkCount, count_network
 from hnas.costs.report import CostReport, measure
 from hnas.costs.settings import TABLE_II_INPUT, CostSettings, CostSettingsError, parse_input_size
@@ -30,6 +40,7 @@ __all__ = [
     "INTERPOLATION_MACS",
     "PAPER_INPUT",
     "TABLE_II_INPUT",
+    "TableConditions",
     "Cost",
     "CostCache",
     "CostReport",
@@ -38,18 +49,24 @@ __all__ = [
     "FunctionCost",
     "LatencyCost",
     "LatencyResult",
+    "LatencyTable",
+    "LatencyTableCost",
+    "LatencyTableError",
     "MacCount",
     "MacsCost",
     "NetworkCount",
     "PaperGflopsCost",
     "ParamsCost",
+    "build_table",
     "clear_cost_cache",
     "cost_of",
     "count_macs",
     "count_network",
     "get_cost",
+    "load_table",
     "macs_normaliser",
     "measure",
     "measure_latency",
     "parse_input_size",
+    "predict_latency",
 ]

@@ -86,6 +86,11 @@ class Cost:
         one dB (``default_normaliser`` unless the cost's scale depends on the settings)."""
         return self.default_normaliser
 
+    def check(self, settings: CostSettings) -> None:
+        """Raise a one-line :class:`~hnas.errors.HnasError` if this cost cannot price under
+        ``settings`` (e.g. a latency table built for another input); called when a spec is
+        checked, so a mismatch stops a run before anything is written. Default: any settings."""
+
     def cache_token(self) -> Hashable:
         """What tells this cost apart from others in the shared cache (override if configurable)."""
         return (type(self).__module__, type(self).__qualname__)

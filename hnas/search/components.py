@@ -120,6 +120,7 @@ def build_components(spec: Spec) -> Components:
     cost = _call(f"cost '{cost_node.type}'", get_cost, cost_node.type, **cost_node.params)
     settings = _call("cost", CostSettings.make, input=spec.cost.input, scale=space.scale, channels=space.channels,
                      global_skip=space.global_skip, op_params=op_params)
+    _call("cost", cost.check, settings)
 
     reward_node = Component(type=spec.reward.type, params=spec.reward.resolved_params()).canonical(REWARDS)
     reward: Reward = REWARDS.build(reward_node.type, **reward_node.params)
