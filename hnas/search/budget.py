@@ -39,8 +39,8 @@ def plan_retraining(spec: Spec, folder: RunFolder, genotype: Genotype, device: t
         return plan
     assert spec.budget_minutes is not None
     total = spec.budget_minutes * 60.0
-    before = time.time() - started
     evaluate = evaluation_seconds(spec, folder, genotype, device)
+    before = time.time() - started  # the measurement just made included: it took its time too
     retrain = total - before - evaluate
     caps = [spec.retrain.minutes * 60.0] if spec.retrain.minutes is not None else []
     if retrain <= 0:
