@@ -24,6 +24,7 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from hnas.errors import CheckpointError, HnasError
+from hnas.utils.checksum import CHECKSUM_KEY, verify_safetensors
 from hnas.utils.device import resolve_device
 from hnas.utils.io import atomic_write_safetensors
 
@@ -34,6 +35,7 @@ MODEL_FILENAME = "model.safetensors"
 #: Metadata keys hnas owns; ``extra_metadata`` may not overwrite them.
 RESERVED_KEYS = (
     "format", "genotype", "scale", "channels", "global_skip", "rgb_range", "op_params", "plugins", "hnas_version",
+    CHECKSUM_KEY,
 )
 
 _MAX_LISTED = 3
@@ -184,6 +186,7 @@ def check_state_dict(
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     try:
+        verify_safetensors(path)  # a bit flip in a tensor would otherwise load as silently wrong weights
         with safe_open(str(path), framework="pt", device="cpu") as fh:
             return {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118  (safe_open has no __iter__)
     except (SafetensorError, OSError, RuntimeError) as exc:

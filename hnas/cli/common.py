@@ -7,6 +7,7 @@ import functools
 import json
 import math
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -138,6 +139,13 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _one_line_warning(message: Any, *args: Any, **kwargs: Any) -> None:
+    """A warning as ``warning: message`` on stderr (Python's default adds the file and a source line)."""
+    from rich.markup import escape
+
+    err_console().print(f"[yellow]warning[/]: {escape(str(message))}")
+
+
 def user_errors(func: F) -> F:
     """Turn :class:`HnasError` (and a few OS errors on user paths) into one line and exit code 2.
 
@@ -147,7 +155,9 @@ def user_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _one_line_warning
+                return func(*args, **kwargs)
         except HnasError as exc:
             raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:

@@ -8,6 +8,9 @@ through :class:`RunFolder`, so the chores are solved once:
   identity and names the first setting that differs.
 * **Atomic files.** JSON results and resume states are written to a temporary file and renamed;
   log lines are appended and fsynced, and a torn last line is dropped on reading.
+* **Damage.** Every state carries a checksum (:mod:`hnas.utils.checksum`) and the one before it is
+  kept (``<name>.prev.safetensors``); a damaged latest state is reported in one line and the
+  previous one is resumed from.
 * **Resume.** A stage's state is one ``.safetensors`` file (:mod:`hnas.engine.state`); log
   lines written after the last saved state (a killed interval's) are trimmed on resume, so a
   resumed run's files are byte for byte those of an uninterrupted run. Wall-clock times, which
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -28,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from hnas import distributed as dist
-from hnas.engine.state import State, load_state, save_state
-from hnas.errors import HnasError
+from hnas.engine.state import State, load_state, previous_path, save_state
+from hnas.errors import CheckpointError, HnasError
 from hnas.utils.io import append_jsonl, atomic_write_json, atomic_write_jsonl, jsonable, read_jsonl
 
 TIMINGS = "timings.jsonl"
@@ -73,6 +77,8 @@ class RunFolder:
         self.path = Path(path)
         self.identity_file = identity_file
         self.stages = tuple(stages)
+        #: States found damaged on loading (not to be kept as the previous state when replaced).
+        self._unusable: set[str] = set()
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
@@ -178,14 +184,44 @@ class RunFolder:
 
     # -- resume state -----------------------------------------------------------------------------------
     def save_state(self, name: str, state: State) -> None:
+        """Write the state ``name``, keeping the one it replaces as ``<name>.prev`` (the last two
+        states exist at every moment). A state found damaged on loading is not kept as the
+        previous one: the good state the run resumed from stays there until a new one is written."""
         if dist.is_main():
-            save_state(self.path / name, state)
+            save_state(self.path / name, state, keep_previous=name not in self._unusable)
+            self._unusable.discard(name)
 
     def load_state(self, name: str) -> State | None:
-        """The saved state, or None; read on rank 0 and broadcast (tensors travel on the CPU)."""
+        """The saved state, or None; read on rank 0 and broadcast (tensors travel on the CPU).
 
-        def read() -> State | None:
-            file = self.path / name
-            return load_state(file) if file.exists() else None
+        A damaged latest state (its checksum fails, it is truncated or unreadable) is reported in
+        one warning line and the previous one is used, so the run goes on from there (its logs are
+        trimmed back to it by the caller, as after a kill). If neither is usable, a one-line
+        :class:`CheckpointError` says so, before anything is written.
+        """
+        return dist.on_main(self._read_state, name)  # type: ignore[no-any-return]
 
-        return dist.on_main(read)  # type: ignore[no-any-return]
+    def _read_state(self, name: str) -> State | None:
+        file = self.path / name
+        prev = previous_path(file)
+        if not file.exists() and not prev.exists():
+            return None
+        problems = []
+        for candidate in (file, prev):
+            if not candidate.exists():
+                problems.append(f"{candidate.name} is missing")
+                continue
+            try:
+                state = load_state(candidate)
+            except CheckpointError as exc:
+                problems.append(str(exc).replace(str(candidate), candidate.name))
+                continue
+            if candidate == prev:
+                self._unusable.add(name)
+                warnings.warn(f"{file} is unusable ({problems[0]}); resuming from the previous state, {prev.name}",
+                              stacklevel=4)
+            return state
+        raise CheckpointError(
+            f"no usable resume state in {self.path}: {'; '.join(problems)}; nothing was overwritten "
+            "(restore a good copy, or start afresh in another --out)"
+        )

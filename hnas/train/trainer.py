@@ -157,6 +157,7 @@ class Trainer:
         self._skipped = 0
         self._step_lr = config.lr
         self._started: float | None = None
+        self._saved_step: int | None = None
         self._restore(resume)
         self.ddp = dist.wrap_ddp(self.model, self.device, find_unused_parameters=self._has_unused_parameters())
 
@@ -257,6 +258,7 @@ class Trainer:
         """Write ``last.safetensors`` (and ``model.safetensors`` when there is no validation score
         yet to pick the best by), then the resume state; each atomically, the resume state last.
         Rank 0 only: the replicas are identical."""
+        self._saved_step = self.step
         if not dist.is_main():
             return
         save_model(self.model, self.out / LAST_FILENAME, self._model_metadata())
@@ -408,7 +410,7 @@ class Trainer:
         finally:
             if self.step > first:
                 self.folder.timing("train", time.perf_counter() - started, steps=self.step - first, to_step=self.step)
-        if self.step < self.total:
+        if self.step < self.total and self._saved_step != self.step:  # (saving twice would leave no previous state)
             self.save()
         return self.summary()
 

@@ -42,8 +42,13 @@ def dumps(data: Any, indent: int | None = None) -> str:
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically."""
+def atomic_path(path: str | Path, keep_previous: str | Path | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically.
+
+    ``keep_previous``: the file ``path`` held until now becomes that file (hard-linked, or copied
+    where links are not supported) before the replacement, so the last two versions exist at every
+    moment: a kill between the two renames leaves both the old ``path`` and its copy.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -54,10 +59,30 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
+        if keep_previous is not None and path.exists():
+            _link_or_copy(path, Path(keep_previous))
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Make ``target`` hold ``source``'s bytes, atomically (a hard link where possible)."""
+    spare = target.with_name(f".{target.name}.{os.getpid()}.link.tmp")
+    spare.unlink(missing_ok=True)
+    try:
+        os.link(source, spare)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(source, spare)
+        with open(spare, "rb") as fh:
+            os.fsync(fh.fileno())
+    try:
+        os.replace(spare, target)
+    finally:
+        spare.unlink(missing_ok=True)
 
 
 def _umask() -> int:
@@ -66,8 +91,9 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], binary: bool = False) -> Path:
-    with atomic_path(path) as tmp:
+def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], binary: bool = False,
+                 keep_previous: str | Path | None = None) -> Path:
+    with atomic_path(path, keep_previous) as tmp:
         with open(tmp, "wb" if binary else "w", encoding=None if binary else "utf-8") as fh:
             write(fh)
     return Path(path)
@@ -133,27 +159,29 @@ def read_structured(path: str | Path, what: str, error: type[HnasError], *, toml
 
 
 def safetensors_bytes(tensors: dict[str, Any], metadata: dict[str, str] | None = None) -> bytes:
-    """A safetensors file's bytes with a canonical header: the same tensors and metadata always give
-    the same bytes.
+    """A safetensors file's bytes with a canonical header and a content checksum: the same tensors
+    and metadata always give the same bytes, and a damaged copy is recognised on loading.
 
     safetensors keeps the header in a hash map, whose order changes from process to process, so
     two writes of the same state would differ in bytes; a run resumed after a kill must write
     exactly the files of an uninterrupted one. The header is re-serialised with sorted keys and
-    padded with spaces to 8 bytes (as the format asks); the data section is untouched.
+    padded with spaces to 8 bytes (as the format asks), with the SHA-256 of the file's content in
+    its metadata (:mod:`hnas.utils.checksum`); the data section is untouched.
     """
     import struct
 
     from safetensors.torch import save
 
+    from hnas.utils.checksum import with_checksum
+
     raw = save(tensors, metadata=metadata)
     (size,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + size])
-    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    return struct.pack("<Q", len(text)) + text + raw[8 + size :]
+    return with_checksum(json.loads(raw[8 : 8 + size]), raw[8 + size :])
 
 
-def atomic_write_safetensors(path: str | Path, tensors: dict[str, Any], metadata: dict[str, str] | None = None) -> Path:
-    """Write a safetensors file atomically, byte-reproducibly (:func:`safetensors_bytes`)."""
+def atomic_write_safetensors(path: str | Path, tensors: dict[str, Any], metadata: dict[str, str] | None = None,
+                             keep_previous: str | Path | None = None) -> Path:
+    """Write a safetensors file atomically, byte-reproducibly (:func:`safetensors_bytes`);
+    ``keep_previous`` as in :func:`atomic_path`."""
     data = safetensors_bytes(tensors, metadata)
-    return atomic_write(path, lambda fh: fh.write(data), binary=True)
+    return atomic_write(path, lambda fh: fh.write(data), binary=True, keep_previous=keep_previous)
