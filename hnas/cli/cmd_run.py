@@ -49,6 +49,7 @@ def run_command(
     torchrun (or with --nproc N) the processes share the work; rank 0 writes the run directory.
     """
     from hnas import distributed as dist
+    from hnas.engine.lock import folder_lock
     from hnas.search.spec import load_spec
 
     spec = load_spec(spec_path, overrides or [], plugins=plugin)
@@ -57,9 +58,11 @@ def run_command(
         dist.shard(spec.data.batch, nproc)
         if spec.retrain.enabled:
             dist.shard(spec.retrain.batch, nproc)
-        raise typer.Exit(code=dist.launch(nproc, ["run", *dist.argv_from_click(ctx, skip=("nproc",))]))
-    with dist.session(device or spec.device), dist.quiet_failures(), tensorboard(with_tensorboard, out_dir):
-        _run(spec, out_dir, device, resume, as_json)
+    with folder_lock(out_dir, main=dist.is_main()):  # one process per run folder (hnas.engine.lock)
+        if nproc > 1:
+            raise typer.Exit(code=dist.launch(nproc, ["run", *dist.argv_from_click(ctx, skip=("nproc",))]))
+        with dist.session(device or spec.device), dist.quiet_failures(), tensorboard(with_tensorboard, out_dir):
+            _run(spec, out_dir, device, resume, as_json)
 
 
 def _run(spec: Spec, out_dir: Path, device: str | None, resume: bool, as_json: bool) -> None:

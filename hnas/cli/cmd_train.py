@@ -105,6 +105,7 @@ def train_command(
     Under torchrun (or with --nproc N) the processes train one model data-parallel; rank 0 writes OUT.
     """
     from hnas import distributed as dist
+    from hnas.engine.lock import folder_lock
     from hnas.spaces.resolve import resolve_genotype
     from hnas.train.config import TrainConfig
 
@@ -118,10 +119,12 @@ def train_command(
     out_dir = out or _default_out(model, scale)
     if nproc > 1:  # settings are checked above, so a mistake is one line before any process starts
         dist.shard(config.batch, nproc)
-        argv = ["train", *dist.argv_from_click(ctx, skip=("nproc",))]
-        raise typer.Exit(code=dist.launch(nproc, argv))
-    with dist.session(config.device), dist.quiet_failures(), tensorboard(with_tensorboard, out_dir):
-        _train(genotype, config, out_dir, resume, stop_at, as_json, fast)
+    with folder_lock(out_dir, main=dist.is_main()):  # one process per run folder (hnas.engine.lock)
+        if nproc > 1:
+            argv = ["train", *dist.argv_from_click(ctx, skip=("nproc",))]
+            raise typer.Exit(code=dist.launch(nproc, argv))
+        with dist.session(config.device), dist.quiet_failures(), tensorboard(with_tensorboard, out_dir):
+            _train(genotype, config, out_dir, resume, stop_at, as_json, fast)
 
 
 def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop_at: int | None,
