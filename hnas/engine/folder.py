@@ -23,6 +23,7 @@ through :class:`RunFolder`, so the chores are solved once:
 from __future__ import annotations
 
 import json
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -34,7 +35,7 @@ from typing import Any
 from hnas import distributed as dist
 from hnas.engine.state import State, load_state, previous_path, save_state
 from hnas.errors import CheckpointError, HnasError
-from hnas.utils.io import append_jsonl, atomic_write_json, atomic_write_jsonl, jsonable, read_jsonl
+from hnas.utils.io import WriteFailedError, append_jsonl, atomic_write_json, atomic_write_jsonl, jsonable, read_jsonl
 
 TIMINGS = "timings.jsonl"
 STAGE_FILE = "state.json"
@@ -138,8 +139,16 @@ class RunFolder:
         return current is not None and self.stages.index(current) > self.stages.index(stage)
 
     def timing(self, stage: str, seconds: float, **extra: Any) -> None:
-        """Log a wall time (kept apart from the run's files, which must repeat exactly)."""
-        self.append(TIMINGS, {"stage": stage, "seconds": round(seconds, 3), "at": round(time.time(), 3), **extra})
+        """Log a wall time (kept apart from the run's files, which must repeat exactly).
+
+        Called from ``finally`` blocks too: when the run is already failing (a full disk), a wall
+        time that cannot be written is dropped, so the error the user sees is the first one."""
+        failing = sys.exc_info()[0] is not None  # (set inside a finally block run by an exception too)
+        try:
+            self.append(TIMINGS, {"stage": stage, "seconds": round(seconds, 3), "at": round(time.time(), 3), **extra})
+        except WriteFailedError:
+            if not failing:
+                raise
 
     # -- files ------------------------------------------------------------------------------------------
     def exists(self, name: str) -> bool:

@@ -74,6 +74,14 @@ class FolderLock:
         self._made_folder = False
 
     def acquire(self) -> None:
+        try:
+            self._acquire()
+        except OSError as exc:  # a folder that cannot be made or written: the run folder's own one-liner
+            from hnas.engine.folder import RunFolderError
+
+            raise RunFolderError(f"cannot write the folder {self.folder}: {exc.strerror or exc}") from None
+
+    def _acquire(self) -> None:
         import fcntl
 
         if not self.folder.exists():

@@ -6,6 +6,8 @@ fsynced, then ``os.replace``-d over the target, which is atomic on POSIX and Win
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import os
@@ -41,6 +43,23 @@ def dumps(data: Any, indent: int | None = None) -> str:
     return json.dumps(jsonable(data), indent=indent, separators=separators, allow_nan=False)
 
 
+class WriteFailedError(HnasError, OSError):
+    """A file could not be written (a full disk, an I/O error); the previous version is intact."""
+
+
+#: errno values that mean "the disk failed us", not "the user named a bad path": the run stops
+#: with one line, its files as they were before the failed write, and resumes once it is fixed.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def _failed(path: Path, exc: OSError) -> WriteFailedError:
+    reason = exc.strerror or os.strerror(exc.errno or 0) or type(exc).__name__
+    return WriteFailedError(
+        f"cannot write {path}: {reason}; the files written before it are intact (free space, then run the command "
+        "again; a run continues with --resume)"
+    )
+
+
 @contextmanager
 def atomic_path(path: str | Path, keep_previous: str | Path | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically.
@@ -48,22 +67,30 @@ def atomic_path(path: str | Path, keep_previous: str | Path | None = None) -> It
     ``keep_previous``: the file ``path`` held until now becomes that file (hard-linked, or copied
     where links are not supported) before the replacement, so the last two versions exist at every
     moment: a kill between the two renames leaves both the old ``path`` and its copy.
+
+    A disk error (:data:`DISK_ERRNOS`: full, I/O error, quota, read-only) at any point leaves
+    ``path`` as it was and raises :class:`WriteFailedError`, a one-line user error naming the path.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; results should be as open() makes them
+    tmp_path: Path | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; results should be as open() makes them
         yield tmp_path
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
         if keep_previous is not None and path.exists():
             _link_or_copy(path, Path(keep_previous))
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if exc.errno in DISK_ERRNOS and not isinstance(exc, HnasError):
+            raise _failed(path, exc) from None
+        raise
     finally:
-        if tmp_path.exists():
+        if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
 
 
@@ -108,14 +135,33 @@ def atomic_write_json(path: str | Path, data: Any) -> Path:
 
 
 def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
-    """Append one JSON line and fsync it, so a killed run loses at most the line being written."""
+    """Append one JSON line and fsync it, so a killed run loses at most the line being written.
+
+    A disk error cuts the file back to its length before the line (a half line would be in the
+    middle of the log once the resumed run appends again) and raises :class:`WriteFailedError`.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     line = dumps(record) + "\n"
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        existed = path.exists()
+        with open(path, "a", encoding="utf-8") as fh:
+            start = fh.tell()
+            try:
+                fh.write(line)
+                fh.flush()
+                os.fsync(fh.fileno())
+            except OSError:
+                with contextlib.suppress(OSError):
+                    if existed:
+                        os.truncate(path, start)
+                    else:
+                        path.unlink()
+                raise
+    except OSError as exc:
+        if exc.errno in DISK_ERRNOS:
+            raise _failed(path, exc) from None
+        raise
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
