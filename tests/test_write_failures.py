@@ -83,8 +83,9 @@ class Disk:
                 target = Path(os.readlink(f"/proc/self/fd/{fd}"))
                 if not target.name.startswith("."):  # an appended log line: the file as before the line
                     key = target.relative_to(self.folder).as_posix()
-                    text = self.before[key]
-                    self.before[key] = text[: text.rstrip(b"\n").rfind(b"\n") + 1]
+                    text = self.before.pop(key)
+                    if text.count(b"\n") > 1:  # (a log's first line: the file did not exist before it)
+                        self.before[key] = text[: text.rstrip(b"\n").rfind(b"\n") + 1]
         if self.full:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return self._fsync(fd)
