@@ -35,7 +35,15 @@ from typing import Any
 from hnas import distributed as dist
 from hnas.engine.state import State, load_state, previous_path, save_state
 from hnas.errors import CheckpointError, HnasError
-from hnas.utils.io import WriteFailedError, append_jsonl, atomic_write_json, atomic_write_jsonl, jsonable, read_jsonl
+from hnas.utils.io import (
+    LogFileError,
+    WriteFailedError,
+    append_jsonl,
+    atomic_write_json,
+    atomic_write_jsonl,
+    jsonable,
+    read_jsonl,
+)
 
 TIMINGS = "timings.jsonl"
 STAGE_FILE = "state.json"
@@ -182,7 +190,11 @@ class RunFolder:
         file = self.path / name
         if file.exists():
             records = read_jsonl(file)
-            kept = [r for r in records if keep(r)]
+            try:
+                kept = [r for r in records if keep(r)]
+            except (KeyError, TypeError, ValueError) as exc:  # a line without the step or epoch hnas wrote
+                raise LogFileError(f"{file} holds a line hnas did not write ({type(exc).__name__}: {exc}); "
+                                   "restore it or start afresh in another --out") from None
             if len(kept) != len(records) or file.read_text().count("\n") != len(records):
                 atomic_write_jsonl(file, kept)
 

@@ -164,22 +164,37 @@ def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
         raise
 
 
+class LogFileError(HnasError, ValueError):
+    """A JSON-lines file of a run folder that hnas did not write that way (damaged or edited)."""
+
+
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Read a JSON-lines file, dropping a torn last line left by a kill mid-write."""
+    """Read a JSON-lines file, dropping a torn last line left by a kill mid-write.
+
+    Any other line that is not a JSON object is a one-line :class:`LogFileError` naming the file
+    and the line: a log hnas did not write that way is reported, not half-read.
+    """
     path = Path(path)
     if not path.exists():
         return []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise LogFileError(f"{path} is not a log hnas wrote: not UTF-8 text ({exc.reason})") from None
     records = []
-    lines = path.read_text(encoding="utf-8").splitlines()
     for i, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            if i == len(lines) - 1 and isinstance(exc, json.JSONDecodeError):
                 break
-            raise
+            raise LogFileError(f"{path}, line {i + 1}, is not a log line hnas wrote (not JSON)") from None
+        if not isinstance(record, dict):
+            raise LogFileError(f"{path}, line {i + 1}, is not a log line hnas wrote (a {type(record).__name__}, "
+                               "not an object)")
+        records.append(record)
     return records
 
 
@@ -202,6 +217,8 @@ def read_structured(path: str | Path, what: str, error: type[HnasError], *, toml
         return tomllib.loads(text) if toml else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise error(f"{path} is not valid {'TOML' if toml else 'JSON'}: {exc}") from None
+    except RecursionError:  # (nesting deeper than Python's parsers go)
+        raise error(f"{path} is nested too deeply to be a {what}") from None
 
 
 def safetensors_bytes(tensors: dict[str, Any], metadata: dict[str, str] | None = None) -> bytes:
