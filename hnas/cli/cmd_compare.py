@@ -9,6 +9,7 @@ import typer
 
 from hnas.cli.app import app
 from hnas.cli.common import (
+    MaxRestartsOption,
     PluginOption,
     StageBars,
     TensorBoardOption,
@@ -17,6 +18,7 @@ from hnas.cli.common import (
     load_plugins,
     parse_source,
     print_json,
+    resume_after_restart,
     tensorboard,
     user_errors,
 )
@@ -65,6 +67,7 @@ def compare_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print compare.json on stdout when done.")] = False,
     plugin: PluginOption = None,
     with_tensorboard: TensorBoardOption = False,
+    max_restarts: MaxRestartsOption = 0,
 ) -> None:
     """Retrain every member with one recipe (iterations, width, batch, seeds) and compare PSNR/SSIM
     on the evaluation sets, MACs, parameters and latency: a table, OUT/compare.json and OUT/compare.png.
@@ -97,7 +100,9 @@ def compare_command(
     resolved = resolve_members(members, space=search_space, seed=seed, cost_settings=recipe.cost_settings())
     with folder_lock(out, main=dist.is_main()):  # one process per run folder (hnas.engine.lock)
         if nproc > 1:
-            raise typer.Exit(code=dist.launch(nproc, ["compare", *dist.argv_from_click(ctx, skip=("nproc",))]))
+            argv = ["compare", *dist.argv_from_click(ctx, skip=("nproc", "max_restarts"))]
+            raise typer.Exit(code=dist.launch(nproc, argv, max_restarts))
+        resume = resume_after_restart(resume, out)
         keep_freed_memory()  # this process is the comparison's own: reuse freed memory (hnas.utils.memory)
         with dist.session(recipe.device), dist.quiet_failures(), tensorboard(with_tensorboard, out):
             if dist.silent():

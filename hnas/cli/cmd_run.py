@@ -9,12 +9,14 @@ import typer
 
 from hnas.cli.app import app
 from hnas.cli.common import (
+    MaxRestartsOption,
     PluginOption,
     StageBars,
     TensorBoardOption,
     bars,
     err_console,
     print_json,
+    resume_after_restart,
     tensorboard,
     user_errors,
 )
@@ -42,6 +44,7 @@ def run_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print results.json on stdout when done.")] = False,
     plugin: PluginOption = None,
     with_tensorboard: TensorBoardOption = False,
+    max_restarts: MaxRestartsOption = 0,
 ) -> None:
     """Search an architecture, retrain it and evaluate it, as the spec says; writes OUT/report.html.
 
@@ -60,7 +63,9 @@ def run_command(
             dist.shard(spec.retrain.batch, nproc)
     with folder_lock(out_dir, main=dist.is_main()):  # one process per run folder (hnas.engine.lock)
         if nproc > 1:
-            raise typer.Exit(code=dist.launch(nproc, ["run", *dist.argv_from_click(ctx, skip=("nproc",))]))
+            argv = ["run", *dist.argv_from_click(ctx, skip=("nproc", "max_restarts"))]
+            raise typer.Exit(code=dist.launch(nproc, argv, max_restarts))
+        resume = resume_after_restart(resume, out_dir)
         with dist.session(device or spec.device), dist.quiet_failures(), tensorboard(with_tensorboard, out_dir):
             _run(spec, out_dir, device, resume, as_json)
 

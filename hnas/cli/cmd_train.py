@@ -12,12 +12,14 @@ import typer
 
 from hnas.cli.app import app
 from hnas.cli.common import (
+    MaxRestartsOption,
     PluginOption,
     TensorBoardOption,
     bars,
     err_console,
     load_plugins,
     print_json,
+    resume_after_restart,
     tensorboard,
     user_errors,
 )
@@ -97,6 +99,7 @@ def train_command(
     ] = True,
     plugin: PluginOption = None,
     with_tensorboard: TensorBoardOption = False,
+    max_restarts: MaxRestartsOption = 0,
 ) -> None:
     """Train a network with L1 loss, Adam and cosine decay; writes OUT/model.safetensors.
 
@@ -121,8 +124,9 @@ def train_command(
         dist.shard(config.batch, nproc)
     with folder_lock(out_dir, main=dist.is_main()):  # one process per run folder (hnas.engine.lock)
         if nproc > 1:
-            argv = ["train", *dist.argv_from_click(ctx, skip=("nproc",))]
-            raise typer.Exit(code=dist.launch(nproc, argv))
+            argv = ["train", *dist.argv_from_click(ctx, skip=("nproc", "max_restarts"))]
+            raise typer.Exit(code=dist.launch(nproc, argv, max_restarts))
+        resume = resume_after_restart(resume, out_dir)
         with dist.session(config.device), dist.quiet_failures(), tensorboard(with_tensorboard, out_dir):
             _train(genotype, config, out_dir, resume, stop_at, as_json, fast)
 

@@ -107,6 +107,25 @@ def tensorboard(enabled: bool, out: Path) -> Iterator[None]:
         watcher.close()
 
 
+#: ``--max-restarts K`` (``run``, ``train``, ``compare`` with ``--nproc``): torchrun's elastic restarts.
+MaxRestartsOption = Annotated[
+    int,
+    typer.Option("--max-restarts", min=0, help="With --nproc: when a process dies, start them all again up to K "
+                 "times; they resume from the last checkpoint (under torchrun, give torchrun --max-restarts)."),
+]
+
+
+def resume_after_restart(resume: bool, out: Path) -> bool:
+    """``resume``, or True in processes torchrun restarted (they continue from the last checkpoint
+    instead of refusing the folder their first attempt made); rank 0 says so in one line."""
+    from hnas import distributed as dist
+
+    count = dist.restart_count()
+    if count and not dist.silent():
+        err_console().print(f"restart {count}: resuming {out} from its last checkpoint")
+    return resume or count > 0
+
+
 def parse_source(text: str) -> str | dict[str, Any]:
     """A ``--data`` value: a folder or ``builtin:NAME``, or a ``{type, params}`` node written as a
     TOML inline table or JSON (``{ type = "union", params = { sources = ["T91", "builtin:skimage"] } }``)."""
