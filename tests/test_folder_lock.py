@@ -95,13 +95,13 @@ def test_a_lock_from_another_host_is_refused_with_the_way_out(tmp_path: Path) ->
 
 
 def test_a_refused_command_leaves_no_folder_and_the_lock_is_reentrant(tmp_path: Path) -> None:
-    out = tmp_path / "new"
+    out = tmp_path / "new" / "run"
     with folder_lock(out):
         assert json.loads((out / LOCK_FILENAME).read_text())["pid"] == os.getpid()
         with folder_lock(out):  # the same process again (a launcher's workers pass the same way)
             pass
         assert (out / LOCK_FILENAME).exists()
-    assert not out.exists(), "a lock that made the folder removes it when nothing else was written"
+    assert not (tmp_path / "new").exists(), "a lock that made folders removes them when nothing else was written"
     with folder_lock(out, main=False):  # ranks other than 0 take nothing
         assert not out.exists()
 

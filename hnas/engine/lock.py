@@ -71,7 +71,7 @@ class FolderLock:
         self.folder = Path(folder)
         self.file = self.folder / LOCK_FILENAME
         self._fd: int | None = None
-        self._made_folder = False
+        self._made: Path | None = None  # the outermost folder acquire() created
 
     def acquire(self) -> None:
         try:
@@ -85,8 +85,11 @@ class FolderLock:
         import fcntl
 
         if not self.folder.exists():
+            missing = self.folder.absolute()
+            while not missing.parent.exists():
+                missing = missing.parent
             self.folder.mkdir(parents=True)
-            self._made_folder = True
+            self._made = missing
         while True:
             fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o666)
             try:
@@ -133,9 +136,14 @@ class FolderLock:
         finally:
             os.close(self._fd)
             self._fd = None
-        if self._made_folder:
+        if self._made is not None:  # a run refused before it wrote anything leaves no empty folders behind
+            folder = self.folder.absolute()
             try:
-                self.folder.rmdir()  # a run refused before it wrote anything leaves no empty folder behind
+                while True:
+                    folder.rmdir()
+                    if folder == self._made:
+                        break
+                    folder = folder.parent
             except OSError:
                 pass
 
