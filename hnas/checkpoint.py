@@ -127,8 +127,16 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return meta
 
 
-def model_from_metadata(meta: Mapping[str, str], source: str = "checkpoint") -> HNASNet:
-    """Build the (untrained) network a header describes; a bad header names ``source``."""
+def model_from_metadata(
+    meta: Mapping[str, str], source: str = "checkpoint", shapes: Mapping[str, tuple[int, ...]] | None = None
+) -> HNASNet:
+    """Build the (untrained) network a header describes; a bad header names ``source``.
+
+    ``shapes`` (the file's tensor shapes): the network is first built on the ``meta`` device,
+    which allocates nothing, and compared with them, so a header claiming a huge network (a
+    crafted ``channels``, say) is a one-line error instead of gigabytes of weights allocated
+    before the mismatch shows.
+    """
     from hnas.models.network import HNASNet
     from hnas.plugins import missing_plugin_message
     from hnas.spaces.genotype import Genotype
@@ -138,20 +146,36 @@ def model_from_metadata(meta: Mapping[str, str], source: str = "checkpoint") -> 
         if message:
             raise CheckpointError(message)
         genotype = Genotype.from_data(json.loads(meta["genotype"]), source=f"genotype in {source}")
-        return HNASNet(
-            genotype,
+        if shapes is not None and genotype.layers > len(shapes):  # every layer holds weights
+            raise CheckpointError(f"{source} does not match the network its metadata describes: "
+                                  f"{genotype.layers} layers, {len(shapes)} tensors")
+        settings = dict(
             scale=int(meta["scale"]),
             channels=int(meta["channels"]),
-            global_skip=meta.get("global_skip", "none"),  # type: ignore[arg-type]
+            global_skip=meta.get("global_skip", "none"),
             rgb_range=float(meta.get("rgb_range", "255.0")),
             op_params=json.loads(meta.get("op_params", "{}")),
         )
+        if shapes is not None:
+            with torch.device("meta"):
+                described = HNASNet(genotype, **settings)  # type: ignore[arg-type]
+            check_state_dict(described, {k: torch.empty(v, device="meta") for k, v in shapes.items()}, source)
+        return HNASNet(genotype, **settings)  # type: ignore[arg-type]
     except CheckpointError:
         raise
     except HnasError as exc:
         raise CheckpointError(f"{source}: {exc}") from None
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, OverflowError, RuntimeError) as exc:
         raise CheckpointError(f"{source} has unusable metadata ({type(exc).__name__}: {exc})") from None
+
+
+def _tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The shapes of a file's tensors, from its header alone."""
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return {name: tuple(fh.get_slice(name).get_shape()) for name in fh.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {exc}") from None
 
 
 def _listing(names: list[str]) -> str:
@@ -211,6 +235,6 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> HNASNet:
     """
     file = _resolve_file(path)
     meta = read_metadata(file)
-    model = model_from_metadata(meta, source=str(file))
+    model = model_from_metadata(meta, source=str(file), shapes=_tensor_shapes(file))
     load_weights(model, file)
     return model.to(resolve_device(device)).eval()

@@ -143,3 +143,15 @@ def test_resume_state_round_trips_without_pickle(tmp_path: Path) -> None:
     path.write_bytes(b"junk")
     with pytest.raises(CheckpointError, match="resume"):
         load_state(path)
+
+
+def test_a_header_claiming_a_huge_network_is_refused_before_allocating_it(tmp_path: Path) -> None:
+    """Found by tests/test_hostile_files.py: ``channels = 100000`` in a crafted header made
+    load_model allocate the described network (tens of GB) before the shapes were compared; it is
+    now compared on the meta device first."""
+    path = save_model(small(), tmp_path / "a.safetensors")
+    for channels in ("100000", "2147483648"):
+        bad = rewrite(path, tmp_path / "bad.safetensors", channels=channels)
+        with pytest.raises(CheckpointError) as info:
+            hnas.load_model(bad)
+        assert "\n" not in str(info.value) and str(bad) in str(info.value)
