@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from torch import nn
 
-from hnas.errors import CheckpointError, HnasError
+from hnas.errors import CheckpointError, HnasError, first_line
 from hnas.utils.checksum import CHECKSUM_KEY, verify_safetensors
 from hnas.utils.device import resolve_device
 from hnas.utils.io import atomic_write_safetensors
@@ -114,7 +114,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as fh:
             meta = dict(fh.metadata() or {})
     except (SafetensorError, OSError) as exc:
-        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {exc}") from None
+        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {first_line(exc)}") from None
     fmt = meta.get("format")
     if fmt is None or "genotype" not in meta:
         raise CheckpointError(
@@ -166,7 +166,7 @@ def model_from_metadata(
     except HnasError as exc:
         raise CheckpointError(f"{source}: {exc}") from None
     except (KeyError, ValueError, TypeError, OverflowError, RuntimeError) as exc:
-        raise CheckpointError(f"{source} has unusable metadata ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"{source} has unusable metadata ({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def _tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
@@ -175,7 +175,7 @@ def _tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         with safe_open(str(path), framework="pt") as fh:
             return {name: tuple(fh.get_slice(name).get_shape()) for name in fh.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, RuntimeError) as exc:
-        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {exc}") from None
+        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {first_line(exc)}") from None
 
 
 def _listing(names: list[str]) -> str:
@@ -214,7 +214,7 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
         with safe_open(str(path), framework="pt", device="cpu") as fh:
             return {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118  (safe_open has no __iter__)
     except (SafetensorError, OSError, RuntimeError) as exc:
-        raise CheckpointError(f"cannot read tensors from {path} (corrupt or truncated?): {exc}") from None
+        raise CheckpointError(f"cannot read tensors from {path} (corrupt or truncated?): {first_line(exc)}") from None
 
 
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:

@@ -155,3 +155,7 @@ def test_a_header_claiming_a_huge_network_is_refused_before_allocating_it(tmp_pa
         with pytest.raises(CheckpointError) as info:
             hnas.load_model(bad)
         assert "\n" not in str(info.value) and str(bad) in str(info.value)
+    bad = rewrite(path, tmp_path / "bad.safetensors", channels="9223372036854775808")  # torch's overflow: a C++ trace
+    with pytest.raises(CheckpointError) as info:
+        hnas.load_model(bad)
+    assert "\n" not in str(info.value)

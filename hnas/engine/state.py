@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 
-from hnas.errors import CheckpointError
+from hnas.errors import CheckpointError, first_line
 from hnas.utils.checksum import verify_safetensors
 from hnas.utils.io import atomic_write_safetensors, jsonable
 
@@ -121,7 +121,7 @@ def load_state(path: str | Path) -> State:
             header = dict(fh.metadata() or {})
             tensors = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118  (safe_open has no __iter__)
     except (SafetensorError, OSError, RuntimeError) as exc:
-        raise CheckpointError(f"{path} is not a readable resume file (corrupt or truncated?): {exc}") from None
+        raise CheckpointError(f"{path} is not a readable resume file (corrupt or truncated?): {first_line(exc)}") from None
     if header.get("format") not in _READABLE:
         raise CheckpointError(f"{path} is not an hnas resume file (format {header.get('format')!r})")
     try:
