@@ -30,7 +30,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from torch import nn
 
-from hnas.errors import CheckpointError, HnasError
+from hnas.errors import CheckpointError, HnasError, first_line
+from hnas.utils.checksum import CHECKSUM_KEY, verify_safetensors
 from hnas.utils.device import resolve_device
 from hnas.utils.io import atomic_write_safetensors
 
@@ -41,6 +42,7 @@ MODEL_FILENAME = "model.safetensors"
 #: Metadata keys hnas owns; ``extra_metadata`` may not overwrite them.
 RESERVED_KEYS = (
     "format", "genotype", "scale", "channels", "global_skip", "rgb_range", "op_params", "plugins", "hnas_version",
+    CHECKSUM_KEY,
 )
 
 #: The tensor that carries the reserved header keys inside the weights (JSON bytes, ``uint8``).
@@ -149,7 +151,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as fh:
             meta = dict(fh.metadata() or {})
     except (SafetensorError, OSError) as exc:
-        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {exc}") from None
+        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {first_line(exc)}") from None
     fmt = meta.get("format")
     if fmt is None or "genotype" not in meta:
         raise CheckpointError(
@@ -163,12 +165,16 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 
 
 def model_from_metadata(
-    meta: Mapping[str, str], source: str = "checkpoint", network_class: type[HNASNet] | None = None
+    meta: Mapping[str, str], source: str = "checkpoint", network_class: type[HNASNet] | None = None,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
 ) -> HNASNet:
     """Build the (untrained) network a header describes; a bad header names ``source``.
 
     ``network_class`` is an :class:`HNASNet` subclass to build instead (the 0..1 networks of
-    :mod:`hnas.integrations` take the same arguments).
+    :mod:`hnas.integrations` take the same arguments). ``shapes`` (the file's tensor shapes): the
+    network is first built on the ``meta`` device, which allocates nothing, and compared with
+    them, so a header claiming a huge network (a crafted ``channels``, say) is a one-line error
+    instead of gigabytes of weights allocated before the mismatch shows.
     """
     from hnas.models.network import HNASNet
     from hnas.plugins import missing_plugin_message
@@ -180,20 +186,36 @@ def model_from_metadata(
         if message:
             raise CheckpointError(message)
         genotype = Genotype.from_data(json.loads(meta["genotype"]), source=f"genotype in {source}")
-        return network_class(
-            genotype,
+        if shapes is not None and genotype.layers > len(shapes):  # every layer holds weights
+            raise CheckpointError(f"{source} does not match the network its metadata describes: "
+                                  f"{genotype.layers} layers, {len(shapes)} tensors")
+        settings = dict(
             scale=int(meta["scale"]),
             channels=int(meta["channels"]),
-            global_skip=meta.get("global_skip", "none"),  # type: ignore[arg-type]
+            global_skip=meta.get("global_skip", "none"),
             rgb_range=float(meta.get("rgb_range", "255.0")),
             op_params=json.loads(meta.get("op_params", "{}")),
         )
+        if shapes is not None:
+            with torch.device("meta"):
+                described = network_class(genotype, **settings)  # type: ignore[arg-type]
+            check_state_dict(described, {k: torch.empty(v, device="meta") for k, v in shapes.items()}, source)
+        return network_class(genotype, **settings)  # type: ignore[arg-type]
     except CheckpointError:
         raise
     except HnasError as exc:
         raise CheckpointError(f"{source}: {exc}") from None
-    except (KeyError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{source} has unusable metadata ({type(exc).__name__}: {exc})") from None
+    except (KeyError, ValueError, TypeError, OverflowError, RuntimeError) as exc:
+        raise CheckpointError(f"{source} has unusable metadata ({type(exc).__name__}: {first_line(exc)})") from None
+
+
+def _tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The shapes of a file's tensors, from its header alone."""
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return {name: tuple(fh.get_slice(name).get_shape()) for name in fh.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {first_line(exc)}") from None
 
 
 def _listing(names: list[str]) -> str:
@@ -229,10 +251,11 @@ def check_state_dict(
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     try:
+        verify_safetensors(path)  # a bit flip in a tensor would otherwise load as silently wrong weights
         with safe_open(str(path), framework="pt", device="cpu") as fh:
             return {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118  (safe_open has no __iter__)
     except (SafetensorError, OSError, RuntimeError) as exc:
-        raise CheckpointError(f"cannot read tensors from {path} (corrupt or truncated?): {exc}") from None
+        raise CheckpointError(f"cannot read tensors from {path} (corrupt or truncated?): {first_line(exc)}") from None
 
 
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
@@ -264,6 +287,6 @@ def load_model(
         import_plugins(plugins)
     file = _resolve_file(path)
     meta = read_metadata(file)
-    model = model_from_metadata(meta, source=str(file))
+    model = model_from_metadata(meta, source=str(file), shapes=_tensor_shapes(file))
     load_weights(model, file)
     return model.to(resolve_device(device)).eval()

@@ -59,6 +59,7 @@ __all__ = [
     "on_main",
     "quiet_failures",
     "rank",
+    "restart_count",
     "session",
     "shard",
     "shutdown",
@@ -72,6 +73,8 @@ T = TypeVar("T")
 
 ENV_LOG_ALL = "HNAS_LOG_ALL_RANKS"
 ENV_TIMEOUT = "HNAS_DIST_TIMEOUT"
+#: Set by torchrun in the processes it restarted (elastic restarts, ``--max-restarts``).
+ENV_RESTART = "TORCHELASTIC_RESTART_COUNT"
 DEFAULT_TIMEOUT_S = 3 * 3600
 
 
@@ -180,7 +183,16 @@ def init(device: str | torch.device | None = "auto") -> torch.device:
     if target.type == "cuda":
         torch.cuda.set_device(target)
     timeout = timedelta(seconds=float(os.environ.get(ENV_TIMEOUT, DEFAULT_TIMEOUT_S)))
-    dist.init_process_group(backend=backend, timeout=timeout)
+    attempt = restart_count()
+    if attempt:
+        # torchrun's agent keeps its key-value store across restarts, and the new processes would
+        # find the dead ones' addresses there (gloo: "Connection refused"; pytorch#167288): each
+        # attempt gets keys of its own.
+        store, group_rank, size = next(dist.rendezvous("env://", timeout=timeout))
+        store = dist.PrefixStore(f"hnas/attempt-{attempt}/", store)
+        dist.init_process_group(backend=backend, store=store, rank=group_rank, world_size=size, timeout=timeout)
+    else:
+        dist.init_process_group(backend=backend, timeout=timeout)
     return target
 
 
@@ -218,7 +230,9 @@ def quiet_failures() -> Iterator[None]:
     """On a silent rank, turn a user error or Ctrl-C into a bare exit (code 2 or 130).
 
     Every rank raises the same user error (:func:`on_main` hands rank 0's to the others); rank 0
-    prints it, so the others leave without repeating it. Bugs keep their traceback everywhere.
+    prints it, so the others leave without repeating it. A collective that fails because another
+    process died is one line and exit code 1 on every rank (:func:`_lost_peer`). Bugs keep their
+    traceback everywhere.
     """
     try:
         yield
@@ -230,6 +244,25 @@ def quiet_failures() -> Iterator[None]:
         if silent():
             raise SystemExit(130) from None
         raise
+    except RuntimeError as exc:
+        if not (launched() and _lost_peer(exc)):
+            raise
+        import sys
+
+        print(f"error: process {rank()} lost contact with the others (one of them stopped: its output says why)",
+              file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+#: How gloo and nccl report a peer process that is gone (killed, out of memory, its node lost).
+_LOST_PEER = ("Connection reset by peer", "Connection closed by peer", "Broken pipe", "Connection refused",
+              "remote process exited", "NCCL communicator was aborted")
+
+
+def _lost_peer(exc: BaseException) -> bool:
+    """Whether ``exc`` is a collective failing because another process died: not this process's
+    bug, and torchrun's ``--max-restarts`` starts everyone again, so one line says it, not a traceback."""
+    return isinstance(exc, getattr(dist, "DistNetworkError", ())) or any(p in str(exc) for p in _LOST_PEER)
 
 
 # -- collectives (no-ops with one process) -------------------------------------------------------
@@ -396,10 +429,27 @@ def to_cpu(obj: Any) -> Any:
 
 
 # -- launching -----------------------------------------------------------------------------------
-def launch(nproc: int, argv: Sequence[str]) -> int:
+def restart_count() -> int:
+    """How many times torchrun has restarted this process's group (``TORCHELASTIC_RESTART_COUNT``;
+    0 outside torchrun). A restarted run resumes by itself from its last checkpoint: with
+    ``--max-restarts K`` a lost worker (the OOM killer, a preempted node) costs the steps since the
+    last checkpoint, not the run."""
+    if not launched():
+        return 0
+    try:
+        return int(os.environ.get(ENV_RESTART, "0") or 0)
+    except ValueError:
+        return 0
+
+
+def launch(nproc: int, argv: Sequence[str], max_restarts: int = 0) -> int:
     """Run ``python -m hnas ARGV`` in ``nproc`` processes on this machine through torchrun's own
     launcher (its standalone rendezvous on localhost picks a free port); returns the exit code
     (rank 0's on failure, so a user error still exits 2).
+
+    ``max_restarts``: when a process fails, torchrun stops the others and starts them all again,
+    up to that many times; the restarted processes resume from the last checkpoint
+    (:func:`restart_count`), so the run ends as an uninterrupted one would.
 
     CPU threads: torchrun would give each process one; we give each ``cpus // nproc`` unless
     ``OMP_NUM_THREADS`` is set, so N processes share the machine instead of using 1/N of it.
@@ -417,7 +467,8 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
         raise DistributedError("--nproc inside torchrun: drop --nproc (torchrun already started the processes)")
     if "OMP_NUM_THREADS" not in os.environ:
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))
-    args = ["--standalone", "--nproc-per-node", str(nproc), "--max-restarts", "0", "-m", "hnas", *argv]
+    args = ["--standalone", "--nproc-per-node", str(nproc), "--max-restarts", str(max_restarts),
+            "-m", "hnas", *argv]
     agent_logs = [logging.getLogger(name) for name in list(logging.Logger.manager.loggerDict)
                   if name.startswith("torch.distributed")]
     levels = [log.level for log in agent_logs]

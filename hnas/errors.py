@@ -45,3 +45,9 @@ def first_error(exc: Any) -> tuple[str, str]:
     """
     err = exc.errors()[0]
     return ".".join(str(part) for part in err["loc"]), err["msg"].removeprefix("Value error, ")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message: torch and safetensors errors can go on with a C++ stack
+    trace, and a user error is one line."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

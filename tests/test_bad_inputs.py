@@ -140,6 +140,7 @@ def _retag(source: Path, target: Path, preset: str) -> None:
         metadata = dict(fh.metadata())
         tensors = {k: fh.get_tensor(k) for k in fh.keys()}
     metadata["genotype"] = resolve_genotype(preset).canonical_json()
+    metadata.pop("content_sha256")  # a file crafted by hand, not a damaged hnas file
     save_file(tensors, str(target), metadata=metadata)
 
 

@@ -12,8 +12,8 @@ from safetensors.torch import save_file
 
 import hnas
 from hnas.checkpoint import MODEL_FORMAT, load_weights, read_metadata, save_model
-from hnas.errors import CheckpointError
 from hnas.engine.state import State, load_state, module_tensors, pack_optimizer, save_state, unpack_optimizer
+from hnas.errors import CheckpointError
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: tiny models, one thread
 
@@ -31,6 +31,7 @@ def rewrite(path: Path, target: Path, tensors: dict | None = None, **meta: str) 
         header = dict(fh.metadata())
         data = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
     header.update(meta)
+    header.pop("content_sha256")  # a file crafted by hand, not a damaged hnas file
     save_file(tensors if tensors is not None else data, str(target), metadata=header)
     return target
 
@@ -164,3 +165,17 @@ def test_the_architecture_also_travels_inside_the_weights(tmp_path: Path) -> Non
         config_from_tensor(torch.tensor(list(b"not json"), dtype=torch.uint8))
     with pytest.raises(CheckpointError, match="format"):
         config_from_tensor(torch.tensor(list(b'{"format": "other/1"}'), dtype=torch.uint8))
+def test_a_header_claiming_a_huge_network_is_refused_before_allocating_it(tmp_path: Path) -> None:
+    """Found by tests/test_hostile_files.py: ``channels = 100000`` in a crafted header made
+    load_model allocate the described network (tens of GB) before the shapes were compared; it is
+    now compared on the meta device first."""
+    path = save_model(small(), tmp_path / "a.safetensors")
+    for channels in ("100000", "2147483648"):
+        bad = rewrite(path, tmp_path / "bad.safetensors", channels=channels)
+        with pytest.raises(CheckpointError) as info:
+            hnas.load_model(bad)
+        assert "\n" not in str(info.value) and str(bad) in str(info.value)
+    bad = rewrite(path, tmp_path / "bad.safetensors", channels="9223372036854775808")  # torch's overflow: a C++ trace
+    with pytest.raises(CheckpointError) as info:
+        hnas.load_model(bad)
+    assert "\n" not in str(info.value)

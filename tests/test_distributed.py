@@ -233,13 +233,14 @@ def test_helpers_are_no_ops_in_one_process() -> None:
 def test_nproc_relaunches_the_same_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
     """``--nproc`` rebuilds the command from the parsed options (not ``sys.argv``, which is the
     caller's when the app runs in-process) and hands it to torchrun's launcher."""
-    seen: list[tuple[int, list[str]]] = []
-    monkeypatch.setattr(dist, "launch", lambda nproc, argv: seen.append((nproc, list(argv))) or 0)
+    seen: list[tuple[int, list[str], int]] = []
+    monkeypatch.setattr(dist, "launch", lambda nproc, argv, restarts: seen.append((nproc, list(argv), restarts)) or 0)
     result = runner.invoke(app, ["train", "hnas-a", "--data", "d", "--scale", "2", "--batch", "4", "--nproc", "2",
-                                 "--global-skip", "bicubic", "--resume", "--json"])
+                                 "--global-skip", "bicubic", "--resume", "--json", "--max-restarts", "3"])
     assert result.exit_code == 0, result.output
-    nproc, argv = seen[-1]
+    nproc, argv, restarts = seen[-1]
     assert nproc == 2 and argv[:2] == ["train", "hnas-a"] and "--nproc" not in argv
+    assert restarts == 3 and "--max-restarts" not in argv  # torchrun's business, not the workers'
     for option in (["--global-skip", "bicubic"], ["--batch", "4"], ["--resume"], ["--json"]):
         assert any(argv[i:i + len(option)] == option for i in range(len(argv))), option
 

@@ -11,6 +11,7 @@ from hnas.cli.app import app
 from hnas.cli.common import (
     MAX_SCALE,
     MIN_SCALE,
+    MaxRestartsOption,
     PluginOption,
     StageBars,
     TensorBoardOption,
@@ -19,6 +20,7 @@ from hnas.cli.common import (
     load_plugins,
     parse_source,
     print_json,
+    resume_after_restart,
     tensorboard,
     user_errors,
 )
@@ -67,6 +69,7 @@ def compare_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print compare.json on stdout when done.")] = False,
     plugin: PluginOption = None,
     with_tensorboard: TensorBoardOption = False,
+    max_restarts: MaxRestartsOption = 0,
 ) -> None:
     """Retrain every member with one recipe (iterations, width, batch, seeds) and compare PSNR/SSIM
     on the evaluation sets, MACs, parameters and latency: a table, OUT/compare.json and OUT/compare.png.
@@ -76,6 +79,7 @@ def compare_command(
     from hnas import distributed as dist
     from hnas.compare import Recipe, resolve_members, run_compare
     from hnas.compare.members import Space, is_run_folder, space_of_run
+    from hnas.engine.lock import folder_lock
     from hnas.search.spec import load_spec
     from hnas.utils.memory import keep_freed_memory
 
@@ -96,19 +100,22 @@ def compare_command(
         if runs:
             search_space = space_of_run(runs[0])
     resolved = resolve_members(members, space=search_space, seed=seed, cost_settings=recipe.cost_settings())
-    if nproc > 1:
-        raise typer.Exit(code=dist.launch(nproc, ["compare", *dist.argv_from_click(ctx, skip=("nproc",))]))
-    keep_freed_memory()  # this process is the comparison's own: reuse freed memory (hnas.utils.memory)
-    with dist.session(recipe.device), dist.quiet_failures(), tensorboard(with_tensorboard, out):
-        if dist.silent():
-            report = run_compare(recipe, resolved, out, resume=resume, shared_weights=shared_weights)
-        else:
-            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    with folder_lock(out, main=dist.is_main()):  # one process per run folder (hnas.engine.lock)
+        if nproc > 1:
+            argv = ["compare", *dist.argv_from_click(ctx, skip=("nproc", "max_restarts"))]
+            raise typer.Exit(code=dist.launch(nproc, argv, max_restarts))
+        resume = resume_after_restart(resume, out)
+        keep_freed_memory()  # this process is the comparison's own: reuse freed memory (hnas.utils.memory)
+        with dist.session(recipe.device), dist.quiet_failures(), tensorboard(with_tensorboard, out):
+            if dist.silent():
+                report = run_compare(recipe, resolved, out, resume=resume, shared_weights=shared_weights)
+            else:
+                from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-            with bars(*columns, transient=True) as progress:
-                report = run_compare(recipe, resolved, out, resume=resume, shared_weights=shared_weights,
-                                     progress=StageBars(progress))
+                columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+                with bars(*columns, transient=True) as progress:
+                    report = run_compare(recipe, resolved, out, resume=resume, shared_weights=shared_weights,
+                                         progress=StageBars(progress))
     if not dist.is_main():
         return
     if as_json:

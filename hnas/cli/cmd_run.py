@@ -9,12 +9,14 @@ import typer
 
 from hnas.cli.app import app
 from hnas.cli.common import (
+    MaxRestartsOption,
     PluginOption,
     StageBars,
     TensorBoardOption,
     bars,
     err_console,
     print_json,
+    resume_after_restart,
     tensorboard,
     user_errors,
 )
@@ -42,6 +44,7 @@ def run_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print results.json on stdout when done.")] = False,
     plugin: PluginOption = None,
     with_tensorboard: TensorBoardOption = False,
+    max_restarts: MaxRestartsOption = 0,
 ) -> None:
     """Search an architecture, retrain it and evaluate it, as the spec says; writes OUT/report.html.
 
@@ -49,6 +52,7 @@ def run_command(
     torchrun (or with --nproc N) the processes share the work; rank 0 writes the run directory.
     """
     from hnas import distributed as dist
+    from hnas.engine.lock import folder_lock
     from hnas.search.spec import load_spec
 
     spec = load_spec(spec_path, overrides or [], plugins=plugin)
@@ -57,9 +61,13 @@ def run_command(
         dist.shard(spec.data.batch, nproc)
         if spec.retrain.enabled:
             dist.shard(spec.retrain.batch, nproc)
-        raise typer.Exit(code=dist.launch(nproc, ["run", *dist.argv_from_click(ctx, skip=("nproc",))]))
-    with dist.session(device or spec.device), dist.quiet_failures(), tensorboard(with_tensorboard, out_dir):
-        _run(spec, out_dir, device, resume, as_json)
+    with folder_lock(out_dir, main=dist.is_main()):  # one process per run folder (hnas.engine.lock)
+        if nproc > 1:
+            argv = ["run", *dist.argv_from_click(ctx, skip=("nproc", "max_restarts"))]
+            raise typer.Exit(code=dist.launch(nproc, argv, max_restarts))
+        resume = resume_after_restart(resume, out_dir)
+        with dist.session(device or spec.device), dist.quiet_failures(), tensorboard(with_tensorboard, out_dir):
+            _run(spec, out_dir, device, resume, as_json)
 
 
 def _run(spec: Spec, out_dir: Path, device: str | None, resume: bool, as_json: bool) -> None:

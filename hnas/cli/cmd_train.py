@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,7 @@ from hnas.cli.common import (
     MAX_SCALE,
     MIN_SCALE,
     GlobalSkipChoice,
+    MaxRestartsOption,
     PluginOption,
     TensorBoardOption,
     bars,
@@ -21,6 +22,7 @@ from hnas.cli.common import (
     load_plugins,
     parse_source,
     print_json,
+    resume_after_restart,
     tensorboard,
     user_errors,
 )
@@ -64,9 +66,9 @@ def train_command(
              "scale, width, global skip).")],
     data: Annotated[str, typer.Option("--data", help="Training HR images: a folder, a DIV2K root, builtin:skimage "
                                                      "or a {type, params} source table.")],
-    scale: Annotated[Optional[int], typer.Option(
+    scale: Annotated[int | None, typer.Option(
         "--scale", min=MIN_SCALE, max=MAX_SCALE, help="Upscaling factor (required unless MODEL is a run folder).")] = None,
-    channels: Annotated[Optional[int], typer.Option(
+    channels: Annotated[int | None, typer.Option(
         min=1, help="Channels per op (default: a run's own, else 64 as retrained in the paper).")] = None,
     iters: Annotated[int | None, typer.Option("--iters", min=1, help="Total iterations.")] = None,
     epochs: Annotated[
@@ -80,7 +82,7 @@ def train_command(
     patch: Annotated[int, typer.Option(min=2, help="HR patch side (LR patch = patch / scale).")] = 96,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate (cosine decay to lr/100).")] = 1e-3,
     global_skip: Annotated[
-        Optional[GlobalSkipChoice], typer.Option(
+        GlobalSkipChoice | None, typer.Option(
             "--global-skip", help="Add the bicubic upscaled input to the output (default: a run's own, else none).")
     ] = None,
     val: Annotated[str | None, typer.Option("--val", help="Validation HR images (folder or builtin:NAME).")] = None,
@@ -108,6 +110,7 @@ def train_command(
     ] = True,
     plugin: PluginOption = None,
     with_tensorboard: TensorBoardOption = False,
+    max_restarts: MaxRestartsOption = 0,
 ) -> None:
     """Train a network with L1 loss, Adam and cosine decay; writes OUT/model.safetensors.
 
@@ -116,6 +119,7 @@ def train_command(
     Under torchrun (or with --nproc N) the processes train one model data-parallel; rank 0 writes OUT.
     """
     from hnas import distributed as dist
+    from hnas.engine.lock import folder_lock
     from hnas.engine.runs import resolve_network
     from hnas.errors import HnasError
     from hnas.train.config import TrainConfig
@@ -134,10 +138,13 @@ def train_command(
     out_dir = out or _default_out(model, scale)
     if nproc > 1:  # settings are checked above, so a mistake is one line before any process starts
         dist.shard(config.batch, nproc)
-        argv = ["train", *dist.argv_from_click(ctx, skip=("nproc",))]
-        raise typer.Exit(code=dist.launch(nproc, argv))
-    with dist.session(config.device), dist.quiet_failures(), tensorboard(with_tensorboard, out_dir):
-        _train(genotype, config, out_dir, resume, stop_at, as_json, fast)
+    with folder_lock(out_dir, main=dist.is_main()):  # one process per run folder (hnas.engine.lock)
+        if nproc > 1:
+            argv = ["train", *dist.argv_from_click(ctx, skip=("nproc", "max_restarts"))]
+            raise typer.Exit(code=dist.launch(nproc, argv, max_restarts))
+        resume = resume_after_restart(resume, out_dir)
+        with dist.session(config.device), dist.quiet_failures(), tensorboard(with_tensorboard, out_dir):
+            _train(genotype, config, out_dir, resume, stop_at, as_json, fast)
 
 
 def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop_at: int | None,

@@ -7,6 +7,7 @@ import functools
 import json
 import math
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
@@ -119,6 +120,25 @@ def tensorboard(enabled: bool, out: Path) -> Iterator[None]:
         watcher.close()
 
 
+#: ``--max-restarts K`` (``run``, ``train``, ``compare`` with ``--nproc``): torchrun's elastic restarts.
+MaxRestartsOption = Annotated[
+    int,
+    typer.Option("--max-restarts", min=0, help="With --nproc: when a process dies, start them all again up to K "
+                 "times; they resume from the last checkpoint (under torchrun, give torchrun --max-restarts)."),
+]
+
+
+def resume_after_restart(resume: bool, out: Path) -> bool:
+    """``resume``, or True in processes torchrun restarted (they continue from the last checkpoint
+    instead of refusing the folder their first attempt made); rank 0 says so in one line."""
+    from hnas import distributed as dist
+
+    count = dist.restart_count()
+    if count and not dist.silent():
+        err_console().print(f"restart {count}: resuming {out} from its last checkpoint")
+    return resume or count > 0
+
+
 def parse_source(text: str) -> str | dict[str, Any]:
     """A ``--data`` value: a folder or ``builtin:NAME``, or a ``{type, params}`` node written as a
     TOML inline table or JSON (``{ type = "union", params = { sources = ["T91", "builtin:skimage"] } }``)."""
@@ -151,6 +171,13 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _one_line_warning(message: Any, *args: Any, **kwargs: Any) -> None:
+    """A warning as ``warning: message`` on stderr (Python's default adds the file and a source line)."""
+    from rich.markup import escape
+
+    err_console().print(f"[yellow]warning[/]: {escape(str(message))}")
+
+
 def user_errors(func: F) -> F:
     """Turn :class:`HnasError` (and a few OS errors on user paths) into one line and exit code 2.
 
@@ -160,7 +187,9 @@ def user_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _one_line_warning
+                return func(*args, **kwargs)
         except HnasError as exc:
             raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:

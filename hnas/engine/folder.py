@@ -8,6 +8,9 @@ through :class:`RunFolder`, so the chores are solved once:
   identity and names the first setting that differs.
 * **Atomic files.** JSON results and resume states are written to a temporary file and renamed;
   log lines are appended and fsynced, and a torn last line is dropped on reading.
+* **Damage.** Every state carries a checksum (:mod:`hnas.utils.checksum`) and the one before it is
+  kept (``<name>.prev.safetensors``); a damaged latest state is reported in one line and the
+  previous one is resumed from.
 * **Resume.** A stage's state is one ``.safetensors`` file (:mod:`hnas.engine.state`); log
   lines written after the last saved state (a killed interval's) are trimmed on resume, so a
   resumed run's files are byte for byte those of an uninterrupted run. Wall-clock times, which
@@ -20,7 +23,9 @@ through :class:`RunFolder`, so the chores are solved once:
 from __future__ import annotations
 
 import json
+import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -28,9 +33,17 @@ from pathlib import Path
 from typing import Any
 
 from hnas import distributed as dist
-from hnas.engine.state import State, load_state, save_state
-from hnas.errors import HnasError
-from hnas.utils.io import append_jsonl, atomic_write_json, atomic_write_jsonl, jsonable, read_jsonl
+from hnas.engine.state import State, load_state, previous_path, save_state
+from hnas.errors import CheckpointError, HnasError
+from hnas.utils.io import (
+    LogFileError,
+    WriteFailedError,
+    append_jsonl,
+    atomic_write_json,
+    atomic_write_jsonl,
+    jsonable,
+    read_jsonl,
+)
 
 TIMINGS = "timings.jsonl"
 STAGE_FILE = "state.json"
@@ -78,6 +91,8 @@ class RunFolder:
         self.path = Path(path)
         self.identity_file = identity_file
         self.stages = tuple(stages)
+        #: States found damaged on loading (not to be kept as the previous state when replaced).
+        self._unusable: set[str] = set()
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
@@ -144,8 +159,16 @@ class RunFolder:
         return current is not None and self.stages.index(current) > self.stages.index(stage)
 
     def timing(self, stage: str, seconds: float, **extra: Any) -> None:
-        """Log a wall time (kept apart from the run's files, which must repeat exactly)."""
-        self.append(TIMINGS, {"stage": stage, "seconds": round(seconds, 3), "at": round(time.time(), 3), **extra})
+        """Log a wall time (kept apart from the run's files, which must repeat exactly).
+
+        Called from ``finally`` blocks too: when the run is already failing (a full disk), a wall
+        time that cannot be written is dropped, so the error the user sees is the first one."""
+        failing = sys.exc_info()[0] is not None  # (set inside a finally block run by an exception too)
+        try:
+            self.append(TIMINGS, {"stage": stage, "seconds": round(seconds, 3), "at": round(time.time(), 3), **extra})
+        except WriteFailedError:
+            if not failing:
+                raise
 
     # -- files ------------------------------------------------------------------------------------------
     def exists(self, name: str) -> bool:
@@ -179,7 +202,11 @@ class RunFolder:
         file = self.path / name
         if file.exists():
             records = read_jsonl(file)
-            kept = [r for r in records if keep(r)]
+            try:
+                kept = [r for r in records if keep(r)]
+            except (KeyError, TypeError, ValueError) as exc:  # a line without the step or epoch hnas wrote
+                raise LogFileError(f"{file} holds a line hnas did not write ({type(exc).__name__}: {exc}); "
+                                   "restore it or start afresh in another --out") from None
             if len(kept) != len(records) or file.read_text().count("\n") != len(records):
                 atomic_write_jsonl(file, kept)
 
@@ -190,14 +217,44 @@ class RunFolder:
 
     # -- resume state -----------------------------------------------------------------------------------
     def save_state(self, name: str, state: State) -> None:
+        """Write the state ``name``, keeping the one it replaces as ``<name>.prev`` (the last two
+        states exist at every moment). A state found damaged on loading is not kept as the
+        previous one: the good state the run resumed from stays there until a new one is written."""
         if dist.is_main():
-            save_state(self.path / name, state)
+            save_state(self.path / name, state, keep_previous=name not in self._unusable)
+            self._unusable.discard(name)
 
     def load_state(self, name: str) -> State | None:
-        """The saved state, or None; read on rank 0 and broadcast (tensors travel on the CPU)."""
+        """The saved state, or None; read on rank 0 and broadcast (tensors travel on the CPU).
 
-        def read() -> State | None:
-            file = self.path / name
-            return load_state(file) if file.exists() else None
+        A damaged latest state (its checksum fails, it is truncated or unreadable) is reported in
+        one warning line and the previous one is used, so the run goes on from there (its logs are
+        trimmed back to it by the caller, as after a kill). If neither is usable, a one-line
+        :class:`CheckpointError` says so, before anything is written.
+        """
+        return dist.on_main(self._read_state, name)  # type: ignore[no-any-return]
 
-        return dist.on_main(read)  # type: ignore[no-any-return]
+    def _read_state(self, name: str) -> State | None:
+        file = self.path / name
+        prev = previous_path(file)
+        if not file.exists() and not prev.exists():
+            return None
+        problems = []
+        for candidate in (file, prev):
+            if not candidate.exists():
+                problems.append(f"{candidate.name} is missing")
+                continue
+            try:
+                state = load_state(candidate)
+            except CheckpointError as exc:
+                problems.append(str(exc).replace(str(candidate), candidate.name))
+                continue
+            if candidate == prev:
+                self._unusable.add(name)
+                warnings.warn(f"{file} is unusable ({problems[0]}); resuming from the previous state, {prev.name}",
+                              stacklevel=4)
+            return state
+        raise CheckpointError(
+            f"no usable resume state in {self.path}: {'; '.join(problems)}; nothing was overwritten "
+            "(restore a good copy, or start afresh in another --out)"
+        )

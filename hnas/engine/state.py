@@ -24,7 +24,8 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 
-from hnas.errors import CheckpointError
+from hnas.errors import CheckpointError, first_line
+from hnas.utils.checksum import verify_safetensors
 from hnas.utils.io import atomic_write_safetensors, jsonable
 
 STATE_FORMAT = "hnas-resume/2"
@@ -90,28 +91,37 @@ def module_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
 
 
-def save_state(path: str | Path, state: State) -> Path:
-    """Write every tensor group and the ``info`` header atomically."""
+def previous_path(path: str | Path) -> Path:
+    """Where the state before the last one is kept: ``resume.safetensors`` -> ``resume.prev.safetensors``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def save_state(path: str | Path, state: State, keep_previous: bool = False) -> Path:
+    """Write every tensor group and the ``info`` header atomically; with ``keep_previous`` the
+    state it replaces stays as :func:`previous_path` (the fall-back if the new one is damaged)."""
     tensors = {
         f"{group}/{key}": value.detach().cpu().contiguous()
         for group, values in state.groups.items()
         for key, value in values.items()
     }
     header = {"format": STATE_FORMAT, "info": json.dumps(jsonable(state.info), allow_nan=False, sort_keys=True)}
-    return atomic_write_safetensors(path, tensors, header)
+    return atomic_write_safetensors(path, tensors, header, keep_previous=previous_path(path) if keep_previous else None)
 
 
 def load_state(path: str | Path) -> State:
-    """Read a resume file; a missing, corrupt or foreign file is a one-line :class:`CheckpointError`."""
+    """Read a resume file; a missing, corrupt or foreign file is a one-line :class:`CheckpointError`
+    (:class:`~hnas.utils.checksum.DamagedFileError` when its bytes fail their checksum)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no resume state at {path}; start without --resume")
     try:
+        verify_safetensors(path)  # a damaged copy is refused here, before any tensor is trusted
         with safe_open(str(path), framework="pt", device="cpu") as fh:
             header = dict(fh.metadata() or {})
             tensors = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118  (safe_open has no __iter__)
     except (SafetensorError, OSError, RuntimeError) as exc:
-        raise CheckpointError(f"{path} is not a readable resume file (corrupt or truncated?): {exc}") from None
+        raise CheckpointError(f"{path} is not a readable resume file (corrupt or truncated?): {first_line(exc)}") from None
     if header.get("format") not in _READABLE:
         raise CheckpointError(f"{path} is not an hnas resume file (format {header.get('format')!r})")
     try:

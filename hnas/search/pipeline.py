@@ -71,7 +71,9 @@ def run_search(spec: Spec, folder: RunFolder, device: torch.device, progress: Pr
         return folder.read_json("derived.json")  # type: ignore[no-any-return]
     search = build_search(spec, folder, device)
     search.resume()
-    if not folder.done("search"):
+    # a damaged last search state falls back to the one before (RunFolder.load_state): the
+    # epochs after it are searched again, even if the folder says the search was done
+    if not folder.done("search") or search.epoch < spec.search.epochs:
         started = time.perf_counter()
         total = spec.search.epochs
         progress("search", search.epoch, total, "")

@@ -56,7 +56,7 @@ from hnas.engine.budget import TimeBudget
 from hnas.engine.folder import RunFolder, RunFolderError
 from hnas.engine.schedule import cosine_lr, set_lr
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
-from hnas.errors import HnasError
+from hnas.errors import DataError, HnasError
 from hnas.models.network import HNASNet
 from hnas.spaces.genotype import Genotype
 from hnas.spaces.resolve import GenotypeLike, resolve_genotype
@@ -165,6 +165,8 @@ class Trainer:
         self._started: float | None = None
         self._validated_at: int | None = None
         self._logged_at: int | None = None
+        self._saved_step: int | None = None
+        self._pending_validation = False
         self._restore(resume)
         self.ddp = dist.wrap_ddp(self.model, self.device, find_unused_parameters=self._has_unused_parameters())
 
@@ -213,6 +215,8 @@ class Trainer:
             self._loss_sum = float(info.get("loss_sum", 0.0))
             self._loss_count = int(info.get("loss_count", 0))
             self._skipped = int(info.get("skipped", 0))
+            self._pending_validation = bool(info.get("pending_validation", False))
+            self._step_lr = float(info.get("step_lr", self._step_lr))
         # A kill between a log line and the next resume state leaves lines the resumed run writes
         # again: drop them, so the log reads like one uninterrupted run.
         self.folder.trim(LOG_FILENAME, lambda r: int(r.get("step", 0)) <= self.step)
@@ -232,6 +236,9 @@ class Trainer:
             "loss_count": self._loss_count,
             "skipped": self._skipped,
         })
+        if self._pending_validation:  # the step's log line is still to be written, with its learning rate
+            state.info["pending_validation"] = True
+            state.info["step_lr"] = self._step_lr
         pack_optimizer(state, "optim", self.optimizer)
         return state
 
@@ -273,6 +280,7 @@ class Trainer:
         yet to pick the best by), then the resume state; each atomically, the resume state last.
         Rank 0 only: the replicas are identical."""
         began = time.perf_counter()
+        self._saved_step = self.step
         if dist.is_main():
             save_model(self.model, self.out / LAST_FILENAME, self._model_metadata())
             if self.validation is None or self.best_step is None or self.config.select == "last":
@@ -365,10 +373,27 @@ class Trainer:
             self.bad_streak = 0
             self._loss_sum += loss
             self._loss_count += 1
+        return self._finish_step()
+
+    def _finish_step(self) -> dict[str, Any] | None:
+        """Validate, log and save as the intervals say, for the step just counted.
+
+        Validation images are read at the first validation; one that became unreadable since the
+        run started is a one-line :class:`DataError` naming it, after the state of this step is
+        saved with its validation pending: ``--resume`` (the file fixed) validates, logs and saves
+        this step as the uninterrupted run did, and goes on."""
+        cfg = self.config
         last = self.step == self.total
         val = None
         if self.validation is not None and (self.step % cfg.val_every == 0 or last):
-            val = self.validate()
+            try:
+                val = self.validate()
+            except DataError as exc:
+                self._pending_validation = True
+                if dist.is_main():
+                    self.folder.save_state(RESUME_FILENAME, self._state())
+                raise DataError(f"{exc}; the run is saved at step {self.step}: fix the file, then continue with "
+                                "--resume") from None
         record = None
         if self.step % cfg.log_every == 0 or last or val is not None:
             record = self._log(val)
@@ -401,9 +426,13 @@ class Trainer:
                 if budget is not None:
                     budget.start(at=self._created)
                     self._created = None  # a second run() call counts from its own start
-                    if self.validation is not None and "validate" not in budget.reserved and self.step < self.total:
-                        # room for the final validation pass, timed once before the first
-                        budget.reserve("validate", self._validation_seconds())
+                if self._pending_validation:  # stopped by an unreadable validation image at this step
+                    self._pending_validation = False
+                    self._finish_step()
+                if budget is not None and self.validation is not None and "validate" not in budget.reserved \
+                        and self.step < self.total:
+                    # room for the final validation pass, timed once before the first
+                    budget.reserve("validate", self._validation_seconds())
                 end = self.total if stop_at is None else max(self.step, min(stop_at, self.total))
                 batches = iter(self._loader()) if self.step < end else iter(())
                 while self.step < end and not flag.requested:
@@ -444,7 +473,7 @@ class Trainer:
             if self.step > first:
                 self.folder.timing("train", time.perf_counter() - started, steps=self.step - first, to_step=self.step,
                                    **({"planned": round(budget.seconds, 3)} if budget is not None else {}))
-        if self.step < self.total:
+        if self.step < self.total and self._saved_step != self.step:  # (saving twice would leave no previous state)
             self.save()
         return self.summary()
 
