@@ -199,7 +199,9 @@ def model_from_metadata(
         if shapes is not None:
             with torch.device("meta"):
                 described = network_class(genotype, **settings)  # type: ignore[arg-type]
-            check_state_dict(described, {k: torch.empty(v, device="meta") for k, v in shapes.items()}, source)
+            carried = CONFIG_TENSOR in described.state_dict()  # the architecture tensor is no weight of HNASNet
+            check_state_dict(described, {k: torch.empty(v, device="meta") for k, v in shapes.items()
+                                         if carried or k != CONFIG_TENSOR}, source)
         return network_class(genotype, **settings)  # type: ignore[arg-type]
     except CheckpointError:
         raise
