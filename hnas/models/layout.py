@@ -82,7 +82,10 @@ class MeanShift(nn.Module):
 
     def __init__(self, mean: tuple[float, ...], rgb_range: float, sign: float) -> None:
         super().__init__()
-        self.register_buffer("shift", sign * rgb_range * torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        # Scaled in Python: tensor arithmetic on the meta device (where a checkpoint's header is
+        # checked) goes through torch's Python references, which import torch._dynamo and sympy.
+        shift = torch.tensor([sign * rgb_range * m for m in mean]).view(1, -1, 1, 1)
+        self.register_buffer("shift", shift, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.shift.to(x.dtype)
