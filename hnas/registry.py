@@ -203,6 +203,10 @@ REWARDS: Registry[Callable[..., Any]] = Registry("rewards", "reward", builtins=(
 COSTS: Registry[Callable[..., Any]] = Registry("costs", "cost", builtins=("hnas.costs.builtin", "hnas.costs.latency_table"))
 PRESETS: Registry[Callable[..., Any]] = Registry("presets", "preset", builtins=("hnas.spaces.presets",))
 DATASETS: Registry[Callable[..., Any]] = Registry("datasets", "dataset", builtins=("hnas.data.sources",))
+STRATEGIES: Registry[Callable[..., Any]] = Registry(
+    "strategies", "strategy",
+    builtins=("hnas.strategies.halving", "hnas.strategies.random_search", "hnas.strategies.controlled"),
+)
 
 ALL_REGISTRIES: dict[str, Registry[Any]] = {
     "ops": NORMAL_OPS,
@@ -213,4 +217,5 @@ ALL_REGISTRIES: dict[str, Registry[Any]] = {
     "costs": COSTS,
     "presets": PRESETS,
     "datasets": DATASETS,
+    "strategies": STRATEGIES,
 }

@@ -10,14 +10,17 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hnas.controllers.base import Controller
 from hnas.costs import Cost, CostSettings, get_cost
 from hnas.errors import HnasError, SpecError
-from hnas.registry import CELLS, CONTROLLERS, COSTS, NORMAL_OPS, REWARDS, UPSAMPLING_OPS, Registry
+from hnas.registry import CELLS, CONTROLLERS, COSTS, NORMAL_OPS, REWARDS, STRATEGIES, UPSAMPLING_OPS, Registry
 from hnas.rewards.base import Reward
 from hnas.search.spec import Component, Spec
+
+if TYPE_CHECKING:
+    from hnas.strategies.base import Strategy
 
 #: Arguments the network passes to every op itself; a spec cannot set them.
 OP_ARGUMENTS = ("channels", "scale", "search")
@@ -96,6 +99,24 @@ def build_controller(spec: Spec, normal_ops: list[str], upsampling_ops: list[str
     controller.cell_types = spec.space.cell_types()
     controller.op_params = spec.space.op_params()
     return controller
+
+
+def build_strategy(spec: Spec, components: Components) -> Strategy:
+    """The spec's ``[strategy]`` over the space, drawing within its cost band (its pool is drawn
+    here, so a band the space cannot reach is one line before anything is written)."""
+    from hnas.strategies.base import Proposer, Strategy
+
+    assert spec.strategy is not None
+    node = Component(type=spec.strategy.type, params=spec.strategy.params).canonical(STRATEGIES)
+    check_params(STRATEGIES, node, "strategy", ("proposer", "budget_steps"))
+    macs = get_cost("macs")
+    proposer = Proposer(components.new_controller(spec), lambda g: float(macs(g, components.cost_settings)),
+                        spec.strategy.band, spec.seed)
+    strategy = _call(f"strategy '{node.type}'", STRATEGIES.get(node.type), proposer, spec.strategy.budget_steps,
+                     **node.params)
+    if not isinstance(strategy, Strategy):
+        raise SpecError(f"strategy '{node.type}' did not build a hnas.strategies.Strategy")
+    return strategy
 
 
 def build_components(spec: Spec) -> Components:

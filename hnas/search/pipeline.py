@@ -24,7 +24,7 @@ from hnas.data import evaluate, open_images
 from hnas.engine.folder import RunFolder
 from hnas.search.algorithm import ARCHIVE_FILE, LOG_FILE, Search, deciding_reward
 from hnas.search.checks import check_data, source_name
-from hnas.search.components import build_components
+from hnas.search.components import build_components, build_strategy
 from hnas.search.data import SearchData
 from hnas.report.html import write_report
 from hnas.search.report import plot_pareto
@@ -32,6 +32,7 @@ from hnas.search.scoring import Scorer
 from hnas.search.spec import Spec
 from hnas.search.supernet import SuperNet
 from hnas.spaces.genotype import Genotype
+from hnas.strategies.loop import STRATEGY_FILE
 
 STAGES = ("search", "derive", "retrain", "evaluate", "done")
 
@@ -69,6 +70,8 @@ def run_search(spec: Spec, folder: RunFolder, device: torch.device, progress: Pr
     """Search and derive; returns the derivation record of the chosen genotype."""
     if folder.done("derive"):
         return folder.read_json("derived.json")  # type: ignore[no-any-return]
+    if spec.strategy is not None:
+        return run_strategy(spec, folder, device, progress)
     search = build_search(spec, folder, device)
     search.resume()
     # a damaged last search state falls back to the one before (RunFolder.load_state): the
@@ -95,6 +98,43 @@ def run_search(spec: Spec, folder: RunFolder, device: torch.device, progress: Pr
     best = dist.on_main(_derive, search, folder, progress)  # rank 0 scores the candidates; the others wait
     folder.timing("derive", time.perf_counter() - began)
     progress("derive", 1, 1, f"chose {best['hash']} (reward {deciding_reward(best):.3f})")
+    folder.mark("retrain")
+    return best
+
+
+def run_strategy(spec: Spec, folder: RunFolder, device: torch.device, progress: Progress) -> dict[str, Any]:
+    """``[strategy]``: ask/tell over stand-alone trainings (:mod:`hnas.strategies`) in place of
+    Algorithm 1 and derivation; the pick is written as derivation's would be (rank 0 trains the
+    candidates, the others wait for the pick)."""
+    from hnas.search.proxy import ProxyTrainer
+    from hnas.strategies.loop import StrategyRun
+
+    assert spec.strategy is not None
+    parts = build_components(spec)
+    data = SearchData(spec)
+    scorer = Scorer(data.score_lr, data.score_hr, spec.space.scale, parts.cost, parts.cost_settings, parts.reward,
+                    device)
+    strategy = build_strategy(spec, parts)
+    folder.write_json("strategy.json", {"type": spec.strategy.type, "budget_steps": spec.strategy.budget_steps,
+                                        "band": spec.strategy.band, "horizon": strategy.horizon,
+                                        **strategy.describe()})
+    runner = StrategyRun(strategy, ProxyTrainer(spec, data.proxy, scorer, device), scorer, folder)
+    budget = spec.strategy.budget_steps
+    progress("search", 0, budget, spec.strategy.type)
+    began = time.perf_counter()
+
+    def search() -> dict[str, Any]:
+        pick = runner.run(lambda spent, total, message: progress("search", spent, total, message))
+        best = {**pick, "stage": "derive", "how": spec.strategy.type if spec.strategy else "",
+                "proxy": {k: pick[k] for k in ("psnr", "psnr_gain", "cost", "macs", "reward")} | {"iters": pick["steps"]},
+                "scored_on": scorer.describe()}
+        Genotype.from_data(best["genotype"]).save(folder / "genotype.json")
+        folder.write_json("derived.json", best)
+        return best
+
+    best: dict[str, Any] = dist.on_main(search)
+    folder.timing("search", time.perf_counter() - began)
+    progress("search", budget, budget, f"chose {best['hash']} (reward {best['reward']:.3f}, {best['steps']} steps)")
     folder.mark("retrain")
     return best
 
@@ -165,7 +205,7 @@ def write_results(spec: Spec, folder: RunFolder, derived: dict[str, Any], evalua
         "retrain": trained,
     }
     folder.write_json("results.json", results)
-    archive = folder.records(ARCHIVE_FILE)
+    archive = folder.records(STRATEGY_FILE if spec.strategy is not None else ARCHIVE_FILE)
     if dist.is_main():
         label = f"lambda={results['lambda']}" if results["lambda"] is not None else spec.reward.type
         plot_pareto(folder / "pareto.png", {label: archive}, {label: derived})

@@ -16,6 +16,8 @@ from the same start, for ``final_iters`` steps, and the pick is made among them 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
@@ -27,6 +29,16 @@ from hnas.search.spec import Spec
 from hnas.spaces.genotype import Genotype
 from hnas.train.patches import StepPatchSampler
 from hnas.utils.optim import adam
+
+
+@dataclass
+class Trial:
+    """One candidate's stand-alone training so far: its network, optimizer and steps taken."""
+
+    genotype: Genotype
+    model: HNASNet
+    optimizer: torch.optim.Optimizer
+    steps: int = 0
 
 
 class ProxyTrainer:
@@ -46,23 +58,39 @@ class ProxyTrainer:
                             op_params=self.op_params)
         return model.to(self.device)
 
+    def start(self, genotype: Genotype) -> Trial:
+        """A candidate at step 0, with its optimizer (to be :meth:`advance`-d)."""
+        model = self.build(genotype)
+        return Trial(genotype, model, adam(model.parameters(), lr=self.settings.lr))
+
+    def advance(self, trial: Trial, to_steps: int, horizon: int) -> Trial:
+        """Train ``trial`` on to ``to_steps`` steps of a cosine schedule that ends at ``horizon``.
+
+        Continuing is the same as training longer in one go: step ``k`` always takes batch ``k``
+        and the learning rate of step ``k`` of the ``horizon``-step schedule. A candidate promoted
+        to a longer rung (successive halving) so keeps the steps it was given instead of
+        restarting (ASHA, Li et al., MLSys 2020).
+        """
+        lr = self.settings.lr
+        trial.model.train()
+        with torch.enable_grad():  # derivation may be called under no_grad
+            for step in range(trial.steps, to_steps):
+                set_lr(trial.optimizer, cosine_lr(step, horizon, lr, lr / 100))
+                lr_img, hr_img = self.batches.batch_at(step)
+                loss = F.l1_loss(trial.model(lr_img.to(self.device)), hr_img.to(self.device))
+                trial.optimizer.zero_grad(set_to_none=True)
+                if torch.isfinite(loss):
+                    loss.backward()
+                    trial.optimizer.step()
+        trial.steps = max(trial.steps, to_steps)
+        trial.model.eval()
+        return trial
+
     def train(self, genotype: Genotype, iters: int | None = None) -> HNASNet:
         """``genotype`` after ``iters`` (default: the spec's) Adam steps, cosine to lr/100, on the
         proxy batches, in eval mode."""
-        settings = self.settings
-        iters = settings.iters if iters is None else iters
-        model = self.build(genotype).train()
-        optimizer = adam(model.parameters(), lr=settings.lr)
-        with torch.enable_grad():  # derivation may be called under no_grad
-            for step in range(iters):
-                set_lr(optimizer, cosine_lr(step, iters, settings.lr, settings.lr / 100))
-                lr_img, hr_img = self.batches.batch_at(step)
-                loss = F.l1_loss(model(lr_img.to(self.device)), hr_img.to(self.device))
-                optimizer.zero_grad(set_to_none=True)
-                if torch.isfinite(loss):
-                    loss.backward()
-                    optimizer.step()
-        return model.eval()
+        iters = self.settings.iters if iters is None else iters
+        return self.advance(self.start(genotype), iters, iters).model
 
     def score(self, genotype: Genotype, iters: int | None = None) -> dict[str, float]:
         return self.scorer.score(self.train(genotype, iters), genotype)

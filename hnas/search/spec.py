@@ -227,6 +227,27 @@ class SearchSpec(_Section):
         return self
 
 
+class StrategySpec(_Section):
+    """A search strategy on stand-alone training (:mod:`hnas.strategies`), in place of the paper's
+    shared-weight search: ``hnas run`` then skips ``[search]``'s epochs and derivation, and the
+    strategy's pick is retrained. Candidates train with ``search.proxy``'s batch, patch and lr.
+    """
+
+    type: str = Field(description="a registered strategy: successive_halving, random_search, controller, ...")
+    params: dict[str, Any] = Field(default_factory=dict)
+    budget_steps: int = Field(ge=1, description="stand-alone training steps over all candidates: two strategies "
+                                                "with the same budget are compared at equal cost")
+    band: tuple[float, float] | None = Field(
+        None, description="[low, high] MACs at cost.input: candidates are drawn uniformly within it (None: the whole space)")
+
+    @field_validator("band")
+    @classmethod
+    def _band_is_a_range(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 < value[0] < value[1]:
+            raise ValueError(f"strategy.band is [low, high] MACs with 0 < low < high, got {list(value)}")
+        return value
+
+
 class RetrainSpec(_Section):
     """Training the chosen architecture from scratch (paper: C = 64, 300 x 1000 iterations).
 
@@ -281,6 +302,7 @@ class Spec(_Section):
     reward: RewardSpec = Field(default_factory=RewardSpec)
     cost: CostSpec = Field(default_factory=CostSpec)
     search: SearchSpec = Field(default_factory=SearchSpec)
+    strategy: StrategySpec | None = Field(None, description="a stand-alone search strategy instead of [search]")
     retrain: RetrainSpec = Field(default_factory=RetrainSpec)
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
 
@@ -427,11 +449,13 @@ def load_spec(path: str | Path, overrides: list[str] | None = None, plugins: lis
 def check_spec(spec: Spec, source: str = "spec") -> None:
     """Build every component the spec names once (ops, cells, controller, reward, cost), so that a
     wrong name or param is one line naming it, before anything is written."""
-    from hnas.search.components import build_components
+    from hnas.search.components import build_components, build_strategy
 
     try:
         for member in [spec.for_lambda(value) for value in spec.reward.lambdas or []] or [spec]:
-            build_components(member)
+            components = build_components(member)
+            if member.strategy is not None:
+                build_strategy(member, components)
     except SpecError as exc:
         raise SpecError(f"{source}: {exc}") from None
 
@@ -447,6 +471,7 @@ __all__ = [
     "SearchSpec",
     "SpaceSpec",
     "Spec",
+    "StrategySpec",
     "apply_overrides",
     "check_spec",
     "load_run_spec",

@@ -1,0 +1,44 @@
+"""Random search: the control every NAS result is measured against (Li & Talwalkar, UAI 2019).
+
+As many architectures as the budget pays for are drawn uniformly within the cost band, each is
+trained alone for ``steps`` steps and scored, and the best is the pick. With ``steps`` equal to
+successive halving's last rung, the two differ only in how the same training steps are spent.
+"""
+
+from __future__ import annotations
+
+from hnas.errors import SpecError
+from hnas.registry import STRATEGIES
+from hnas.strategies.base import Proposal, Proposer, Strategy, check_int
+
+
+@STRATEGIES.register("random_search", aliases=("random",))
+class RandomSearch(Strategy):
+    """Uniform draws in the cost band, each trained ``steps`` steps; the best reward wins."""
+
+    def __init__(self, proposer: Proposer, budget_steps: int, *, steps: int = 450, pool: int | None = None) -> None:
+        super().__init__(proposer, budget_steps)
+        self.steps = check_int(steps, "steps", "random_search")
+        largest = budget_steps // self.steps
+        if largest < 1:
+            raise SpecError(f"strategy.budget_steps = {budget_steps} is smaller than one candidate's training "
+                            f"(random_search steps = {self.steps}); raise the budget or lower steps")
+        self.pool = largest if pool is None else check_int(pool, "pool", "random_search")
+        if self.pool > largest:
+            raise SpecError(f"strategy 'random_search': a pool of {self.pool} costs {self.pool * self.steps} steps, "
+                            f"over strategy.budget_steps = {budget_steps}; the budget pays for {largest}")
+        self.members = proposer.distinct(self.pool, "pool")
+        self.told = 0
+
+    @property
+    def horizon(self) -> int:
+        return self.steps
+
+    def ask(self) -> Proposal | None:
+        return Proposal(self.members[self.told], self.steps) if self.told < len(self.members) else None
+
+    def tell(self, proposal: Proposal, reward: float) -> None:
+        self.told += 1
+
+    def describe(self) -> dict[str, object]:
+        return {"pool": self.pool, "steps": self.steps, "planned_steps": self.pool * self.steps}
