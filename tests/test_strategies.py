@@ -19,8 +19,9 @@ from hnas.search.proxy import ProxyTrainer
 from hnas.search.scoring import Scorer
 from hnas.search.spec import load_spec
 from hnas.strategies import Proposal, Strategy
+from hnas.strategies.files import STRATEGY_FILE
 from hnas.strategies.halving import halving_cost
-from hnas.strategies.loop import STRATEGY_FILE, StrategyRun
+from hnas.strategies.loop import StrategyRun
 
 runner = CliRunner()
 
@@ -155,3 +156,16 @@ def test_hnas_run_retrains_the_strategy_pick(tiny_spec, small_images, tmp_path):
     assert results["hash"] == derived["hash"] and derived["proxy"]["iters"] == 8
     assert json.loads((out / "strategy.json").read_text())["pool"] == 8
     assert "successive_halving" in STRATEGIES
+
+
+def test_inspect_shows_the_rungs_and_the_pick(tiny_spec, small_images, tmp_path):
+    out = tmp_path / "run"
+    args = [f"--set={item}" for item in [*SMALL, *HALVING, "retrain.enabled=false"]]
+    assert runner.invoke(app, ["run", str(tiny_spec(tmp_path, small_images)), "--out", str(out), *args]).exit_code == 0
+    shown = runner.invoke(app, ["inspect", str(out), "--json"])
+    assert shown.exit_code == 0, shown.output
+    summary = json.loads(shown.output)
+    assert [(r["steps"], r["candidates"]) for r in summary["rungs"]] == [(2, 8), (4, 4), (8, 2)]
+    assert summary["spent"] == 32 and summary["pick"]["hash"] == json.loads((out / "derived.json").read_text())["hash"]
+    table = runner.invoke(app, ["inspect", str(out)])
+    assert table.exit_code == 0 and "32 of 32 steps spent" in table.output

@@ -76,6 +76,33 @@ def _decision_table(decisions: list, title: str, entropy: bool = True) -> Table:
     return table
 
 
+def _inspect_strategy(run: Path, as_json: bool) -> None:
+    """A ``[strategy]`` run has no policy: its rungs (steps, candidates, scores) and its pick."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hnas.strategies.summary import strategy_summary
+
+    summary = strategy_summary(run)
+    if as_json:
+        print_json(summary)
+        return
+    plan = summary["plan"]
+    table = Table(title=f"strategy '{plan['type']}': {summary['spent']} of {plan['budget_steps']} steps spent",
+                  title_justify="left")
+    for column in ("steps", "candidates", "GMACs", "median PSNR", "best PSNR", "best"):
+        table.add_column(column, justify="left" if column == "best" else "right")
+    for rung in summary["rungs"]:
+        table.add_row(str(rung["steps"]), str(rung["candidates"]), f"{rung['gmacs'][0]}-{rung['gmacs'][1]}",
+                      f"{rung['median_psnr']:.3f}", f"{rung['best_psnr']:.3f}", rung["best"])
+    console = Console()
+    console.print(table)
+    pick = summary["pick"]
+    if pick is not None:
+        console.print(f"[bold]pick[/bold] {pick['hash']}: {pick['psnr']:.3f} dB after {pick['steps']} steps, "
+                      f"{pick['macs'] / 1e9:.2f} GMACs (scored on the theta split's patches)")
+
+
 @app.command("inspect")
 @user_errors
 def inspect_command(
@@ -92,7 +119,11 @@ def inspect_command(
     population's share of each choice and the best architecture so far."""
     load_plugins(plugin)
     from hnas.report.policy import run_policy
+    from hnas.strategies.summary import is_strategy_run
 
+    if is_strategy_run(run):
+        _inspect_strategy(run, as_json)
+        return
     policy = run_policy(run)
     if as_json:
         print_json(policy.to_dict())

@@ -32,7 +32,7 @@ from hnas.search.scoring import Scorer
 from hnas.search.spec import Spec
 from hnas.search.supernet import SuperNet
 from hnas.spaces.genotype import Genotype
-from hnas.strategies.loop import STRATEGY_FILE
+from hnas.strategies.files import PLAN_FILE, STRATEGY_FILE
 
 STAGES = ("search", "derive", "retrain", "evaluate", "done")
 
@@ -115,7 +115,7 @@ def run_strategy(spec: Spec, folder: RunFolder, device: torch.device, progress: 
     scorer = Scorer(data.score_lr, data.score_hr, spec.space.scale, parts.cost, parts.cost_settings, parts.reward,
                     device)
     strategy = build_strategy(spec, parts)
-    folder.write_json("strategy.json", {"type": spec.strategy.type, "budget_steps": spec.strategy.budget_steps,
+    folder.write_json(PLAN_FILE, {"type": spec.strategy.type, "budget_steps": spec.strategy.budget_steps,
                                         "band": spec.strategy.band, "horizon": strategy.horizon,
                                         **strategy.describe()})
     runner = StrategyRun(strategy, ProxyTrainer(spec, data.proxy, scorer, device), scorer, folder)

@@ -22,11 +22,7 @@ from hnas.errors import HnasError
 from hnas.search.proxy import ProxyTrainer, Trial
 from hnas.search.scoring import Scorer
 from hnas.strategies.base import Proposal, Strategy
-
-#: One line per told reward: the candidate, the steps it had, its scores, the budget spent so far.
-STRATEGY_FILE = "strategy.jsonl"
-#: The folder of the candidates' weights (``<hash>.safetensors``).
-TRIALS_DIR = "trials"
+from hnas.strategies.files import STRATEGY_FILE, TRIALS_DIR, best_record
 
 
 class ResumeMismatchError(HnasError):
@@ -35,12 +31,6 @@ class ResumeMismatchError(HnasError):
 
 def _round(scores: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 6) for k, v in scores.items()}
-
-
-def best_record(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The pick: the best reward among the candidates that had the most steps (a candidate that
-    survived to the last rung outranks one scored only after a short training)."""
-    return max(records, key=lambda r: (r["steps"], r["reward"]))
 
 
 class StrategyRun:
