@@ -57,6 +57,28 @@ def summary(folder: Path) -> dict[str, Any]:
     }
 
 
+def kendall_tau(a: list[float], b: list[float]) -> float | None:
+    """Kendall's tau-a of two score lists (None for fewer than two pairs)."""
+    pairs = [(i, j) for i in range(len(a)) for j in range(i + 1, len(a))]
+    if not pairs:
+        return None
+    signs = [((a[i] > a[j]) - (a[i] < a[j])) * ((b[i] > b[j]) - (b[i] < b[j])) for i, j in pairs]
+    return round(sum(signs) / len(pairs), 3)
+
+
+def short_against_long(halving: Path, random: Path) -> dict[str, Any]:
+    """How well halving's first rung ranks what random search trained to the end: both draw their
+    pool from the run's seed, so random search's candidates are the first of halving's pool and
+    each has a first-rung score and a full-length one (a fidelity check, not a retrained one)."""
+    first = min(json.loads(line)["steps"] for line in (halving / "strategy.jsonl").read_text().splitlines())
+    short = {r["hash"]: r["psnr"] for r in map(json.loads, (halving / "strategy.jsonl").read_text().splitlines())
+             if r["steps"] == first}
+    long = {r["hash"]: r["psnr"] for r in map(json.loads, (random / "strategy.jsonl").read_text().splitlines())}
+    shared = [h for h in long if h in short]
+    return {"first_rung_steps": first, "architectures": len(shared),
+            "tau": kendall_tau([short[h] for h in shared], [long[h] for h in shared])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -69,6 +91,8 @@ def main() -> None:
     with ThreadPoolExecutor(args.jobs) as pool:
         folders = dict(zip(work, pool.map(lambda w: run(w[0], w[1], args.out, threads), work)))
     rows = {f"seed{seed}": {name: summary(folders[(seed, name)]) for name in STRATEGIES} for seed in args.seeds}
+    fidelity = {f"seed{seed}": short_against_long(folders[(seed, "halving")], folders[(seed, "random")])
+                for seed in args.seeds}
     margins = {key: {s: round(row["halving"][s] - row["random"][s], 4) for s in ("set5", "set14")}
                for key, row in rows.items()}
     set14 = [m["set14"] for m in margins.values()]
@@ -77,6 +101,7 @@ def main() -> None:
         "set14": {"halving_wins": sum(m > 0 for m in set14), "searches": len(set14),
                   "mean_margin": round(mean(set14), 4), "median_margin": round(median(set14), 4),
                   "margin_sd": round(pstdev(set14), 4) if len(set14) > 1 else None},
+        "first_rung_against_full_length": fidelity,
         "note": "Set5 is the development set; Set14 the test set (nothing selected on it).",
     }
     (args.out / "strategy-evidence.json").write_text(json.dumps(report, indent=2))
