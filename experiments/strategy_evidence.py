@@ -44,6 +44,15 @@ def run(seed: int, name: str, out: Path, threads: int) -> Path:
     return folder
 
 
+def _wall(folder: Path) -> float:
+    """The run's wall time: as this script timed it, else the run's own total (a run this script
+    did not start, or whose start it did not see to the end)."""
+    if (folder / "wall.json").exists():
+        return float(json.loads((folder / "wall.json").read_text())["seconds"])
+    timings = [json.loads(line) for line in (folder / "timings.jsonl").read_text().splitlines()]
+    return float(next(t["seconds"] for t in timings if t["stage"] == "total"))
+
+
 def summary(folder: Path) -> dict[str, Any]:
     results = json.loads((folder / "results.json").read_text())
     plan = json.loads((folder / "strategy.json").read_text())
@@ -53,7 +62,7 @@ def summary(folder: Path) -> dict[str, Any]:
         "set5": results["evaluation"]["Set5"]["psnr"], "set14": results["evaluation"]["Set14"]["psnr"],
         "pick_proxy_psnr": results["search"]["proxy"]["psnr"], "pick_steps": results["search"]["proxy"]["iters"],
         "architectures_scored": len({r["hash"] for r in records}), "steps_spent": records[-1]["spent"],
-        "plan": plan, "wall_s": json.loads((folder / "wall.json").read_text())["seconds"],
+        "plan": plan, "wall_s": _wall(folder),
     }
 
 
