@@ -23,6 +23,8 @@ from pathlib import Path
 from statistics import mean, median, pstdev
 from typing import Any
 
+from hnas.compare.stats import kendall_tau
+
 SPEC = Path(__file__).parents[1] / "examples" / "strategy-halving.toml"
 STRATEGIES = {
     "halving": [],
@@ -66,13 +68,8 @@ def summary(folder: Path) -> dict[str, Any]:
     }
 
 
-def kendall_tau(a: list[float], b: list[float]) -> float | None:
-    """Kendall's tau-a of two score lists (None for fewer than two pairs)."""
-    pairs = [(i, j) for i in range(len(a)) for j in range(i + 1, len(a))]
-    if not pairs:
-        return None
-    signs = [((a[i] > a[j]) - (a[i] < a[j])) * ((b[i] > b[j]) - (b[i] < b[j])) for i, j in pairs]
-    return round(sum(signs) / len(pairs), 3)
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def short_against_long(halving: Path, random: Path) -> dict[str, Any]:
@@ -85,7 +82,7 @@ def short_against_long(halving: Path, random: Path) -> dict[str, Any]:
     long = {r["hash"]: r["psnr"] for r in map(json.loads, (random / "strategy.jsonl").read_text().splitlines())}
     shared = [h for h in long if h in short]
     return {"first_rung_steps": first, "architectures": len(shared),
-            "tau": kendall_tau([short[h] for h in shared], [long[h] for h in shared])}
+            "tau": _rounded(kendall_tau([short[h] for h in shared], [long[h] for h in shared]))}
 
 
 def main() -> None:

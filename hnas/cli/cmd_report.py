@@ -90,8 +90,8 @@ def _inspect_strategy(run: Path, as_json: bool) -> None:
     plan = summary["plan"]
     table = Table(title=f"strategy '{plan['type']}': {summary['spent']} of {plan['budget_steps']} steps spent",
                   title_justify="left")
-    for column in ("steps", "candidates", "GMACs", "median PSNR", "best PSNR", "best"):
-        table.add_column(column, justify="left" if column == "best" else "right")
+    for column in ("steps", "candidates", "GMACs", "median PSNR", "best's PSNR", "best (by reward)"):
+        table.add_column(column, justify="left" if column.startswith("best (") else "right")
     for rung in summary["rungs"]:
         table.add_row(str(rung["steps"]), str(rung["candidates"]), f"{rung['gmacs'][0]}-{rung['gmacs'][1]}",
                       f"{rung['median_psnr']:.3f}", f"{rung['best_psnr']:.3f}", rung["best"])

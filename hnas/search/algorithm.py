@@ -85,7 +85,8 @@ class EpochStats:
         }
 
 
-def _round(scores: dict[str, float]) -> dict[str, float]:
+def round_scores(scores: dict[str, float]) -> dict[str, float]:
+    """Scores as the run's files keep them (6 decimals, so a resumed run writes the same bytes)."""
     return {k: round(v, 6) for k, v in scores.items()}
 
 
@@ -175,7 +176,7 @@ class Search:
             self.folder.append(ARCHIVE_FILE, {
                 "epoch": epoch + 1, "stage": "search", "hash": sample.genotype.hash(),
                 "genotype": sample.genotype.to_dict(), "position": sample.genotype.position,
-                **_round(scores), **entropy,
+                **round_scores(scores), **entropy,
             })
 
     def run(self, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> None:
@@ -262,9 +263,9 @@ class Search:
         for index, (_, genotype) in enumerate(candidates):
             key = genotype.hash()
             if key not in seen:
-                seen[key] = _round(self.score(genotype))
+                seen[key] = round_scores(self.score(genotype))
                 if proxy is not None:
-                    seen[key]["proxy"] = {**_round(proxy.score(genotype)), "iters": settings.iters}
+                    seen[key]["proxy"] = {**round_scores(proxy.score(genotype)), "iters": settings.iters}
             if on_candidate is not None:
                 on_candidate(index + 1, total)
         if finalists and proxy is not None:
@@ -273,7 +274,7 @@ class Search:
             ranked = sorted(seen, key=lambda k: deciding_reward(seen[k]), reverse=True)
             for index, key in enumerate(ranked[:finalists]):
                 seen[key]["short"] = seen[key]["proxy"]
-                seen[key]["proxy"] = {**_round(proxy.score(genotypes[key], settings.final_iters)),
+                seen[key]["proxy"] = {**round_scores(proxy.score(genotypes[key], settings.final_iters)),
                                       "iters": settings.final_iters}
                 if on_candidate is not None:
                     on_candidate(len(candidates) + index + 1, total)

@@ -125,7 +125,7 @@ def run_strategy(spec: Spec, folder: RunFolder, device: torch.device, progress: 
 
     def search() -> dict[str, Any]:
         pick = runner.run(lambda spent, total, message: progress("search", spent, total, message))
-        best = {**pick, "stage": "derive", "how": spec.strategy.type if spec.strategy else "",
+        best = {**pick, "stage": "derive", "how": spec.strategy.type,
                 "proxy": {k: pick[k] for k in ("psnr", "psnr_gain", "cost", "macs", "reward")} | {"iters": pick["steps"]},
                 "scored_on": scorer.describe()}
         Genotype.from_data(best["genotype"]).save(folder / "genotype.json")

@@ -19,6 +19,7 @@ import torch
 from hnas.engine.folder import RunFolder
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
 from hnas.errors import HnasError
+from hnas.search.algorithm import round_scores
 from hnas.search.proxy import ProxyTrainer, Trial
 from hnas.search.scoring import Scorer
 from hnas.strategies.base import Proposal, Strategy
@@ -27,10 +28,6 @@ from hnas.strategies.files import STRATEGY_FILE, TRIALS_DIR, best_record
 
 class ResumeMismatchError(HnasError):
     """A run folder's strategy log that the spec's strategy would not have written."""
-
-
-def _round(scores: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 6) for k, v in scores.items()}
 
 
 class StrategyRun:
@@ -58,10 +55,11 @@ class StrategyRun:
         pack_optimizer(state, "optim", trial.optimizer)
         self.folder.save_state(self._trial_name(trial.genotype.hash()), state)
 
-    def _replay(self) -> dict[str, int]:
-        """Tell the strategy what the folder's log says it was told; the steps of each candidate."""
+    def _replay(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """Tell the strategy what the folder's log says it was told; the log and each candidate's steps."""
+        records = self.folder.records(STRATEGY_FILE)
         had: dict[str, int] = {}
-        for index, record in enumerate(self.folder.records(STRATEGY_FILE)):
+        for index, record in enumerate(records):
             proposal = self.strategy.ask()
             if proposal is None or proposal.key != record.get("hash") or proposal.steps != record.get("steps"):
                 raise ResumeMismatchError(
@@ -71,12 +69,11 @@ class StrategyRun:
                 )
             self.strategy.tell(proposal, float(record["reward"]))
             had[proposal.key] = max(had.get(proposal.key, 0), proposal.steps)
-        return had
+        return records, had
 
     def run(self, progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
         """Ask until the strategy finishes or the budget would be exceeded; returns the pick's record."""
-        had = self._replay()
-        records = list(self.folder.records(STRATEGY_FILE))
+        records, had = self._replay()
         while (proposal := self.strategy.ask()) is not None:
             trial = self._trial(proposal)
             had[proposal.key] = max(had.get(proposal.key, 0), trial.steps)  # weights saved, line not: paid
@@ -88,7 +85,7 @@ class StrategyRun:
                 self._save(trial)
                 had[proposal.key] = trial.steps
             with torch.no_grad():
-                scores = _round(self.scorer.score(trial.model, proposal.genotype))
+                scores = round_scores(self.scorer.score(trial.model, proposal.genotype))
             record = {"stage": "strategy", "index": len(records), "hash": proposal.key, "steps": proposal.steps,
                       "genotype": proposal.genotype.to_dict(), "position": proposal.genotype.position, **scores,
                       "spent": sum(had.values())}
