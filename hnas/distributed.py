@@ -369,6 +369,34 @@ def on_main(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     raise value
 
 
+def spread(items: Sequence[Any], fn: Callable[[int, Any], T]) -> list[T]:
+    """``fn(index, item)`` for every item, the items dealt round-robin over the ranks, each rank
+    working :func:`solo` on its own; every result, in the items' order, on every rank.
+
+    Results are those of one process as long as ``fn`` depends on its item only (not on which rank
+    runs it). If ``fn`` raises on any rank, every rank raises that exception (the lowest rank's),
+    once each has stopped working, so no rank waits in a collective for one that has stopped.
+    """
+    if not is_distributed():
+        return [fn(index, item) for index, item in enumerate(items)]
+    world, me = world_size(), rank()
+    mine: dict[int, Any] = {}
+    failed: BaseException | None = None
+    with solo():
+        for index in range(me, len(items), world):
+            try:
+                mine[index] = fn(index, items[index])
+            except (Exception, KeyboardInterrupt) as exc:
+                failed = exc
+                break
+    merged: dict[int, Any] = {}
+    for who, (part, error) in enumerate(all_gather_object((mine, None if failed is None else _portable(failed)))):
+        if error is not None:
+            raise failed if who == me else error  # type: ignore[misc]  # this rank's own, traceback and all
+        merged.update(part)
+    return [merged[index] for index in range(len(items))]
+
+
 # -- data and models -----------------------------------------------------------------------------
 def shard(batch: int, world: int | None = None, index: int | None = None) -> slice:
     """Rank ``index``'s slice (default: this rank's) of a global batch of ``batch`` items split over

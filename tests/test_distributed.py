@@ -264,3 +264,36 @@ def test_compare_spreads_whole_members_over_the_processes(search_root: Path, sma
     scores = [{m["name"]: m["shared_weight_score"] for m in json.loads((search_root / c / "compare.json").read_text())["members"]}
               for c in ("cmp_one", "cmp_two")]
     assert scores[0] == scores[1] and scores[0]["random-1"] is not None
+
+
+# -- search strategies ---------------------------------------------------------------------------
+STRATEGY = ["search.proxy.patch=16", "search.proxy.batch=2", "space.channels=4", "space.global_skip=none",
+            "strategy.type=successive_halving", "strategy.params.min_steps=2", "strategy.params.eta=2",
+            "strategy.params.rungs=3", "strategy.budget_steps=32", "strategy.threads=1", "retrain.iters=2"]
+
+
+def test_a_strategy_deals_its_candidates_over_the_processes_and_writes_what_one_process_writes(
+        search_root: Path) -> None:
+    """Each rung's candidates are dealt over two processes (each saves its own candidates' weights);
+    the log, every score and the pick are the one-process run's, to the last digit."""
+    args = ["run", str(search_root / "tiny.toml"), *[f"--set={item}" for item in STRATEGY]]
+    invoke(*args, "--out", str(search_root / "sha_one"))
+    hnas_nproc2(*args, "--out", str(search_root / "sha_two"))
+    one, two = ((search_root / name / "strategy.jsonl").read_text() for name in ("sha_one", "sha_two"))
+    assert one == two and one.count("\n") == 14
+    trials = [sorted(p.name for p in (search_root / name / "trials").iterdir()) for name in ("sha_one", "sha_two")]
+    assert trials[0] == trials[1] and len([t for t in trials[1] if ".prev." not in t]) == 8
+    derived = [json.loads((search_root / name / "derived.json").read_text()) for name in ("sha_one", "sha_two")]
+    assert derived[0]["hash"] == derived[1]["hash"]
+    assert json.loads((search_root / "sha_two" / "strategy.json").read_text())["processes"] == 2
+
+
+def test_more_processes_than_a_strategy_trains_at_once_is_one_line(search_root: Path) -> None:
+    args = [f"--set={item}" for item in [*STRATEGY, "strategy.type=controller", "strategy.params={steps=8}"]]
+    out = search_root / "too_many"
+    result = subprocess.run([sys.executable, "-m", "hnas", "run", str(search_root / "tiny.toml"), *args,
+                             "--out", str(out), "--nproc", "2"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--nproc 2 is more processes than strategy 'controller' can use: it trains one candidate at a time" \
+        in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not out.exists()

@@ -62,6 +62,27 @@ def test_halving_promotes_the_best_told_and_continues_them(tiny_spec, small_imag
     assert {p.key for p in last} == set(sorted((p.key for p in second), key=lambda k: -score[k])[:2])
 
 
+@pytest.mark.parametrize("overrides", [HALVING, ["strategy.type=random_search", "strategy.params.steps=8",
+                                                "strategy.budget_steps=40"]])
+def test_a_round_of_ready_proposals_is_what_asking_one_at_a_time_gives(tiny_spec, small_images, tmp_path, overrides):
+    """What ``ready`` lists is what ``ask`` proposes, told in that order, so a round trained in
+    parallel and told in order leaves the strategy where a single process leaves it."""
+    spec = spec_with(tiny_spec, small_images, tmp_path, *overrides)
+    one_by_one, by_rounds = strategy_of(spec), strategy_of(spec)
+    asked, listed, rounds = [], [], []
+    while (proposal := one_by_one.ask()) is not None:
+        asked.append(proposal)
+        one_by_one.tell(proposal, reward=float(int(proposal.key, 16) % 97))
+    while batch := by_rounds.ready():
+        rounds.append(len(batch))
+        listed += batch
+        for proposal in batch:
+            by_rounds.tell(proposal, reward=float(int(proposal.key, 16) % 97))
+    assert listed == asked
+    assert rounds == ([8, 4, 2] if "successive_halving" in overrides[0] else [5])
+    assert by_rounds.width == rounds[0]
+
+
 def test_draws_follow_the_run_seed_and_stay_in_the_band(tiny_spec, small_images, tmp_path):
     specs = [spec_with(tiny_spec, small_images, tmp_path, *HALVING, f"seed={seed}") for seed in (0, 0, 1)]
     pools = [[g.hash() for g in strategy_of(spec).members] for spec in specs]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -61,6 +62,9 @@ def run_command(
         dist.shard(spec.data.batch, nproc)
         if spec.retrain.enabled:
             dist.shard(spec.retrain.batch, nproc)
+    processes = nproc if nproc > 1 else int(os.environ.get("WORLD_SIZE", "1"))
+    if spec.strategy is not None and processes > 1:
+        _check_strategy_processes(spec, processes)
     with folder_lock(out_dir, main=dist.is_main()):  # one process per run folder (hnas.engine.lock)
         if nproc > 1:
             argv = ["run", *dist.argv_from_click(ctx, skip=("nproc", "max_restarts"))]
@@ -68,6 +72,15 @@ def run_command(
         resume = resume_after_restart(resume, out_dir)
         with dist.session(device or spec.device), dist.quiet_failures(), tensorboard(with_tensorboard, out_dir):
             _run(spec, out_dir, device, resume, as_json)
+
+
+def _check_strategy_processes(spec: Spec, processes: int) -> None:
+    """A strategy run cannot use more processes than candidates it trains at once: one line."""
+    from hnas.search.components import build_components, build_strategy
+    from hnas.strategies.base import check_processes
+
+    assert spec.strategy is not None
+    check_processes(build_strategy(spec, build_components(spec)), spec.strategy.type, processes)
 
 
 def _run(spec: Spec, out_dir: Path, device: str | None, resume: bool, as_json: bool) -> None:

@@ -104,8 +104,8 @@ def run_search(spec: Spec, folder: RunFolder, device: torch.device, progress: Pr
 
 def run_strategy(spec: Spec, folder: RunFolder, device: torch.device, progress: Progress) -> dict[str, Any]:
     """``[strategy]``: ask/tell over stand-alone trainings (:mod:`hnas.strategies`) in place of
-    Algorithm 1 and derivation; the pick is written as derivation's would be (rank 0 trains the
-    candidates, the others wait for the pick)."""
+    Algorithm 1 and derivation; the pick is written as derivation's would be. Every rank trains its
+    share of each round's candidates; rank 0 writes the files."""
     from hnas.search.proxy import ProxyTrainer
     from hnas.strategies.loop import StrategyRun
 
@@ -116,23 +116,20 @@ def run_strategy(spec: Spec, folder: RunFolder, device: torch.device, progress: 
                     device)
     strategy = build_strategy(spec, parts)
     folder.write_json(PLAN_FILE, {"type": spec.strategy.type, "budget_steps": spec.strategy.budget_steps,
-                                        "band": spec.strategy.band, "horizon": strategy.horizon,
-                                        **strategy.describe()})
-    runner = StrategyRun(strategy, ProxyTrainer(spec, data.proxy, scorer, device), scorer, folder)
+                                  "band": spec.strategy.band, "horizon": strategy.horizon,
+                                  "processes": dist.world_size(), "threads": spec.strategy.threads,
+                                  **strategy.describe()})
+    runner = StrategyRun(strategy, ProxyTrainer(spec, data.proxy, scorer, device), scorer, folder,
+                         threads=spec.strategy.threads)
     budget = spec.strategy.budget_steps
     progress("search", 0, budget, spec.strategy.type)
     began = time.perf_counter()
-
-    def search() -> dict[str, Any]:
-        pick = runner.run(lambda spent, total, message: progress("search", spent, total, message))
-        best = {**pick, "stage": "derive", "how": spec.strategy.type,
-                "proxy": {k: pick[k] for k in ("psnr", "psnr_gain", "cost", "macs", "reward")} | {"iters": pick["steps"]},
-                "scored_on": scorer.describe()}
-        Genotype.from_data(best["genotype"]).save(folder / "genotype.json")
-        folder.write_json("derived.json", best)
-        return best
-
-    best: dict[str, Any] = dist.on_main(search)
+    pick = runner.run(lambda spent, total, message: progress("search", spent, total, message))
+    best = {**pick, "stage": "derive", "how": spec.strategy.type,
+            "proxy": {k: pick[k] for k in ("psnr", "psnr_gain", "cost", "macs", "reward")} | {"iters": pick["steps"]},
+            "scored_on": scorer.describe()}
+    dist.on_main(lambda: Genotype.from_data(best["genotype"]).save(folder / "genotype.json"))
+    folder.write_json("derived.json", best)
     folder.timing("search", time.perf_counter() - began)
     progress("search", budget, budget, f"chose {best['hash']} (reward {best['reward']:.3f}, {best['steps']} steps)")
     folder.mark("retrain")

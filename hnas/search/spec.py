@@ -230,7 +230,8 @@ class SearchSpec(_Section):
 class StrategySpec(_Section):
     """A search strategy on stand-alone training (:mod:`hnas.strategies`), in place of the paper's
     shared-weight search: ``hnas run`` then skips ``[search]``'s epochs and derivation, and the
-    strategy's pick is retrained. Candidates train with ``search.proxy``'s batch, patch and lr.
+    strategy's pick is retrained. Candidates train with ``search.proxy``'s batch, patch and lr;
+    with ``--nproc N`` the candidates of a round (a rung, a pool) are dealt over the processes.
     """
 
     type: str = Field(description="a registered strategy: successive_halving, random_search, controller, ...")
@@ -239,6 +240,9 @@ class StrategySpec(_Section):
                                                 "with the same budget are compared at equal cost")
     band: tuple[float, float] | None = Field(
         None, description="[low, high] MACs at cost.input: candidates are drawn uniformly within it (None: the whole space)")
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads each candidate trains on (None: the process's). Fixed, a run with "
+                                "--nproc N writes the same scores as one process (float sums depend on the threads)")
 
     @field_validator("band")
     @classmethod

@@ -9,6 +9,11 @@ evidence against random search at the same budget).
 
 A strategy is deterministic: the same seed and the same told rewards give the same proposals. A
 killed run is resumed by telling a fresh strategy the rewards it was told before, in order.
+
+``ready`` lists the proposals that do not wait on one another (a rung of successive halving, the
+whole pool of random search): the engine trains those in parallel when it has several processes,
+and tells their rewards in the order listed, so the strategy hears exactly what one process would
+have told it.
 """
 
 from __future__ import annotations
@@ -127,11 +132,32 @@ class Strategy(ABC):
 
     @abstractmethod
     def tell(self, proposal: Proposal, reward: float) -> None:
-        """The reward of the last proposal."""
+        """The reward of the first proposal not yet told (rewards are told in the order asked)."""
+
+    def ready(self) -> list[Proposal]:
+        """The proposals :meth:`ask` would make, in order, if each were told before the next: those
+        whose choice no pending reward can change. Empty when the strategy has finished. The
+        default is one at a time (a controller learns from every reward before it samples again)."""
+        proposal = self.ask()
+        return [] if proposal is None else [proposal]
+
+    @property
+    def width(self) -> int:
+        """The most proposals :meth:`ready` ever lists at once: the processes it can keep busy."""
+        return 1
 
     def describe(self) -> dict[str, object]:
         """The strategy's plan, for the run's files (pool sizes, rungs, ...)."""
         return {}
+
+
+def check_processes(strategy: Strategy, name: str, processes: int) -> None:
+    """One line if ``processes`` exceed the candidates ``strategy`` ever trains at once (the rest
+    would only wait)."""
+    if processes > strategy.width:
+        most = "one candidate at a time" if strategy.width == 1 else f"at most {strategy.width} candidates at once"
+        raise SpecError(f"--nproc {processes} is more processes than strategy '{name}' can use: it trains {most}; "
+                        f"use --nproc {strategy.width}" + (" (or leave it out)" if strategy.width == 1 else " or fewer"))
 
 
 def check_int(value: object, name: str, strategy: str, low: int = 1) -> int:

@@ -83,6 +83,15 @@ class SuccessiveHalving(Strategy):
                 return Proposal(genotype, self.steps[self.rung])
         return None  # unreachable: the last tell of a rung promotes
 
+    def ready(self) -> list[Proposal]:
+        if self.rung >= self.rungs:
+            return []
+        return [Proposal(g, self.steps[self.rung]) for g in self.members if g.hash() not in self.rewards]
+
+    @property
+    def width(self) -> int:
+        return self.sizes[0]
+
     def tell(self, proposal: Proposal, reward: float) -> None:
         self.rewards[proposal.key] = reward
         if len(self.rewards) < len(self.members):

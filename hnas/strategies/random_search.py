@@ -37,7 +37,15 @@ class RandomSearch(Strategy):
     def ask(self) -> Proposal | None:
         return Proposal(self.members[self.told], self.steps) if self.told < len(self.members) else None
 
+    def ready(self) -> list[Proposal]:
+        return [Proposal(g, self.steps) for g in self.members[self.told:]]
+
+    @property
+    def width(self) -> int:
+        return self.pool
+
     def tell(self, proposal: Proposal, reward: float) -> None:
+        assert proposal.key == self.members[self.told].hash(), "rewards are told in the order asked"
         self.told += 1
 
     def describe(self) -> dict[str, object]:
