@@ -15,6 +15,14 @@ Batches are random tensors of the proxy's shapes (reading patches is not what is
 processes cannot reach 2 cores' worth.
 
     python benchmarks/search_throughput.py --candidates 8 --steps 20 --out throughput.json
+
+``--hnas-run SPEC`` times the real thing instead: ``hnas run SPEC`` with ``random_search``
+(``--steps`` per candidate, ``--budget`` steps), no retraining, at 1 process (the process's threads
+and ``strategy.threads = 1``) and at ``--nproc 2`` (1 thread each); steps per second of the search
+stage as the run's ``timings.jsonl`` has it (its data loading excluded), and whether the 1-thread
+logs agree byte for byte:
+
+    python benchmarks/search_throughput.py --hnas-run examples/strategy-halving.toml --steps 50 --budget 800 --out tput.json
 """
 
 from __future__ import annotations
@@ -102,7 +110,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--patch", type=int, default=48, help="HR patch side")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--hnas-run", type=Path, default=None, metavar="SPEC",
+                        help="time `hnas run SPEC` (random_search) at 1 and 2 processes instead")
+    parser.add_argument("--budget", type=int, default=800, help="with --hnas-run: strategy.budget_steps")
+    parser.add_argument("--work", type=Path, default=Path("runs/throughput"), help="with --hnas-run: run folders")
     args = parser.parse_args(argv)
+    if args.hnas_run is not None:
+        return end_to_end(args.hnas_run, args.steps, args.budget, args.work, args.out)
     genotypes = _candidates(args.candidates, args.seed, args.layers)
     common = (args.steps,)
     shape = (args.channels, args.batch, args.patch)
@@ -143,6 +157,41 @@ def main(argv: list[str] | None = None) -> dict:
     print(json.dumps({k: v for k, v in record.items() if k != "args"}, indent=2))
     if args.out is not None:
         args.out.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def end_to_end(spec: Path, steps: int, budget: int, work: Path, out: Path | None) -> dict:
+    """``hnas run SPEC`` with random search at 1 process (2 threads, 1 thread) and 2 processes."""
+    import shutil
+    import subprocess
+
+    common = ["--set", "strategy.type=random_search", "--set", f"strategy.params={{steps={steps}}}",
+              "--set", f"strategy.budget_steps={budget}", "--set", "retrain.enabled=false"]
+    configs = {"1 process x cores threads": (1, []), "1 process x 1 thread": (1, ["--set", "strategy.threads=1"]),
+               "2 processes x 1 thread": (2, ["--set", "strategy.threads=1"])}
+    record: dict = {"spec": str(spec), "steps": steps, "budget": budget, "cpu_count": os.cpu_count(), "runs": {}}
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}  # hnas gives each process cores/N
+    for index, (name, (nproc, extra)) in enumerate(configs.items()):
+        folder = work / f"run{index}"
+        shutil.rmtree(folder, ignore_errors=True)
+        load0 = _load()
+        subprocess.run([sys.executable, "-m", "hnas", "run", str(spec), "--out", str(folder), "--nproc", str(nproc),
+                        *common, *extra], check=True, env=env, capture_output=True)
+        timings = [json.loads(line) for line in (folder / "timings.jsonl").read_text().splitlines()]
+        seconds = next(t["seconds"] for t in timings if t["stage"] == "search")
+        spent = json.loads((folder / "strategy.jsonl").read_text().splitlines()[-1])["spent"]
+        record["runs"][name] = {"steps": spent, "seconds": seconds, "steps_per_s": round(spent / seconds, 3),
+                                "load_start": load0, "load_end": _load()}
+        print(f"{name:<26} {spent} steps in {seconds:7.1f} s = {spent / seconds:6.2f} steps/s  "
+              f"(load {load0} -> {_load()})", file=sys.stderr)
+    rate = {name: run["steps_per_s"] for name, run in record["runs"].items()}
+    record["ratio_2proc_vs_1x1"] = round(rate["2 processes x 1 thread"] / rate["1 process x 1 thread"], 3)
+    record["ratio_2proc_vs_1xcores"] = round(rate["2 processes x 1 thread"] / rate["1 process x cores threads"], 3)
+    record["same_log_1_and_2_processes"] = (work / "run1" / "strategy.jsonl").read_bytes() == \
+        (work / "run2" / "strategy.jsonl").read_bytes()
+    print(json.dumps({k: v for k, v in record.items() if k != "runs"}, indent=2))
+    if out is not None:
+        out.write_text(json.dumps(record, indent=2) + "\n")
     return record
 
 

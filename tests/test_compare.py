@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,33 @@ def test_random_at_ref_stays_within_fifteen_percent_of_its_macs(tmp_path):
     assert len(drawn) == 4 and all(m.name.startswith("random-at-ref-") for m in drawn)
     for member in drawn:
         assert abs(cost_of("macs", member.genotype, settings) / target - 1) <= MACS_TOLERANCE
+
+
+def test_a_baseline_takes_its_depth_or_is_sized_to_a_members_macs():
+    """``baseline-plain:layers=N`` is that depth; ``baseline-plain@REF`` the depth whose MACs come
+    closest to REF's (the equal-MACs control of a searched network)."""
+    settings = Recipe(data="builtin:skimage", channels=16).cost_settings()
+    deeper, sized = resolve_members(["baseline-plain:layers=9", "baseline-plain@hnas-a"], space=None, seed=0,
+                                    cost_settings=settings)
+    assert deeper.name == "baseline-plain-layers-9" and deeper.genotype.layers == deeper.genotype.position == 9
+    target = cost_of("macs", hnas.resolve_genotype("hnas-a"), settings)
+    per_layer = [cost_of("macs", hnas.resolve_genotype(f"baseline-plain:layers={n}"), settings) for n in range(1, 30)]
+    best = min(range(1, 30), key=lambda n: abs(per_layer[n - 1] - target))
+    assert sized.genotype.layers == best and sized.name == f"baseline-plain-layers-{best}-at-hnas-a"
+    assert abs(per_layer[best - 1] / target - 1) < 0.1  # one plain cell is a small step at C = 16
+    assert hnas.resolve_genotype("baseline-plain") == hnas.resolve_genotype("baseline-plain:layers=6")
+
+
+@pytest.mark.parametrize(("member", "message"), [
+    ("baseline-plain:depth=3", "preset 'baseline-plain' has no param 'depth' ('baseline-plain:depth=3'); it takes layers"),
+    ("baseline-plain:layers=x", "layers must be a whole number, got 'x'"),
+    ("hnas-a:layers=3", "preset 'hnas-a' takes no params"),
+    ("hnas-a@baseline-plain", "preset 'hnas-a' has no size to match"),
+])
+def test_preset_param_mistakes_are_one_line(member, message):
+    settings = Recipe(data="builtin:skimage").cost_settings()
+    with pytest.raises(MemberError, match=re.escape(message)):
+        resolve_members([member], space=None, seed=0, cost_settings=settings)
 
 
 def test_member_mistakes_are_one_line():

@@ -297,3 +297,21 @@ def test_more_processes_than_a_strategy_trains_at_once_is_one_line(search_root: 
     assert "--nproc 2 is more processes than strategy 'controller' can use: it trains one candidate at a time" \
         in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert not out.exists()
+
+
+def test_derivation_deals_its_proxy_candidates_over_the_processes(search_root: Path) -> None:
+    """Derivation's stand-alone proxies run on every rank, each candidate once; a candidate's
+    proxy score does not depend on the process that trained it."""
+    proxy = [f"--set={item}" for item in ("search.proxy.iters=2", "search.proxy.uniform=2", "search.proxy.batch=2",
+                                           "search.proxy.patch=16", "search.proxy.finalists=2",
+                                           "search.proxy.final_iters=3")]
+    args = ["run", str(search_root / "tiny.toml"), *proxy]
+    invoke(*args, "--out", str(search_root / "proxy_one"))
+    hnas_nproc2(*args, "--out", str(search_root / "proxy_two"))
+    derived = [[r for r in archive(search_root / name) if r["stage"] == "derive"] for name in ("proxy_one", "proxy_two")]
+    assert len(derived[0]) == len(derived[1])
+    one, two = ({r["hash"]: (r.get("short") or r["proxy"])["psnr"] for r in records} for records in derived)
+    uniform = {r["hash"] for r in derived[1] if r["how"] == "uniform"}
+    assert len(uniform) == 2 and uniform <= set(one)  # seeded draws: the same in both runs
+    assert all(one[key] == two[key] for key in set(one) & set(two))  # the short round, to the last digit
+    assert len({r["hash"] for r in derived[1] if r["proxy"]["iters"] == 3}) == 2  # the finalists, trained longer

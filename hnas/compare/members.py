@@ -4,12 +4,14 @@ A member is a run folder (its searched ``genotype.json``), a preset (``hnas-a``,
 ``baseline-*``), a genotype file, ``random:K`` (K architectures drawn uniformly from a search
 space: the paper's Random baseline) or ``random:K@REF`` (K drawn uniformly *among architectures
 within 15 % of member REF's MACs*: the control that separates what a search found from what its
-cost alone buys). Random draws are a pure function of the comparison's seed, so a resumed or
+cost alone buys). A baseline takes its depth (``baseline-plain:layers=9``) or is sized to a member's
+MACs (``baseline-plain@REF``: the depth that comes closest). Random draws are a pure function of the comparison's seed, so a resumed or
 repeated comparison trains the same architectures.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 from hnas.controllers.random import RandomController
 from hnas.costs import CostSettings, get_cost
 from hnas.engine.seeds import torch_generator
-from hnas.errors import HnasError, SpecError
+from hnas.errors import GenotypeError, HnasError, SpecError
 from hnas.registry import PRESETS
 from hnas.spaces.genotype import Genotype
 from hnas.spaces.resolve import resolve_genotype
@@ -29,6 +31,8 @@ MACS_TOLERANCE = 0.15
 TRIES_PER_DRAW = 4000
 
 _RANDOM = re.compile(r"^random:(\d+)(?:@(.+))?$")
+#: The deepest baseline ``PRESET@REF`` tries when matching REF's MACs.
+MAX_LAYERS = 64
 
 
 class MemberError(HnasError, ValueError):
@@ -81,13 +85,18 @@ def _single(text: str) -> tuple[str, Genotype]:
             return "run", run_network(path).genotype
         except NotARunFolderError as exc:
             raise MemberError(f"member '{text}': {exc}") from None
-    if text in PRESETS:
-        return ("baseline" if PRESETS.canonical(text).startswith("baseline-") else "preset"), resolve_genotype(text)
+    name = text.split(":", 1)[0]
+    if name in PRESETS:
+        kind = "baseline" if PRESETS.canonical(name).startswith("baseline-") else "preset"
+        try:
+            return kind, resolve_genotype(text)
+        except GenotypeError as exc:
+            raise MemberError(f"member '{text}': {exc}") from None
     if path.suffix in (".json", ".toml"):
         return "genotype", resolve_genotype(path)
     raise MemberError(
         f"member '{text}' is not a run folder, a genotype file or a preset ({', '.join(PRESETS.names())}), "
-        "nor random:K / random:K@MEMBER"
+        "nor PRESET:layers=N / PRESET@MEMBER / random:K / random:K@MEMBER"
     )
 
 
@@ -96,7 +105,28 @@ def _name(kind: str, text: str) -> str:
         return _safe(f"run-{Path(text).resolve().name}")
     if kind == "genotype":
         return _safe(Path(text).stem)
-    return _safe(PRESETS.canonical(text) if text in PRESETS else text)
+    name, _, params = text.partition(":")
+    if name in PRESETS:
+        return _safe(PRESETS.canonical(name) + (f"-{params}" if params else ""))
+    return _safe(text)
+
+
+def _sized_to(text: str, cost_settings: CostSettings) -> Member | None:
+    """``PRESET@REF``: the preset at the depth (``layers``) whose MACs come closest to REF's, or
+    None if ``text`` is not of that form. A baseline so sized is the equal-MACs control of a
+    searched network."""
+    name, at, ref = text.partition("@")
+    if not at or name not in PRESETS or name.startswith("random:"):
+        return None
+    build = PRESETS.get(name)
+    if "layers" not in inspect.signature(build).parameters:
+        raise MemberError(f"member '{text}': preset '{name}' has no size to match (it takes no layers param)")
+    macs = get_cost("macs")
+    target = macs(_single(ref)[1], cost_settings)
+    sized = min((build(layers=n) for n in range(1, MAX_LAYERS + 1)),
+                key=lambda g: abs(macs(g, cost_settings) - target))
+    label = _safe(f"{PRESETS.canonical(name)}-layers-{sized.layers}-at-{_name(_single(ref)[0], ref)}")
+    return Member(label, "baseline", sized, text)
 
 
 def space_of_run(path: Path) -> Space:
@@ -140,6 +170,9 @@ def resolve_members(
     members: list[Member] = []
     for text in texts:
         match = _RANDOM.match(text)
+        if match is None and (sized := _sized_to(text, cost_settings)) is not None:
+            members.append(sized)
+            continue
         if match is None:
             kind, genotype = _single(text)
             members.append(Member(_name(kind, text), kind, genotype, text))

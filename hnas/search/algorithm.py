@@ -235,6 +235,15 @@ class Search:
         return loaded
 
     # -- derivation -------------------------------------------------------------------------------
+    def _derive_candidates(self) -> list[tuple[str, Genotype]]:
+        """The controller's candidates (``how``, genotype), and the proxy's uniform draws."""
+        candidates = self.controller.candidates(self.spec.search.derive_samples, self.draw("derive"))
+        if self.spec.search.proxy.iters:
+            generator = self.draw("derive", "uniform")
+            candidates += [("uniform", self.controller.uniform_sample(generator))
+                           for _ in range(self.spec.search.proxy.uniform)]
+        return candidates
+
     def derive(self, on_candidate: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """Score the controller's candidates on the scoring images with the shared weights and
         keep the best by reward (paper Sec. II-C, "Inferring Architectures"); the returned
@@ -249,35 +258,38 @@ class Search:
         ``on_candidate(done, total)`` reports progress.
         """
         settings = self.spec.search.proxy
-        candidates = self.controller.candidates(self.spec.search.derive_samples, self.draw("derive"))
-        proxy = None
-        if settings.iters:
-            proxy = ProxyTrainer(self.spec, self.data.proxy, self.scorer, self.device)
-            generator = self.draw("derive", "uniform")
-            candidates += [("uniform", self.controller.uniform_sample(generator))
-                           for _ in range(settings.uniform)]
-        distinct = len({genotype.hash() for _, genotype in candidates})
-        finalists = min(settings.finalists, distinct) if proxy is not None else 0
-        total = len(candidates) + finalists
-        seen: dict[str, dict[str, Any]] = {}  # each distinct genotype's scores, by hash
-        for index, (_, genotype) in enumerate(candidates):
-            key = genotype.hash()
-            if key not in seen:
-                seen[key] = round_scores(self.score(genotype))
-                if proxy is not None:
-                    seen[key]["proxy"] = {**round_scores(proxy.score(genotype)), "iters": settings.iters}
+        # the controller learns on rank 0: its candidates are rank 0's, on every rank
+        candidates = dist.on_main(self._derive_candidates)
+        proxy = ProxyTrainer(self.spec, self.data.proxy, self.scorer, self.device) if settings.iters else None
+        genotypes = {genotype.hash(): genotype for _, genotype in candidates}  # distinct, in order
+        finalists = min(settings.finalists, len(genotypes)) if proxy is not None else 0
+        total = len(genotypes) + finalists
+
+        def first_round(index: int, genotype: Genotype) -> dict[str, Any]:
+            scores: dict[str, Any] = round_scores(self.score(genotype))
+            if proxy is not None:
+                scores["proxy"] = {**round_scores(proxy.score(genotype)), "iters": settings.iters}
             if on_candidate is not None:
                 on_candidate(index + 1, total)
+            return scores
+
+        # Each distinct candidate is scored once, the candidates dealt over the processes (every rank
+        # holds the same shared weights; each trains its share of proxies alone).
+        seen = dict(zip(genotypes, dist.spread(list(genotypes.values()), first_round)))
         if finalists and proxy is not None:
             # The short round's scores stay under "short"; "proxy" becomes the finalist's longer score.
-            genotypes = {genotype.hash(): genotype for _, genotype in candidates}
-            ranked = sorted(seen, key=lambda k: deciding_reward(seen[k]), reverse=True)
-            for index, key in enumerate(ranked[:finalists]):
-                seen[key]["short"] = seen[key]["proxy"]
-                seen[key]["proxy"] = {**round_scores(proxy.score(genotypes[key], settings.final_iters)),
-                                      "iters": settings.final_iters}
+            ranked = sorted(seen, key=lambda k: deciding_reward(seen[k]), reverse=True)[:finalists]
+
+            def final_round(index: int, key: str) -> dict[str, Any]:
+                scores = {**round_scores(proxy.score(genotypes[key], settings.final_iters)),
+                          "iters": settings.final_iters}
                 if on_candidate is not None:
-                    on_candidate(len(candidates) + index + 1, total)
+                    on_candidate(len(genotypes) + index + 1, total)
+                return scores
+
+            for key, scores in zip(ranked, dist.spread(ranked, final_round)):
+                seen[key]["short"] = seen[key]["proxy"]
+                seen[key]["proxy"] = scores
         scored = [{"stage": "derive", "epoch": self.spec.search.epochs, "how": how, "hash": genotype.hash(),
                    "genotype": genotype.to_dict(), "position": genotype.position, **seen[genotype.hash()]}
                   for how, genotype in candidates]

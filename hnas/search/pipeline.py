@@ -95,7 +95,7 @@ def run_search(spec: Spec, folder: RunFolder, device: torch.device, progress: Pr
         folder.mark("derive")
     progress("derive", 0, 1, "scoring candidates")
     began = time.perf_counter()
-    best = dist.on_main(_derive, search, folder, progress)  # rank 0 scores the candidates; the others wait
+    best = _derive(search, folder, progress)  # every rank scores its share of the candidates
     folder.timing("derive", time.perf_counter() - began)
     progress("derive", 1, 1, f"chose {best['hash']} (reward {deciding_reward(best):.3f})")
     folder.mark("retrain")
@@ -137,13 +137,14 @@ def run_strategy(spec: Spec, folder: RunFolder, device: torch.device, progress: 
 
 
 def _derive(search: Search, folder: RunFolder, progress: Progress) -> dict[str, Any]:
-    """Derivation and its files: candidates to the archive, the best to genotype.json/derived.json."""
+    """Derivation and its files: candidates to the archive, the best to genotype.json/derived.json
+    (rank 0 writes them)."""
     derived = search.derive(lambda done, total: progress("derive", done, total, f"candidate {done} of {total}"))
     for record in derived["candidates"]:
         folder.append(ARCHIVE_FILE, record)
     best: dict[str, Any] = derived["best"]
     best["scored_on"] = search.scorer.describe()
-    Genotype.from_data(best["genotype"]).save(folder / "genotype.json")
+    dist.on_main(lambda: Genotype.from_data(best["genotype"]).save(folder / "genotype.json"))
     folder.write_json("derived.json", best)
     return best
 

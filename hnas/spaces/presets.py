@@ -10,11 +10,13 @@ the recipe of searched networks: every normal cell chains one block type (node `
 block on nodes ``t-1`` and ``t-2``), a sub-pixel upsampling cell comes last (post-upsampling, as
 ESPCN, EDSR and RCAN do), six layers. ``baseline-plain`` uses plain 3x3 convolutions
 (ESPCN/FSRCNN-like), ``baseline-resblock`` EDSR's residual block (Table II's "Residual Block"),
-``baseline-rcab`` RCAN's residual channel attention block (Table II's "RCAB").
+``baseline-rcab`` RCAN's residual channel attention block (Table II's "RCAB"). Their depth is a
+param (``baseline-plain:layers=9``), so a baseline can be matched to a searched network's MACs.
 """
 
 from __future__ import annotations
 
+from hnas.errors import GenotypeError
 from hnas.registry import PRESETS
 from hnas.spaces.genotype import Genotype
 
@@ -70,12 +72,15 @@ def hnas_c() -> Genotype:
     )
 
 
-def _baseline(block: str) -> Genotype:
+def _baseline(block: str, layers: int) -> Genotype:
+    """``layers`` cells (the upsampling one last) of ``block``; the depth is the baseline's size:
+    the width is the recipe's, shared by every member of a comparison."""
+    if layers < 1:
+        raise GenotypeError(f"a baseline needs layers >= 1 (the upsampling cell), got layers={layers}")
     chain = " ".join(f"{block},{t - 1},{t} {block},{t - 2},{t}" for t in range(2, 6))
     upsampling = " ".join(f"sub_pixel,{t - 1},{t} sub_pixel,{t - 2},{t}" for t in range(2, 6))
     return Genotype.model_validate(
-        {"normal": _edges(chain), "upsampling": _edges(upsampling), "position": BASELINE_LAYERS,
-         "layers": BASELINE_LAYERS}
+        {"normal": _edges(chain), "upsampling": _edges(upsampling), "position": layers, "layers": layers}
     )
 
 
@@ -84,18 +89,18 @@ BASELINE_LAYERS = 6
 
 
 @PRESETS.register("baseline-plain", aliases=("espcn-like",))
-def baseline_plain() -> Genotype:
+def baseline_plain(layers: int = BASELINE_LAYERS) -> Genotype:
     """Hand-designed: plain 3x3 convolutions, sub-pixel upsampling last (ESPCN/FSRCNN-like)."""
-    return _baseline("conv_3x3")
+    return _baseline("conv_3x3", layers)
 
 
 @PRESETS.register("baseline-resblock", aliases=("edsr-like",))
-def baseline_resblock() -> Genotype:
+def baseline_resblock(layers: int = BASELINE_LAYERS) -> Genotype:
     """Hand-designed: EDSR residual blocks, sub-pixel upsampling last (Table II's Residual Block)."""
-    return _baseline("res_block")
+    return _baseline("res_block", layers)
 
 
 @PRESETS.register("baseline-rcab", aliases=("rcan-like",))
-def baseline_rcab() -> Genotype:
+def baseline_rcab(layers: int = BASELINE_LAYERS) -> Genotype:
     """Hand-designed: RCAN residual channel attention blocks, sub-pixel upsampling last (Table II's RCAB)."""
-    return _baseline("rcab")
+    return _baseline("rcab", layers)
