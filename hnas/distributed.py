@@ -386,7 +386,7 @@ def spread(items: Sequence[Any], fn: Callable[[int, Any], T]) -> list[T]:
         for index in range(me, len(items), world):
             try:
                 mine[index] = fn(index, items[index])
-            except (Exception, KeyboardInterrupt) as exc:
+            except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - handed to every rank
                 failed = exc
                 break
     merged: dict[int, Any] = {}

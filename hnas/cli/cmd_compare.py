@@ -38,7 +38,8 @@ def compare_command(
     ctx: typer.Context,
     members: Annotated[list[str], typer.Argument(
         metavar="MEMBER...",
-        help="Run folders, genotype files, presets (hnas-a, baseline-plain...), random:K, random:K@MEMBER.")],
+        help="Run folders, genotype files, presets (hnas-a, baseline-plain...), PRESET:layers=N, "
+             "PRESET@MEMBER (a baseline sized to MEMBER's MACs), random:K, random:K@MEMBER.")],
     data: Annotated[str, typer.Option("--data", help="Training HR images: a folder, a DIV2K root or builtin:NAME.")],
     eval_sets: Annotated[list[str] | None, typer.Option(
         "--eval", help="Evaluation set (repeatable; default builtin:set5 and builtin:set14).")] = None,

@@ -31,6 +31,7 @@ from hnas.costs import CostSettings, measure, measure_latency
 from hnas.data import BenchmarkSet, evaluate, open_images
 from hnas.data.overlap import check_disjoint
 from hnas.engine.folder import RunFolder
+from hnas.engine.runfiles import SEARCH_STATE_FILE
 from hnas.search.checks import source_name
 from hnas.train import TrainConfig, train
 from hnas.train.trainer import training_images
@@ -125,10 +126,10 @@ def shared_weight_scores(run: Path, members: list[Member], device: torch.device)
     spec = load_run_spec(run)
     folder = run_folder(run)
     search = build_search(spec, folder, device)
-    if folder.load_state("search_state.safetensors") is None:
+    if folder.load_state(SEARCH_STATE_FILE) is None:
         from hnas.errors import HnasError
 
-        raise HnasError(f"--shared-weights {run}: no search state in it (search_state.safetensors); finish the search")
+        raise HnasError(f"--shared-weights {run}: no search state in it ({SEARCH_STATE_FILE}); finish the search")
     search.load()
     scores: dict[str, float | None] = {}
     for member in members:

@@ -9,16 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from hnas.report.policy import Policy
-from hnas.report.rundata import as_list, numeric_columns
+from hnas.report.rundata import as_list, number, numeric_columns
 from hnas.utils.figures import png_bytes, pyplot
-
-
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
+from hnas.utils.pareto import pareto_front
 
 
 def _scaled(values: list[float]) -> tuple[list[float], str]:
@@ -28,7 +21,7 @@ def _scaled(values: list[float]) -> tuple[list[float], str]:
 
 
 def _series(log: Sequence[dict[str, Any]], column: str) -> list[tuple[float, float]]:
-    points = [(_number(r.get("epoch", i + 1)), _number(r.get(column))) for i, r in enumerate(log)]
+    points = [(number(r.get("epoch", i + 1)), number(r.get(column))) for i, r in enumerate(log)]
     return [(e, v) for e, v in points if e is not None and v is not None]
 
 
@@ -79,22 +72,11 @@ def search_curves(log: Sequence[dict[str, Any]]) -> bytes | None:
     return png_bytes(fig)
 
 
-def _front(points: Sequence[tuple[float, float]]) -> list[int]:
-    """Indices of the points no other point beats on both cost (lower) and PSNR (higher)."""
-    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
-    front, best = [], -math.inf
-    for i in order:
-        if points[i][1] > best:
-            front.append(i)
-            best = points[i][1]
-    return front
-
-
 def pareto_plot(archive: Sequence[dict[str, Any]], chosen_hash: str | None) -> bytes | None:
     """PSNR (shared weights) against MACs of every evaluated architecture: search samples coloured
     by epoch, derivation candidates as diamonds, the chosen one as a star, the front as a line."""
-    key = "macs" if any(_number(r.get("macs")) is not None for r in archive) else "cost"
-    records = [r for r in archive if _number(r.get(key)) is not None and _number(r.get("psnr")) is not None]
+    key = "macs" if any(number(r.get("macs")) is not None for r in archive) else "cost"
+    records = [r for r in archive if number(r.get(key)) is not None and number(r.get("psnr")) is not None]
     if not records:
         return None
     plt = pyplot()
@@ -106,7 +88,7 @@ def pareto_plot(archive: Sequence[dict[str, Any]], chosen_hash: str | None) -> b
     xs_all, unit = _scaled([float(r[key]) for r in records])
     scale = 1e9 if unit else 1.0
     if search:
-        epochs = [_number(r.get("epoch")) or 0 for r in search]
+        epochs = [number(r.get("epoch")) or 0 for r in search]
         dots = ax.scatter(
             [r[key] / scale for r in search],
             [r["psnr"] for r in search],
@@ -132,7 +114,7 @@ def pareto_plot(archive: Sequence[dict[str, Any]], chosen_hash: str | None) -> b
             label=f"derivation candidates ({len(derive)})",
         )
     points = [(float(r[key]) / scale, float(r["psnr"])) for r in records]
-    front = _front(points)
+    front = pareto_front(points)
     if len(front) > 1:
         ax.plot(
             [points[i][0] for i in front],
@@ -144,7 +126,7 @@ def pareto_plot(archive: Sequence[dict[str, Any]], chosen_hash: str | None) -> b
         )
     picked = [r for r in derive or records if r.get("hash") == chosen_hash]
     if picked:
-        best = max(picked, key=lambda r: _number(r.get("reward")) or -math.inf)
+        best = max(picked, key=lambda r: number(r.get("reward")) or -math.inf)
         ax.scatter(
             [best[key] / scale],
             [best["psnr"]],
@@ -227,14 +209,14 @@ def retrain_curves(log: Sequence[dict[str, Any]]) -> bytes | None:
     columns = [
         c
         for c in numeric_columns(list(log), skip=("step", "seconds", "lr"))
-        if any(_number(r.get(c)) for r in log)
+        if any(number(r.get(c)) for r in log)
     ]
     if not log or not columns:
         return None
     plt = pyplot()
     fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 2.8), squeeze=False)
     for ax, column in zip(axes[0], columns):
-        points = [(_number(r.get("step")), _number(r.get(column))) for r in log]
+        points = [(number(r.get("step")), number(r.get(column))) for r in log]
         points = [(s, v) for s, v in points if s is not None and v is not None]
         ax.plot([s for s, _ in points], [v for _, v in points], marker="o", ms=3, lw=1.4, color="#009E73")
         ax.set_title(column, fontsize=10)
@@ -250,7 +232,7 @@ def compare_plot(compare: dict[str, Any]) -> bytes | None:
     members = [
         m
         for m in as_list(compare.get("members"))
-        if isinstance(m, dict) and _number(m.get("macs")) is not None
+        if isinstance(m, dict) and number(m.get("macs")) is not None
     ]
     sets = [s for s in as_list(compare.get("eval_sets")) if isinstance(s, str)]
     if not members or not sets:
@@ -261,10 +243,10 @@ def compare_plot(compare: dict[str, Any]) -> bytes | None:
     for ax, name in zip(axes[0], sets):
         for member in members:
             scores = member.get("sets", {}).get(name, {}) if isinstance(member.get("sets"), dict) else {}
-            mean = _number(scores.get("psnr_mean")) if isinstance(scores, dict) else None
+            mean = number(scores.get("psnr_mean")) if isinstance(scores, dict) else None
             if mean is None:
                 continue
-            std = _number(scores.get("psnr_std")) or 0.0
+            std = number(scores.get("psnr_std")) or 0.0
             x = float(member["macs"]) / 1e9
             ax.errorbar(
                 [x],

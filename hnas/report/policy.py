@@ -20,11 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from hnas.engine.runfiles import SEARCH_STATE_FILE
 from hnas.report.rundata import RunFolderError
 from hnas.spaces.genotype import Genotype
 
-#: The checkpoint the search stage writes; :func:`load_controller` is the only reader.
-SEARCH_STATE = "search_state.safetensors"
 _INPUT_LABELS = ("c_{k-2}", "c_{k-1}")
 
 
@@ -42,17 +41,17 @@ def load_controller(run_dir: str | Path) -> Any:
     from hnas.search.spec import spec_from_dict
 
     run_dir = Path(run_dir)
-    spec_file, state_file = run_dir / "spec.json", run_dir / SEARCH_STATE
+    spec_file, state_file = run_dir / "spec.json", run_dir / SEARCH_STATE_FILE
     if not spec_file.is_file():
         raise RunFolderError(f"{run_dir} has no spec.json: pass the folder 'hnas run --out' wrote")
     if not state_file.is_file():
-        members = sorted(p.name for p in run_dir.glob("lambda-*") if (p / SEARCH_STATE).is_file())
+        members = sorted(p.name for p in run_dir.glob("lambda-*") if (p / SEARCH_STATE_FILE).is_file())
         hint = (
             f"it is a lambda sweep; inspect one of its runs, e.g. {run_dir / members[0]}"
             if members
             else "the search stage writes it after its first epoch"
         )
-        raise RunFolderError(f"{run_dir} has no {SEARCH_STATE}: {hint}")
+        raise RunFolderError(f"{run_dir} has no {SEARCH_STATE_FILE}: {hint}")
     try:
         spec = spec_from_dict(json.loads(spec_file.read_text(encoding="utf-8")), source=str(spec_file),
                               import_named=False)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hnas.engine.runfiles import SEARCH_STATE_FILE
 from hnas.errors import HnasError
 from hnas.spaces.genotype import Genotype
 
@@ -69,7 +70,7 @@ class RunData:
 
     @property
     def has_policy(self) -> bool:
-        return (self.path / "search_state.safetensors").is_file() and self.spec is not None
+        return (self.path / SEARCH_STATE_FILE).is_file() and self.spec is not None
 
     def archive_stage(self, stage: str) -> list[dict[str, Any]]:
         return [r for r in self.archive if r.get("stage") == stage]
@@ -94,14 +95,14 @@ class RunData:
             "position": (f"{self.genotype.position} of {self.genotype.layers}" if self.genotype else None),
             "lambda": results.get("lambda", self.spec_value("reward", "lambda")),
             "eval_set": first_set[0] if first_set else None,
-            "psnr": _number(_dict(first_set[1]).get("psnr")) if first_set else None,
-            "ssim": _number(_dict(first_set[1]).get("ssim")) if first_set else None,
-            "macs": _number(results.get("macs")),
-            "params": _number(results.get("params")),
+            "psnr": number(_dict(first_set[1]).get("psnr")) if first_set else None,
+            "ssim": number(_dict(first_set[1]).get("ssim")) if first_set else None,
+            "macs": number(results.get("macs")),
+            "params": number(results.get("params")),
             "channels": results.get("channels", self.spec_value("retrain", "channels")),
             "scale": results.get("scale", self.spec_value("space", "scale")),
-            "reward": _number(_dict(results.get("search")).get("reward", derived.get("reward"))),
-            "search_psnr": _number(_dict(results.get("search")).get("psnr", derived.get("psnr"))),
+            "reward": number(_dict(results.get("search")).get("reward", derived.get("reward"))),
+            "search_psnr": number(_dict(results.get("search")).get("psnr", derived.get("psnr"))),
             "stage": (self.state or {}).get("stage"),
         }
         return {k: v for k, v in numbers.items() if v is not None}
@@ -116,10 +117,10 @@ class RunData:
         measured: dict[str, float] = {}
         planned: dict[str, float] = {}
         for record in self.timing_log:
-            stage, seconds = record.get("stage"), _number(record.get("seconds"))
+            stage, seconds = record.get("stage"), number(record.get("seconds"))
             if isinstance(stage, str) and seconds is not None:
                 measured[stage] = measured.get(stage, 0.0) + seconds
-                if _number(record.get("planned")) is not None:
+                if number(record.get("planned")) is not None:
                     planned[stage] = float(record["planned"])
         ends = {
             "search": self.file_times.get("search_log.jsonl"),
@@ -138,7 +139,7 @@ class RunData:
             previous = end if end is not None else previous
         if "total" in measured:  # the last attempt's command, from its start (a resumed run: that attempt)
             total = [r for r in self.timing_log if r.get("stage") == "total"][-1]
-            rows.append({"stage": "total", "measured_s": _number(total.get("seconds")),
+            rows.append({"stage": "total", "measured_s": number(total.get("seconds")),
                          "planned_s": planned.get("total"), "wall_s": None, "finished": ends["evaluate"]})
         return rows
 
@@ -152,7 +153,7 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
     """A finite float, or ``None`` for anything else (missing, text, NaN, a bool)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -164,7 +165,7 @@ def numeric_columns(records: list[dict[str, Any]], skip: tuple[str, ...] = ()) -
     columns: dict[str, None] = {}
     for record in records:
         for key, value in record.items():
-            if key not in skip and _number(value) is not None:
+            if key not in skip and number(value) is not None:
                 columns.setdefault(key, None)
     return list(columns)
 

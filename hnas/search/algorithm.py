@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from hnas import distributed as dist
 from hnas.controllers.base import Controller
 from hnas.engine.folder import RunFolder
+from hnas.engine.runfiles import ARCHIVE_FILE, SEARCH_LOG_FILE, SEARCH_STATE_FILE
 from hnas.engine.schedule import cosine_lr, set_lr
 from hnas.engine.seeds import torch_generator
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
@@ -46,9 +47,7 @@ from hnas.spaces.genotype import Genotype
 from hnas.utils.optim import adam
 from hnas.utils.threads import num_threads
 
-STATE_FILE = "search_state.safetensors"
-ARCHIVE_FILE = "archive.jsonl"
-LOG_FILE = "search_log.jsonl"
+STATE_FILE, LOG_FILE = SEARCH_STATE_FILE, SEARCH_LOG_FILE
 
 
 @dataclass

@@ -22,11 +22,11 @@ from hnas import __version__
 from hnas import distributed as dist
 from hnas.data import evaluate, open_images
 from hnas.engine.folder import RunFolder
+from hnas.report.html import write_report
 from hnas.search.algorithm import ARCHIVE_FILE, LOG_FILE, Search, deciding_reward
 from hnas.search.checks import check_data, source_name
 from hnas.search.components import build_components, build_strategy
 from hnas.search.data import SearchData
-from hnas.report.html import write_report
 from hnas.search.report import plot_pareto
 from hnas.search.scoring import Scorer
 from hnas.search.spec import Spec
