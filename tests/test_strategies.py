@@ -11,7 +11,9 @@ import torch
 from typer.testing import CliRunner
 
 from hnas.cli import app
+from hnas.costs import get_cost
 from hnas.engine.folder import RunFolder
+from hnas.errors import SpecError
 from hnas.registry import STRATEGIES
 from hnas.search.components import build_components, build_strategy
 from hnas.search.data import SearchData
@@ -88,10 +90,27 @@ def test_draws_follow_the_run_seed_and_stay_in_the_band(tiny_spec, small_images,
     pools = [[g.hash() for g in strategy_of(spec).members] for spec in specs]
     assert pools[0] == pools[1] and pools[0] != pools[2]
     wide = strategy_of(specs[0])
-    macs = sorted(wide.proposer.macs_of(g) for g in wide.members)
+    macs = sorted(wide.proposer.price(g) for g in wide.members)
     band = [macs[0], macs[len(macs) // 2]]
     banded = strategy_of(spec_with(tiny_spec, small_images, tmp_path, *HALVING, f"strategy.band={band}"))
-    assert all(band[0] <= banded.proposer.macs_of(g) <= band[1] for g in banded.members)
+    assert all(band[0] <= banded.proposer.price(g) <= band[1] for g in banded.members)
+
+
+def test_a_band_in_the_specs_own_cost(tiny_spec, small_images, tmp_path):
+    """``band_by = "cost"``: the band is in the [cost]'s unit (parameters here; predicted ms under
+    ``latency_table``), and a band out of reach says so in that unit."""
+    by_params = [*HALVING, "cost.type=params", "strategy.band_by=cost"]
+    wide = strategy_of(spec_with(tiny_spec, small_images, tmp_path, *HALVING))
+    count = get_cost("params")
+    settings = build_components(spec_with(tiny_spec, small_images, tmp_path, *by_params)).cost_settings
+    sizes = sorted(count(g, settings) for g in wide.members)
+    band = [sizes[0], sizes[len(sizes) // 2]]
+    banded = strategy_of(spec_with(tiny_spec, small_images, tmp_path, *by_params, f"strategy.band={band}"))
+    assert banded.proposer.unit == "parameters"
+    assert all(band[0] <= count(g, settings) <= band[1] for g in banded.members)
+    with pytest.raises(SpecError, match=r"the cost band 1-2 parameters holds 0 of the 8 .* the closest drawn had "
+                                        r"[0-9.e+]+ parameters"):
+        strategy_of(spec_with(tiny_spec, small_images, tmp_path, *by_params, "strategy.band=[1, 2]"))
 
 
 def test_random_search_and_the_controller_strategy_train_each_proposal_alike(tiny_spec, small_images, tmp_path):

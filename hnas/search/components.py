@@ -109,9 +109,12 @@ def build_strategy(spec: Spec, components: Components) -> Strategy:
     assert spec.strategy is not None
     node = Component(type=spec.strategy.type, params=spec.strategy.params).canonical(STRATEGIES)
     check_params(STRATEGIES, node, "strategy", ("proposer", "budget_steps"))
-    macs = get_cost("macs")
-    proposer = Proposer(components.new_controller(spec), lambda g: float(macs(g, components.cost_settings)),
-                        spec.strategy.band, spec.seed)
+    if spec.strategy.band_by == "cost":  # the band in the spec's own price (e.g. predicted ms)
+        cost, unit = components.cost, getattr(components.cost, "unit", "") or spec.cost.type
+    else:
+        cost, unit = get_cost("macs"), "MACs"
+    proposer = Proposer(components.new_controller(spec), lambda g: float(cost(g, components.cost_settings)),
+                        spec.strategy.band, spec.seed, unit)
     strategy = _call(f"strategy '{node.type}'", STRATEGIES.get(node.type), proposer, spec.strategy.budget_steps,
                      **node.params)
     if not isinstance(strategy, Strategy):

@@ -239,7 +239,10 @@ class StrategySpec(_Section):
     budget_steps: int = Field(ge=1, description="stand-alone training steps over all candidates: two strategies "
                                                 "with the same budget are compared at equal cost")
     band: tuple[float, float] | None = Field(
-        None, description="[low, high] MACs at cost.input: candidates are drawn uniformly within it (None: the whole space)")
+        None, description="[low, high] MACs at cost.input (or the [cost]'s unit, band_by = 'cost'): candidates are "
+                          "drawn uniformly within it (None: the whole space)")
+    band_by: Literal["macs", "cost"] = Field(
+        "macs", description="what band is in: MACs at cost.input, or the spec's [cost] (e.g. ms under latency_table)")
     threads: int | None = Field(
         None, ge=1, description="CPU threads each candidate trains on (None: the process's). Fixed, a run with "
                                 "--nproc N writes the same scores as one process (float sums depend on the threads)")

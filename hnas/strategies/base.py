@@ -56,14 +56,15 @@ class BandError(SpecError):
 class Proposer:
     """What strategies draw from: the space's architectures, uniformly, within a MACs band.
 
-    ``macs_of`` prices a genotype at the spec's cost input; ``band`` is ``(low, high)`` MACs or
-    None (the whole space). Draws are rejection samples of the controller's uniform draw, so within
+    ``price`` prices a genotype at the spec's cost input, in ``unit`` (MACs by default; the spec's
+    cost, e.g. predicted ms, with ``strategy.band_by = "cost"``); ``band`` is ``(low, high)`` in
+    that unit or None (the whole space). Draws are rejection samples of the controller's uniform draw, so within
     the band every architecture is equally likely.
     """
 
-    def __init__(self, controller: Controller, macs_of: Callable[[Genotype], float],
-                 band: tuple[float, float] | None, seed: int) -> None:
-        self.controller, self.macs_of, self.band, self.seed = controller, macs_of, band, seed
+    def __init__(self, controller: Controller, price: Callable[[Genotype], float],
+                 band: tuple[float, float] | None, seed: int, unit: str = "MACs") -> None:
+        self.controller, self.price, self.band, self.seed, self.unit = controller, price, band, seed, unit
 
     def generator(self, *salt: int | str) -> torch.Generator:
         """A generator of the run's seed and ``salt`` (every draw of a strategy comes from one)."""
@@ -73,7 +74,7 @@ class Proposer:
         if self.band is None:
             return True
         low, high = self.band
-        return low <= self.macs_of(genotype) <= high
+        return low <= self.price(genotype) <= high
 
     def distinct(self, count: int, *salt: int | str) -> list[Genotype]:
         """``count`` different architectures drawn uniformly within the band."""
@@ -89,19 +90,25 @@ class Proposer:
             if genotype.hash() in found:
                 continue
             if not self.in_band(genotype):
-                macs = self.macs_of(genotype)
-                closest = macs if closest is None or self._gap(macs) < self._gap(closest) else closest
+                price = self.price(genotype)
+                closest = price if closest is None or self._gap(price) < self._gap(closest) else closest
                 continue
             found[genotype.hash()] = genotype
             if len(found) == count:
                 return list(found.values())
         assert self.band is not None  # without a band every draw is accepted
         low, high = self.band
-        near = f"; the closest drawn had {closest / 1e9:.3g} GMACs" if closest is not None else ""
+        near = f"; the closest drawn had {self.show(closest)}" if closest is not None else ""
         raise BandError(
-            f"the cost band {low / 1e9:.3g}-{high / 1e9:.3g} GMACs holds {len(found)} of the {count} architectures "
+            f"the cost band {self.show(low, unit=False)}-{self.show(high)} holds {len(found)} of the {count} architectures "
             f"wanted in {tries} uniform draws{near}: widen or move strategy.band, or ask for fewer"
         )
+
+    def show(self, value: float, unit: bool = True) -> str:
+        """``value`` in the band's unit, as people read it (GMACs for MACs)."""
+        if self.unit == "MACs":
+            return f"{value / 1e9:.3g}" + (" GMACs" if unit else "")
+        return f"{value:.3g}" + (f" {self.unit}" if unit and self.unit else "")
 
     def _gap(self, macs: float) -> float:
         assert self.band is not None
