@@ -51,3 +51,8 @@ def first_line(exc: BaseException) -> str:
     """The first line of ``exc``'s message: torch and safetensors errors can go on with a C++ stack
     trace, and a user error is one line."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+class NotARunFolderError(HnasError, ValueError):
+    """A path that is not a run folder, or lacks what the command needs from it (one line: what it
+    is and what to pass instead)."""

@@ -308,7 +308,7 @@ def test_regularized_evolution_mutates_tournament_winners_and_ages_out_the_oldes
 def test_evolutions_initial_population_follows_the_runs_seed(tiny_spec, small_images, tmp_path) -> None:
     """Searches with different seeds start from different populations (they were all one before);
     an explicit ``params.seed`` still fixes it."""
-    from hnas.search.components import build_controller
+    from hnas.search.components import controller_of_spec
     from hnas.search.spec import load_spec
 
     path = tiny_spec(tmp_path, small_images)
@@ -317,7 +317,7 @@ def test_evolutions_initial_population_follows_the_runs_seed(tiny_spec, small_im
     def initial(*extra: str) -> list[tuple[int, ...]]:
         spec = load_spec(path, [*base, *extra])
         space = spec.space
-        controller = build_controller(spec, space.resolved_normal_ops(), space.resolved_upsampling_ops())
+        controller = controller_of_spec(spec, space.resolved_normal_ops(), space.resolved_upsampling_ops())
         return [tuple(a) for a in controller.initial]
 
     assert initial("seed=0") == initial("seed=0")

@@ -24,15 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hnas.errors import HnasError
+from hnas.errors import NotARunFolderError
 from hnas.spaces.genotype import Genotype
 
 #: The model file of a run folder (``hnas.checkpoint.MODEL_FILENAME``, not imported: it needs torch).
 _MODEL_FILE = "model.safetensors"
-
-
-class NotARunFolderError(HnasError, ValueError):
-    """A folder that holds no network (one line: what it is and what to pass instead)."""
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from __future__ import annotations
 from hnas.report.draw import draw_genotype, save_drawing
 from hnas.report.html import write_report
 from hnas.report.policy import Policy, load_controller, run_policy
-from hnas.report.rundata import RunData, RunFolderError, load_run
+from hnas.report.rundata import NotARunFolderError, RunData, load_run
 
 __all__ = [
     "Policy",
     "RunData",
-    "RunFolderError",
+    "NotARunFolderError",
     "draw_genotype",
     "load_controller",
     "load_run",

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hnas.engine.runfiles import SEARCH_STATE_FILE
-from hnas.report.rundata import RunFolderError
+from hnas.report.rundata import NotARunFolderError
 from hnas.spaces.genotype import Genotype
 
 _INPUT_LABELS = ("c_{k-2}", "c_{k-1}")
@@ -33,17 +33,17 @@ def load_controller(run_dir: str | Path) -> Any:
     The one place that knows how the search stores the controller (the ``controller`` tensor group
     and the ``controller`` info of ``search_state.safetensors``, :mod:`hnas.engine.state`); when
     that format changes, only this function changes. Every problem is a one-line
-    :class:`RunFolderError`.
+    :class:`NotARunFolderError`.
     """
     from hnas.engine.state import load_state
     from hnas.errors import HnasError
-    from hnas.search.components import build_controller
+    from hnas.search.components import controller_of_spec
     from hnas.search.spec import spec_from_dict
 
     run_dir = Path(run_dir)
     spec_file, state_file = run_dir / "spec.json", run_dir / SEARCH_STATE_FILE
     if not spec_file.is_file():
-        raise RunFolderError(f"{run_dir} has no spec.json: pass the folder 'hnas run --out' wrote")
+        raise NotARunFolderError(f"{run_dir} has no spec.json: pass the folder 'hnas run --out' wrote")
     if not state_file.is_file():
         members = sorted(p.name for p in run_dir.glob("lambda-*") if (p / SEARCH_STATE_FILE).is_file())
         hint = (
@@ -51,20 +51,20 @@ def load_controller(run_dir: str | Path) -> Any:
             if members
             else "the search stage writes it after its first epoch"
         )
-        raise RunFolderError(f"{run_dir} has no {SEARCH_STATE_FILE}: {hint}")
+        raise NotARunFolderError(f"{run_dir} has no {SEARCH_STATE_FILE}: {hint}")
     try:
         spec = spec_from_dict(json.loads(spec_file.read_text(encoding="utf-8")), source=str(spec_file),
                               import_named=False)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunFolderError(f"cannot read {spec_file}: {exc}") from None
+        raise NotARunFolderError(f"cannot read {spec_file}: {exc}") from None
     space = spec.space
-    controller = build_controller(spec, space.resolved_normal_ops(), space.resolved_upsampling_ops())
+    controller = controller_of_spec(spec, space.resolved_normal_ops(), space.resolved_upsampling_ops())
     try:
         state = load_state(state_file)
         controller.load_resume_state(state.group("controller"), state.info["controller"])
     except (HnasError, OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
-        raise RunFolderError(
+        raise NotARunFolderError(
             f"{state_file} does not hold this spec's controller ({first}); "
             f"was the file copied from another run?"
         ) from None

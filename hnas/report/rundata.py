@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hnas.engine.runfiles import SEARCH_STATE_FILE
-from hnas.errors import HnasError
+from hnas.errors import HnasError, NotARunFolderError
 from hnas.spaces.genotype import Genotype
 
 #: The files whose presence makes a folder a run folder (or a compare output folder).
@@ -33,10 +33,6 @@ RUN_MARKERS = (
     "compare.json",
     "train.json",
 )
-
-
-class RunFolderError(HnasError):
-    """A path that is not a run folder (or lacks what the command needs from it)."""
 
 
 @dataclass(frozen=True)
@@ -238,13 +234,13 @@ class _Reader:
 
 
 def load_run(path: str | Path) -> RunData:
-    """Read a run folder (or a compare output folder); raises :class:`RunFolderError` only when
+    """Read a run folder (or a compare output folder); raises :class:`NotARunFolderError` only when
     ``path`` is not such a folder at all."""
     path = Path(path)
     if not path.exists():
-        raise RunFolderError(f"run folder not found: {path} (pass the folder 'hnas run --out' wrote)")
+        raise NotARunFolderError(f"run folder not found: {path} (pass the folder 'hnas run --out' wrote)")
     if not is_run_folder(path):
-        raise RunFolderError(
+        raise NotARunFolderError(
             f"{path} is not an hnas run folder: it has none of {', '.join(RUN_MARKERS)} "
             f"(pass the folder 'hnas run --out' wrote)"
         )

@@ -79,10 +79,10 @@ class Components:
 
     def new_controller(self, spec: Spec) -> Controller:
         """A fresh controller of the spec's type over this space."""
-        return build_controller(spec, self.normal_ops, self.upsampling_ops)
+        return controller_of_spec(spec, self.normal_ops, self.upsampling_ops)
 
 
-def build_controller(spec: Spec, normal_ops: list[str], upsampling_ops: list[str]) -> Controller:
+def controller_of_spec(spec: Spec, normal_ops: list[str], upsampling_ops: list[str]) -> Controller:
     """The spec's controller over these ops, proposing genotypes with the space's cell types."""
     node = Component(type=spec.controller.type, params=spec.controller.params).canonical(CONTROLLERS)
     cls = CONTROLLERS.get(node.type)
