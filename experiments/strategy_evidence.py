@@ -20,6 +20,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from math import comb
 from statistics import mean, median, pstdev
 from typing import Any
 
@@ -85,6 +86,31 @@ def short_against_long(halving: Path, random: Path) -> dict[str, Any]:
             "tau": _rounded(kendall_tau([short[h] for h in shared], [long[h] for h in shared]))}
 
 
+def sign_test(margins: list[float]) -> float | None:
+    """One-sided sign test: the chance of at least this many wins among the searches that differ,
+    if halving and random search were equally good (ties, the same pick, carry no sign)."""
+    signed = [m for m in margins if m != 0]
+    if not signed:
+        return None
+    wins = sum(m > 0 for m in signed)
+    return round(sum(comb(len(signed), k) for k in range(wins, len(signed) + 1)) / 2 ** len(signed), 4)
+
+
+def pooled_fidelity(pairs: list[tuple[Path, Path]]) -> dict[str, Any]:
+    """Kendall tau of the first rung against full-length training over every seed's shared
+    candidates together (each seed's pool is its own draw, so the architectures differ)."""
+    short_all, long_all = [], []
+    for halving, random in pairs:
+        first = min(json.loads(line)["steps"] for line in (halving / "strategy.jsonl").read_text().splitlines())
+        short = {r["hash"]: r["psnr"] for r in map(json.loads, (halving / "strategy.jsonl").read_text().splitlines())
+                 if r["steps"] == first}
+        for r in map(json.loads, (random / "strategy.jsonl").read_text().splitlines()):
+            if r["hash"] in short:
+                short_all.append(short[r["hash"]])
+                long_all.append(r["psnr"])
+    return {"architectures": len(short_all), "tau": _rounded(kendall_tau(short_all, long_all))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -106,8 +132,11 @@ def main() -> None:
         "spec": str(SPEC.name), "seeds": args.seeds, "runs": rows, "margins_halving_minus_random": margins,
         "set14": {"halving_wins": sum(m > 0 for m in set14), "searches": len(set14),
                   "mean_margin": round(mean(set14), 4), "median_margin": round(median(set14), 4),
-                  "margin_sd": round(pstdev(set14), 4) if len(set14) > 1 else None},
+                  "margin_sd": round(pstdev(set14), 4) if len(set14) > 1 else None,
+                  "ties": sum(m == 0 for m in set14), "sign_test_p_one_sided": sign_test(set14)},
         "first_rung_against_full_length": fidelity,
+        "first_rung_against_full_length_pooled": pooled_fidelity(
+            [(folders[(seed, "halving")], folders[(seed, "random")]) for seed in args.seeds]),
         "note": "Set5 is the development set; Set14 the test set (nothing selected on it).",
     }
     (args.out / "strategy-evidence.json").write_text(json.dumps(report, indent=2))

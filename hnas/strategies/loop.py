@@ -120,13 +120,20 @@ class StrategyRun:
                                                  f"{scores['psnr']:.2f} dB, reward {scores['reward']:.3f}")
                 return scores
 
-            for (proposal, spent), scores in zip(admitted, dist.spread(admitted, evaluate)):
-                record = {"stage": "strategy", "index": len(records), "hash": proposal.key, "steps": proposal.steps,
-                          "genotype": proposal.genotype.to_dict(), "position": proposal.genotype.position,
-                          **scores, "spent": spent}
-                self.folder.append(STRATEGY_FILE, record)
-                records.append(record)
+            def record(proposal: Proposal, spent: int, scores: dict[str, float]) -> None:
+                line = {"stage": "strategy", "index": len(records), "hash": proposal.key, "steps": proposal.steps,
+                        "genotype": proposal.genotype.to_dict(), "position": proposal.genotype.position,
+                        **scores, "spent": spent}
+                self.folder.append(STRATEGY_FILE, line)
+                records.append(line)
                 self.strategy.tell(proposal, scores["reward"])
+
+            if dist.world_size() == 1:  # one process: each line as soon as it is known
+                for index, (proposal, spent) in enumerate(admitted):
+                    record(proposal, spent, evaluate(index, (proposal, spent)))
+            else:  # the round dealt over the processes, its lines written in order once all are in
+                for (proposal, spent), scores in zip(admitted, dist.spread(admitted, evaluate)):
+                    record(proposal, spent, scores)
         if not records:
             raise HnasError("the strategy scored no architecture within strategy.budget_steps; raise the budget")
         return best_record(records)
