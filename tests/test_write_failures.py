@@ -33,7 +33,7 @@ runner = CliRunner()
 REPO = Path(hnas.__file__).resolve().parent
 #: The plumbing between a write site and ``os.fsync``: folder, state, checkpoint and genotype
 #: writers, collectives; a site is the first frame outside these (and outside the standard library).
-PLUMBING = ("utils/", "engine/folder.py", "engine/state.py", "checkpoint.py", "distributed.py",
+PLUMBING = ("utils/", "engine/folder.py", "engine/state.py", "checkpoint.py", "distributed/",
             "spaces/genotype.py")
 TRAIN_FILES = ("train.json", "config.json", "genotype.json", "train_log.jsonl", "model.safetensors",
                "last.safetensors", "resume.safetensors", "summary.json")
