@@ -46,7 +46,7 @@ def make_search(out: Path, lr_size: int = 32, normal_ops: list[str] | None = Non
     code times the same ones.
     """
     from hnas.search.pipeline import build_search, run_folder
-    from hnas.search.spec import spec_from_dict
+    from hnas.search.spec_loader import spec_from_dict
 
     space: dict[str, Any] = {"layers": 12, "nodes": 4, "channels": 8, "scale": 2}
     if normal_ops is not None:

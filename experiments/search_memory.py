@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from hnas.search.pipeline import build_search, run_folder
-from hnas.search.spec import spec_from_dict
+from hnas.search.spec_loader import spec_from_dict
 from hnas.utils.device import resolve_device
 
 

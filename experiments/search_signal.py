@@ -20,7 +20,7 @@ import torch
 
 from hnas.search.pipeline import build_search, run_folder
 from hnas.search.scoring import mean_psnr
-from hnas.search.spec import load_run_spec
+from hnas.search.spec_loader import load_run_spec
 
 
 def split(matrix: list[list[float]]) -> dict[str, float]:

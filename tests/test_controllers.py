@@ -309,7 +309,7 @@ def test_evolutions_initial_population_follows_the_runs_seed(tiny_spec, small_im
     """Searches with different seeds start from different populations (they were all one before);
     an explicit ``params.seed`` still fixes it."""
     from hnas.search.components import controller_of_spec
-    from hnas.search.spec import load_spec
+    from hnas.search.spec_loader import load_spec
 
     path = tiny_spec(tmp_path, small_images)
     base = ["controller.type=\"evolution\"", "controller.params={population = 4, sample_size = 2}"]

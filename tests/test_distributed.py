@@ -196,7 +196,7 @@ def test_two_process_search_follows_the_one_process_search(search_root: Path) ->
 def test_a_one_process_search_resumes_with_two(search_root: Path) -> None:
     """Stopped after epoch 1 by one process, finished by two (``--nproc 2 --resume``)."""
     from hnas.search.pipeline import run_spec
-    from hnas.search.spec import load_spec
+    from hnas.search.spec_loader import load_spec
 
     class Stop(Exception):
         pass

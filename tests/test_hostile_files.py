@@ -31,7 +31,7 @@ import hnas
 from hnas.cli.app import app
 from hnas.engine.folder import RunFolder
 from hnas.errors import HnasError
-from hnas.search.spec import load_spec
+from hnas.search.spec_loader import load_spec
 from hnas.utils.io import read_jsonl
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from hnas.cli import app
 from hnas.costs.latency_table import TableConditions, Timer, build_table, write_table
-from hnas.search.spec import Spec, load_spec
+from hnas.search.spec import Spec
+from hnas.search.spec_loader import load_spec
 from hnas.utils.compat import tomllib
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "cpu-hour-latency.toml"

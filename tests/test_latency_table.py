@@ -247,7 +247,7 @@ def test_cli_bad_backend_is_one_line(tmp_path):
 
 
 def test_spec_with_mismatched_table_is_refused(table_file):
-    from hnas.search.spec import check_spec, spec_from_dict
+    from hnas.search.spec_loader import check_spec, spec_from_dict
 
     data = {"space": {"channels": 2, "nodes": 2, "layers": 3, "normal_ops": list(NORMAL),
                       "upsampling_ops": list(UPSAMPLING)},

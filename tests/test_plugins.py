@@ -121,7 +121,7 @@ class MyWideConv(nn.Conv2d):
 SAVE = '''
 import sys
 import hnas
-from hnas.search.spec import load_spec
+from hnas.search.spec_loader import load_spec
 
 spec = load_spec(sys.argv[1])  # plugins = ["myops"]: found beside the spec, not on sys.path
 genotype = hnas.Genotype.from_data({"normal": [["my_wide_conv", 0, 2], ["my_wide_conv", 1, 2]],

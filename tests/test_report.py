@@ -26,7 +26,7 @@ from hnas.cli import app
 from hnas.controllers import build_controller
 from hnas.engine.state import State, save_state
 from hnas.report import load_run, run_policy, write_report
-from hnas.search.spec import spec_from_dict
+from hnas.search.spec_loader import spec_from_dict
 from hnas.spaces import resolve_genotype
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ from hnas.engine.state import load_state
 from hnas.errors import HnasError
 from hnas.search.algorithm import STATE_FILE
 from hnas.search.pipeline import run_spec
-from hnas.search.spec import load_spec
+from hnas.search.spec_loader import load_spec
 
 
 def test_nan_losses_stop_the_search_with_a_message(tmp_path, small_images, tiny_spec, monkeypatch):

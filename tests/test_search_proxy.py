@@ -11,7 +11,7 @@ from hnas.engine.folder import RunFolder
 from hnas.errors import SpecError
 from hnas.search.pipeline import build_search
 from hnas.search.proxy import ProxyTrainer
-from hnas.search.spec import load_spec
+from hnas.search.spec_loader import load_spec
 from hnas.spaces.genotype import Genotype
 
 runner = CliRunner()

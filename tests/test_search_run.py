@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from hnas import Genotype
-from hnas.costs import measure
 from hnas.cli import app
+from hnas.costs import measure
 
 runner = CliRunner()
 
@@ -86,7 +86,7 @@ class Interrupt(Exception):
 @pytest.mark.parametrize("stop_at", [("search", 1), ("derive", 1), ("retrain", 2)])
 def test_resume_after_an_interruption_matches_an_uninterrupted_run(spec_file, full_run, tmp_path, stop_at):
     from hnas.search.pipeline import run_spec
-    from hnas.search.spec import load_spec
+    from hnas.search.spec_loader import load_spec
 
     spec = load_spec(spec_file)
 
@@ -138,7 +138,7 @@ def test_an_architecture_scores_the_same_at_the_same_weights(spec_file, tmp_path
     import torch
 
     from hnas.search.pipeline import build_search, run_folder
-    from hnas.search.spec import load_spec
+    from hnas.search.spec_loader import load_spec
 
     spec = load_spec(spec_file)
     folder = run_folder(tmp_path / "s")

@@ -8,7 +8,8 @@ import hnas
 from hnas.errors import HnasError, SpecError
 from hnas.ops import TABLE_I_NORMAL, TABLE_I_UPSAMPLING
 from hnas.search.components import build_components
-from hnas.search.spec import Spec, apply_overrides, check_spec, load_spec
+from hnas.search.spec import Spec
+from hnas.search.spec_loader import apply_overrides, check_spec, load_spec
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
@@ -118,7 +119,7 @@ def test_bad_override_and_missing_file(tmp_path):
 
 def test_a_misspelt_key_gets_a_did_you_mean(tmp_path):
     from hnas.errors import SpecError
-    from hnas.search.spec import load_spec
+    from hnas.search.spec_loader import load_spec
 
     spec = tmp_path / "typo.toml"
     spec.write_text("[reward]\nlamda = 0.1\n")
@@ -128,7 +129,7 @@ def test_a_misspelt_key_gets_a_did_you_mean(tmp_path):
 
 def test_set_errors_blame_the_set_option_not_the_file(tmp_path):
     from hnas.errors import SpecError
-    from hnas.search.spec import load_spec
+    from hnas.search.spec_loader import load_spec
 
     spec = tmp_path / "fine.toml"
     spec.write_text("[space]\nscale = 2\n")

@@ -19,7 +19,7 @@ from hnas.search.components import build_components, build_strategy
 from hnas.search.data import SearchData
 from hnas.search.proxy import ProxyTrainer
 from hnas.search.scoring import Scorer
-from hnas.search.spec import load_spec
+from hnas.search.spec_loader import load_spec
 from hnas.strategies import Proposal, Strategy
 from hnas.strategies.files import STRATEGY_FILE
 from hnas.strategies.halving import halving_cost

@@ -81,7 +81,7 @@ def compare_command(
     from hnas.compare import Recipe, resolve_members, run_compare
     from hnas.compare.members import Space, is_run_folder, space_of_run
     from hnas.engine.lock import folder_lock
-    from hnas.search.spec import load_spec
+    from hnas.search.spec_loader import load_spec
     from hnas.utils.memory import keep_freed_memory
 
     load_plugins(plugin)

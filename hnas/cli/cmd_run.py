@@ -54,7 +54,7 @@ def run_command(
     """
     from hnas import distributed as dist
     from hnas.engine.lock import folder_lock
-    from hnas.search.spec import load_spec
+    from hnas.search.spec_loader import load_spec
 
     spec = load_spec(spec_path, overrides or [], plugins=plugin)
     out_dir = out or Path("runs") / spec.name

@@ -131,7 +131,7 @@ def _sized_to(text: str, cost_settings: CostSettings) -> Member | None:
 
 def space_of_run(path: Path) -> Space:
     """The search space of a finished ``hnas run`` folder (from its ``spec.json``)."""
-    from hnas.search.spec import load_run_spec
+    from hnas.search.spec_loader import load_run_spec
 
     return Space.from_spec(load_run_spec(path))
 

@@ -121,7 +121,7 @@ def shared_weight_scores(run: Path, members: list[Member], device: torch.device)
     """Each member's score (PSNR on the run's fixed scoring patches) with the run's shared weights;
     None for members outside the run's search space."""
     from hnas.search.pipeline import build_search, run_folder
-    from hnas.search.spec import load_run_spec
+    from hnas.search.spec_loader import load_run_spec
 
     spec = load_run_spec(run)
     folder = run_folder(run)

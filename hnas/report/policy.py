@@ -38,7 +38,7 @@ def load_controller(run_dir: str | Path) -> Any:
     from hnas.engine.state import load_state
     from hnas.errors import HnasError
     from hnas.search.components import controller_of_spec
-    from hnas.search.spec import spec_from_dict
+    from hnas.search.spec_loader import spec_from_dict
 
     run_dir = Path(run_dir)
     spec_file, state_file = run_dir / "spec.json", run_dir / SEARCH_STATE_FILE

@@ -10,7 +10,8 @@ from hnas.search.checks import check_data  # noqa: F401
 from hnas.search.components import Components, build_components
 from hnas.search.pipeline import build_search, run_folder, run_one, run_spec
 from hnas.search.scoring import Scorer
-from hnas.search.spec import Spec, load_spec, spec_from_dict
+from hnas.search.spec import Spec
+from hnas.search.spec_loader import load_spec, spec_from_dict
 from hnas.search.supernet import SuperNet
 
 __all__ = [

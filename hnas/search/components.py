@@ -1,7 +1,7 @@
 """Everything a spec names, built through its registry: ops, cells, controller, reward, cost.
 
 :func:`build_components` is the one place a spec's nodes become objects. ``hnas run`` calls it
-(through :func:`hnas.search.spec.check_spec`) before the run folder exists, so a wrong name or
+(through :func:`hnas.search.spec_loader.check_spec`) before the run folder exists, so a wrong name or
 param is one line and nothing is written; the search then uses the same objects.
 """
 

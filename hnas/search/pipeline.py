@@ -1,6 +1,6 @@
 """``hnas run``: search -> derive -> retrain -> evaluate, one stage after another, resumable.
 
-Before anything is written, the spec's components are built (:func:`hnas.search.spec.check_spec`)
+Before anything is written, the spec's components are built (:func:`hnas.search.spec_loader.check_spec`)
 and its data checked (:func:`hnas.search.checks.check_data`: splits that cannot leak, evaluation
 images nobody trained on), so a user mistake is one line and the corrected command just works.
 Then each stage writes its files through the run folder (:class:`hnas.engine.folder.RunFolder`)
