@@ -18,6 +18,7 @@ import hnas
 from hnas.models.cells import NormalCell, UpsamplingCell
 from hnas.ops.fast import (
     FEW_OUTPUTS_MIN_INPUTS,
+    ReluFirst,
     depthwise_conv,
     few_output_conv,
     from_phases,
@@ -174,6 +175,38 @@ def test_run_edge_shares_relus_and_parameter_free_ops() -> None:
     first = run_edge(bilinear, states, 0, memo)
     assert run_edge(hnas.UPSAMPLING_OPS.build("bilinear", 4, 2), states, 0, memo) is first
 
+
+class _Doubled(ReluFirst, torch.nn.Module):
+    """A user's op on the edge protocol: ``2 * relu(x)``, told which input it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.given: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * F.relu(x)
+
+    def forward_relued(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
+        self.given.append(x)
+        return 2 * x if add is None else 2 * x + add
+
+
+def test_an_op_on_the_relu_first_protocol_gets_the_shared_relu_and_a_look_alike_does_not() -> None:
+    states = [channels_last(1, 4, 8, 8), channels_last(1, 4, 8, 8)]
+    memo: dict = {}
+    op, add = _Doubled(), torch.ones(1, 4, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(run_edge(op, states, 1, memo, add=add), op(states[1]) + add)
+        assert op.given and op.given[0] is memo[("relu", 1)]
+
+        class LookAlike(torch.nn.Module):  # has the method, not the protocol: called as it is
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return x + 1
+
+            def forward_relued(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
+                raise AssertionError("only ReluFirst ops are given a shared ReLU")
+
+        torch.testing.assert_close(run_edge(LookAlike(), states, 0, memo), states[0] + 1)
 
 @pytest.mark.parametrize("preset", ["hnas-a", "hnas-b", "hnas-c"])
 def test_cells_with_shared_work_match_edge_by_edge(preset: str) -> None:

@@ -17,6 +17,7 @@ from torch import nn
 from hnas.ops.fast import (
     DepthwiseConv2d,
     PointwiseConv2d,
+    ReluFirst,
     cpu_rewrite,
     depthwise_conv,
     eager_cpu,
@@ -41,11 +42,12 @@ class Identity(nn.Identity):
         super().__init__()
 
 
-class SepConv(nn.Sequential):
+class SepConv(ReluFirst, nn.Sequential):
     """Separable convolution applied twice: (ReLU, depthwise kxk, pointwise 1x1) x 2, no bias.
 
     ``forward_relued`` runs it on an input that is already ReLU'd: a cell computes the ReLU of a
-    node once for all the ops that read it (``hnas.ops.fast.run_edge``).
+    node once for all the ops that read it (``hnas.ops.fast.run_edge``, the :class:`~hnas.ops.fast.ReluFirst`
+    protocol).
     """
 
     def __init__(self, channels: int, kernel_size: int, *, search: bool = False, **kw: Any) -> None:
@@ -82,7 +84,7 @@ class SepConv(nn.Sequential):
         return x if add is None else x + add
 
 
-class DilConv(nn.Sequential):
+class DilConv(ReluFirst, nn.Sequential):
     """Dilated separable convolution: ReLU, depthwise kxk with dilation 2, pointwise 1x1, no bias.
 
     When gradients are needed on CPU (training, search), the forward runs on the four polyphase

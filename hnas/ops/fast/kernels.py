@@ -1,105 +1,15 @@
-"""CPU fast paths that compute what the standard ops compute, in fewer or faster kernels.
-
-hnas networks run many small ops on few channels, where the choices PyTorch makes by default cost
-a lot on a CPU (benchmarks/README.md has the measurements):
-
-* A 1x1 convolution of a batch under 16 on one thread goes to PyTorch's own GEMM path, which the
-  dispatcher prefers there; oneDNN runs the same convolution 2-3x faster (channels-last input).
-  :func:`pointwise_conv` calls oneDNN directly.
-* Each cell output is passed through ReLU by both cells that read it (their input preprocessing);
-  :func:`concat` can return the ReLU of the concatenation in the pass that concatenates, so the
-  network computes it once (see ``HNASNet.forward``).
-* Several edges of a cell often read the same node, and the separable and dilated convolutions
-  all start with a ReLU of it; :func:`run_edge` computes that ReLU once per node (and a
-  parameter-free op, e.g. the same interpolation, once per node), for every cell.
-* Without autograd, oneDNN can apply a ReLU or add a tensor in the pass that writes a 1x1
-  convolution's output (post-ops); :func:`pointwise_conv` takes ``relu=`` and ``add=``, so a
-  separable convolution's inner ReLU and a node's sum of its two edges cost no pass of their own
-  (:func:`run_node`).
-* oneDNN has no fast backward for *dilated* depthwise convolutions on AVX2 CPUs (the weight
-  gradient falls back to a GEMM, 5-10x the forward). A dilation-2 convolution is four independent
-  undilated ones on the four polyphase sub-images; :func:`to_phases` / :func:`from_phases` move
-  between the two layouts, so ``DilConv`` can run the fast undilated kernels (see
-  ``hnas.ops.normal.DilConv``).
-* Its weight gradient of an undilated *5x5* depthwise convolution is slow too (a generic kernel,
-  6-7x the forward), while the 3x3 one is fast: :class:`DepthwiseConv2d` computes a 5x5 (any odd
-  k > 3) weight gradient as the weight gradients of 3x3 windows that tile the kernel.
-
-Each fast path runs only where it is an exact substitute: eager float32 CPU tensors, oneDNN
-available and enabled, and no tracing, scripting, compiling or ``TorchDispatchMode`` (e.g.
-``FlopCounterMode``, fake tensors under ``torch.export``). Everywhere else the standard op runs,
-so cost counting, export and other devices see exactly the operations they always saw.
-"""
+"""The CPU kernels: oneDNN 1x1 convolutions with post-ops, polyphase dilated and tiled 5x5 depthwise
+convolutions, and few-output convolutions, each an exact substitute for the standard op."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils._python_dispatch import _get_current_dispatch_mode
 
-#: ``torch.compiler.is_compiling`` (torch >= 2.3) or dynamo's own (torch 2.2).
-_is_compiling = getattr(torch.compiler, "is_compiling", None) or torch._dynamo.is_compiling
-
-
-def eager_cpu(x: torch.Tensor) -> bool:
-    """Whether ``x`` may take a CPU fast path (module docstring). Not for TorchScript."""
-    return (
-        not _is_compiling()  # first: the rest need not be traceable by dynamo
-        and not torch.jit.is_tracing()
-        and x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and torch.backends.mkldnn.is_available()
-        and bool(torch.backends.mkldnn.enabled)
-        and _get_current_dispatch_mode() is None
-    )
-
-
-@contextlib.contextmanager
-def plain_ops() -> Iterator[None]:
-    """Inside the block oneDNN is off, so every fast path here runs its standard op.
-
-    Why not ``torch.backends.mkldnn.flags(enabled=False)``: that context also sets oneDNN's TF32
-    flag (to its default, True), and torch builds without Intel GPU support warn about TF32 on
-    every such call; only the ``enabled`` switch is touched here.
-    """
-    previous = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = previous
-
-
-def cpu_rewrite(x: torch.Tensor) -> bool:
-    """Whether ``x`` may take a CPU fast path built only of standard ops: eager CPU tensors of any
-    dtype. Not under compiling or exporting (a shape-dependent choice would be baked into the
-    graph), tracing, scripting or a ``TorchDispatchMode`` (cost counting)."""
-    return (
-        not _is_compiling()
-        and not torch.jit.is_tracing()
-        and x.device.type == "cpu"
-        and _get_current_dispatch_mode() is None
-    )
-
-
-def _eager_nhwc(x: torch.Tensor) -> bool:
-    """:func:`eager_cpu` for a channels-last N x C x H x W tensor, the layout the custom
-    autograd forms below (and oneDNN's fast kernels) take."""
-    return eager_cpu(x) and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
-
-
-def _can_fuse(x: torch.Tensor, add: torch.Tensor | None) -> bool:
-    """Post-ops apply without autograd, to a channels-last output and an ``add`` of its layout."""
-    return (
-        not torch.is_grad_enabled()
-        and x.is_contiguous(memory_format=torch.channels_last)
-        and (add is None or add.is_contiguous(memory_format=torch.channels_last))
-    )
+from hnas.ops.fast.gates import _can_fuse, _eager_nhwc, eager_cpu
 
 
 def pointwise_conv(
@@ -274,92 +184,6 @@ class DepthwiseConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return depthwise_conv(x, self.weight, self.padding[0], self.dilation[0])
-
-
-def _parameter_free_key(op: nn.Module) -> tuple[type, str] | None:
-    """A key equal for two parameter- and buffer-free ops that compute the same function."""
-    if next(op.parameters(), None) is not None or next(op.buffers(), None) is not None:
-        return None
-    return type(op), op.extra_repr()
-
-
-def run_edge(
-    op: nn.Module,
-    states: list[torch.Tensor],
-    source: int,
-    memo: dict[Any, torch.Tensor],
-    add: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """``op(states[source])`` (``+ add`` if given), sharing work with the other edges of the same
-    cell call via ``memo`` (one empty dict per cell call).
-
-    An op with a ``forward_relued`` method starts with a ReLU of its input (``SepConv``,
-    ``DilConv``): it gets the node's ReLU, computed once, and adds ``add`` in its last pass
-    (unless its ``takes_raw_input(x)`` says it ReLUs a copy of its own). Off the eager CPU path
-    (cost counting on meta tensors, other devices, export) every op runs on its own, so the cost
-    model counts every edge of the architecture. A
-    parameter-free op is computed once per (node, op). Same values as calling each op on its own
-    (the gradient of a shared ReLU is the sum of the gradients its readers send, then masked once:
-    equal up to float summation order).
-    """
-    forward_relued = getattr(op, "forward_relued", None)
-    takes_raw_input = getattr(op, "takes_raw_input", None)
-    if not cpu_rewrite(states[source]) or (takes_raw_input is not None and takes_raw_input(states[source])):
-        out = op(states[source])
-        return out if add is None else out + add
-    if forward_relued is not None:
-        key: Any = ("relu", source)
-        if key not in memo:
-            memo[key] = F.relu(states[source])
-        return forward_relued(memo[key], add=add)  # type: ignore[no-any-return]
-    free = _parameter_free_key(op)
-    if free is None:
-        out = op(states[source])
-    else:
-        key = (source, free)
-        if key not in memo:
-            memo[key] = op(states[source])
-        out = memo[key]
-    return out if add is None else out + add
-
-
-def run_node(
-    op_a: nn.Module, source_a: int, op_b: nn.Module, source_b: int, states: list[torch.Tensor],
-    memo: dict[Any, torch.Tensor],
-) -> torch.Tensor:
-    """One intermediate node, ``op_a(states[source_a]) + op_b(states[source_b])``, with
-    :func:`run_edge`'s sharing; the edge that can add in its last pass goes second."""
-    if getattr(op_b, "forward_relued", None) is None and getattr(op_a, "forward_relued", None) is not None:
-        op_a, source_a, op_b, source_b = op_b, source_b, op_a, source_a
-    return run_edge(op_b, states, source_b, memo, add=run_edge(op_a, states, source_a, memo))
-
-
-def concat(parts: list[torch.Tensor], relu: bool) -> torch.Tensor:
-    """``torch.cat(parts, 1)``, or with ``relu`` its ReLU.
-
-    Without autograd the ReLU is written straight into the concatenation (one pass over the
-    data, no second tensor); with autograd it is applied in place to the concatenation, which
-    ``cat``'s backward does not need.
-    """
-    if not torch.jit.is_scripting():  # noqa: SIM102  (alone, so TorchScript skips the branch)
-        if relu and not torch.is_grad_enabled() and eager_cpu(parts[0]) and parts[0].dim() == 4:
-            first = parts[0]
-            channels = sum(int(p.shape[1]) for p in parts)
-            out = torch.empty(
-                (first.shape[0], channels, first.shape[2], first.shape[3]),
-                dtype=first.dtype,
-                memory_format=torch.channels_last
-                if first.is_contiguous(memory_format=torch.channels_last) and not first.is_contiguous()
-                else torch.contiguous_format,
-            )
-            start = 0
-            for part in parts:
-                stop = start + int(part.shape[1])
-                torch.clamp_min(part, 0, out=out[:, start:stop])
-                start = stop
-            return out
-    out = torch.cat(parts, 1)
-    return out.relu_() if relu else out
 
 
 def _taps(k: int) -> list[tuple[int, int, int]]:
