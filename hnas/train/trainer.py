@@ -34,28 +34,26 @@ validation PSNR on the Y channel with ``scale`` pixels shaved. The run's chores 
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
 from hnas import distributed as dist
 from hnas.checkpoint import MODEL_FILENAME, load_model, save_model
 from hnas.data import open_images, select_split
 from hnas.data.datasets import BenchmarkSet
-from hnas.data.evaluate import evaluate
 from hnas.engine.budget import TimeBudget
 from hnas.engine.folder import RunFolder, RunFolderError
 from hnas.engine.schedule import cosine_lr, set_lr
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
+from hnas.engine.stop import StopFlag
+from hnas.engine.validation import Validator
 from hnas.errors import DataError, HnasError
 from hnas.models.network import HNASNet
 from hnas.spaces.genotype import Genotype
@@ -82,31 +80,6 @@ ProgressHook = Callable[[int, int, dict[str, Any]], None]
 
 class TrainingDivergedError(HnasError, RuntimeError):
     """Too many non-finite losses in a row; the last good checkpoints were kept."""
-
-
-class _StopFlag:
-    """SIGINT -> finish the step, then stop. Installed only in the main thread (signals need it)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    @contextmanager
-    def installed(self) -> Iterator[_StopFlag]:
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-        previous = signal.getsignal(signal.SIGINT)
-
-        def handler(signum: int, frame: Any) -> None:
-            if self.requested:  # second Ctrl-C: abort now
-                raise KeyboardInterrupt
-            self.requested = True
-
-        signal.signal(signal.SIGINT, handler)
-        try:
-            yield self
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
 
 def training_images(config: TrainConfig) -> list[Any]:
@@ -141,9 +114,9 @@ class Trainer:
         # The data first: a wrong folder is one line, and the run folder is not created for nothing.
         self.sampler = StepPatchSampler(training_images(config), config.scale, config.patch, config.batch,
                                         seed=config.seed, augment=config.augment)
-        self.validation = (BenchmarkSet(select_split(open_images(config.val), config.val_split), config.scale)
+        self.validation = (Validator(BenchmarkSet(select_split(open_images(config.val), config.val_split),
+                                                  config.scale), config.scale)
                            if config.val is not None else None)
-        self._val_part = self._validation_part()
         identity = {"genotype": self.genotype.to_dict(), **{k: getattr(config, k) for k in IDENTITY_FIELDS}}
         self.folder.open(identity, resume, what="training run")
 
@@ -310,28 +283,6 @@ class Trainer:
                                              else time.perf_counter() - self._started, 3))
         return value
 
-    def _validation_part(self) -> BenchmarkSet | None:
-        """This rank's share of the validation images (``DistributedSampler``, no shuffling), or
-        None in a one-process run."""
-        if self.validation is None or not dist.is_distributed():
-            return None
-        sampler = DistributedSampler(
-            range(len(self.validation)), num_replicas=dist.world_size(), rank=dist.rank(), shuffle=False
-        )
-        records = [self.validation.records[i] for i in sampler]
-        return BenchmarkSet(records, self.config.scale, name=self.validation.name)
-
-    def _validate_distributed(self, part: BenchmarkSet) -> float:
-        """Each rank scores its images; the per-image scores are gathered and averaged in the
-        validation set's own order, so the mean is the one-process mean (``DistributedSampler``
-        repeats images to even out the shares; the repeats collapse by name)."""
-        mine = evaluate(self.model, part, self.config.scale)["images"]
-        scores: dict[str, dict[str, float]] = {}
-        for images in dist.all_gather_object(mine):
-            scores.update(images)
-        names = list(dict.fromkeys(record.name for record in self.validation.records))  # type: ignore[union-attr]
-        return sum(scores[name]["psnr"] for name in names) / len(names)
-
     # -- the loop ----------------------------------------------------------------------------------
     def _loader(self) -> DataLoader[Any]:
         return DataLoader(
@@ -416,7 +367,7 @@ class Trainer:
         self.folder.write_json("config.json", self.config.model_dump())
         if dist.is_main():
             self.genotype.save(self.out / "genotype.json")
-        flag = _StopFlag()
+        flag = StopFlag()
         consistent = True
         started, first = time.perf_counter(), self.step
         self._started = started
@@ -496,10 +447,8 @@ class Trainer:
         self.save()
 
     def _validation_psnr(self) -> float:
-        """One validation pass, unrecorded: this process alone, or every rank its share."""
-        if self._val_part is None:
-            return float(evaluate(self.model, self.validation, self.config.scale)["psnr"])  # type: ignore[arg-type]
-        return self._validate_distributed(self._val_part)
+        """One validation pass, unrecorded (no best, no log line)."""
+        return self.validation.psnr(self.model)  # type: ignore[union-attr]
 
     def _validation_seconds(self) -> float:
         """Time one validation pass without recording it (no best, no log line)."""
