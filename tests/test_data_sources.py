@@ -108,7 +108,7 @@ def test_a_user_source_takes_its_params(folder: Path, every_other: None) -> None
     with pytest.raises(DataError) as caught:
         open_images({"type": "every_other", "params": {"rot": str(folder)}})
     assert str(caught.value) == (
-        "data source 'every_other' has no param 'rot' (did you mean 'root'?); its params: root, start"
+        "data source 'every_other' has no param 'rot' (did you mean 'root'?); it takes root, start"
     )
     with pytest.raises(DataError, match=r"^data source 'every_other' needs param 'root'"):
         open_images("builtin:every_other")
@@ -127,7 +127,7 @@ def test_unknown_types_and_bad_nodes_are_one_line(folder: Path) -> None:
         open_images({"type": "folder", "path": str(folder)})
     with pytest.raises(DataError, match="lacks 'type'"):
         open_images({"params": {"path": str(folder)}})
-    with pytest.raises(DataError, match=r"^data source 'set5' has no param 'scale'; its params: none"):
+    with pytest.raises(DataError, match=r"^data source 'set5' has no param 'scale'; it takes no params"):
         open_images({"type": "set5", "params": {"scale": 2}})
     with pytest.raises(DataError, match=r"^data source 'folder': param 'path' = 3: "):
         open_images({"type": "folder", "params": {"path": 3}})

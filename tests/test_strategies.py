@@ -131,8 +131,9 @@ def test_random_search_and_the_controller_strategy_train_each_proposal_alike(tin
 
 @pytest.mark.parametrize(("overrides", "message"), [
     (["strategy.budget_steps=5"], "smaller than one bracket of successive halving"),
-    (["strategy.params.eta=2.5"], "eta must be an integer >= 2, got 2.5"),
-    (["strategy.params.pool='many'"], "pool must be an integer >= 1, got 'many'"),
+    (["strategy.params.eta=2.5"], "param 'eta' = 2.5: Input should be a valid integer"),
+    (["strategy.params.eta=1"], "eta must be an integer >= 2, got 1"),
+    (["strategy.params.pool='many'"], "param 'pool' = 'many': Input should be a valid integer"),
     (["strategy.params.pool=9"], "a pool of 9 costs"),
     (["strategy.params.speed=1"], "has no param 'speed'; it takes min_steps, eta, rungs, pool"),
     (["strategy.band=[1e3, 2e3]"], "holds 0 of the 8 architectures wanted in 500 uniform draws; the closest drawn had"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from hnas.nodes import Node
 
 BUILTIN_PREFIX = "builtin:"
 #: The benchmark sets that ship inside the package (see ``builtin/README.md`` there).
@@ -45,17 +45,10 @@ class ImageRecord:
         return None
 
 
-class SourceSpec(BaseModel):
-    """A data source as a config node: the registered ``type`` and the keyword ``params`` it takes.
-
-    ``{type = "div2k", params = {path = "/data/DIV2K"}}`` in TOML; unknown keys are rejected, so
-    ``{type = "folder", path = "..."}`` (params not nested) is an error that names ``path``.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: str = Field(min_length=1, description="a name registered in hnas.DATASETS")
-    params: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the source")
+#: A data source as a config node, ``{type = "div2k", params = {path = "/data/DIV2K"}}``: the one node
+#: model, :class:`hnas.nodes.Node` (unknown keys are rejected, so ``{type = "folder", path = "..."}``,
+#: params not nested, is an error that names ``path``).
+SourceSpec = Node
 
 
 #: Every form a data source may be written in.

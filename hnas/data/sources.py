@@ -15,14 +15,11 @@ so resolving one is cheap; pixels are read later, by :func:`hnas.data.pairs.load
 
 from __future__ import annotations
 
-import difflib
-import inspect
-import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from hnas.data.catalog import (
     _check_folder,
@@ -37,6 +34,7 @@ from hnas.data.pairs import load_pair, pair_size
 from hnas.data.records import BUILTIN_DIR, BUILTIN_PREFIX, ImageRecord, Source, SourceSpec
 from hnas.data.splits import Split, parse_split, select_split
 from hnas.errors import DataError, UnknownNameError, first_error
+from hnas.nodes import check_params
 from hnas.registry import DATASETS
 
 __all__ = [
@@ -126,51 +124,6 @@ def resolve_source(source: Source) -> SourceSpec:
     return SourceSpec(type=_registered(spec.type), params=dict(spec.params))
 
 
-def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
-    target = fn.__init__ if inspect.isclass(fn) else fn  # type: ignore[misc]
-    try:
-        return typing.get_type_hints(target)
-    except (NameError, TypeError, AttributeError, SyntaxError):
-        return {}  # annotations that do not resolve: the source checks its own params
-
-
-def _checked_params(name: str, fn: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` checked against the source's signature and annotations, with one-line errors."""
-    try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return dict(params)
-    named = {
-        p.name: p
-        for p in signature.parameters.values()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    }
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-    for key in params:
-        if key not in named and not takes_any:
-            close = difflib.get_close_matches(key, list(named), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            accepted = ", ".join(named) or "none"
-            raise DataError(f"data source '{name}' has no param '{key}'{hint}; its params: {accepted}")
-    for param in named.values():
-        if param.default is param.empty and param.name not in params:
-            raise DataError(
-                f"data source '{name}' needs param '{param.name}': "
-                f"{{type = \"{name}\", params = {{{param.name} = ...}}}}"
-            )
-    hints = _type_hints(fn)
-    checked = {}
-    for key, value in params.items():
-        if key in hints:
-            try:
-                value = TypeAdapter(hints[key]).validate_python(value)
-            except ValidationError as exc:
-                reason = exc.errors()[0]["msg"]
-                raise DataError(f"data source '{name}': param '{key}' = {value!r}: {reason}") from None
-        checked[key] = value
-    return checked
-
-
 def _listed(name: str, result: Any) -> list[ImageRecord]:
     if not isinstance(result, (list, tuple)) or not all(isinstance(r, ImageRecord) for r in result):
         raise DataError(
@@ -205,7 +158,7 @@ def open_images(source: Source, split: Split | None = None) -> list[ImageRecord]
     """
     spec = resolve_source(source)
     fn = DATASETS.get(spec.type)
-    records = _listed(spec.type, fn(**_checked_params(spec.type, fn, spec.params)))
+    records = _listed(spec.type, fn(**check_params(fn, dict(spec.params), f"data source '{spec.type}'", error=DataError)))
     return select_split(records, split, source_label(spec))
 
 

@@ -17,7 +17,7 @@ budget, so among affordable architectures only quality counts.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,7 @@ class BudgetReward(Reward):
     """PSNR within a cost budget, minus beta dB per doubling beyond it (soft constraint)."""
 
     name = "budget"
+    params_model: ClassVar[type[BaseModel]] = BudgetRewardConfig  # (hnas.nodes: the params are checked by it)
 
     def __init__(self, config: BudgetRewardConfig | None = None, /, **params: Any) -> None:
         if config is None:

@@ -11,7 +11,7 @@ so lambda keeps its meaning whatever ``cost.input`` says.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +38,7 @@ class JointReward(Reward):
     """HNAS's joint reward: lambda * PSNR - (1 - lambda) * cost / normaliser (paper Eq. 1)."""
 
     name = "joint"
+    params_model: ClassVar[type[BaseModel]] = JointRewardConfig  # (hnas.nodes: the params are checked by it)
 
     def __init__(self, config: JointRewardConfig | None = None, /, **params: Any) -> None:
         if config is None:

@@ -8,60 +8,22 @@ param is one line and nothing is written; the search then uses the same objects.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hnas.controllers.base import Controller
 from hnas.costs import Cost, CostSettings, get_cost
-from hnas.errors import HnasError, SpecError
-from hnas.registry import CELLS, CONTROLLERS, COSTS, NORMAL_OPS, REWARDS, STRATEGIES, UPSAMPLING_OPS, Registry
+from hnas.errors import SpecError
+from hnas.nodes import Node, build, call, check_params
+from hnas.registry import CELLS, CONTROLLERS, COSTS, NORMAL_OPS, REWARDS, STRATEGIES, UPSAMPLING_OPS
 from hnas.rewards.base import Reward
-from hnas.search.spec import Component, Spec
+from hnas.search.spec import Spec
 
 if TYPE_CHECKING:
     from hnas.strategies.base import Strategy
 
 #: Arguments the network passes to every op itself; a spec cannot set them.
 OP_ARGUMENTS = ("channels", "scale", "search")
-
-
-def settable_params(obj: Any, provided: tuple[str, ...] = ()) -> list[str]:
-    """The named parameters of a registered class or factory that a ``params`` table may set.
-
-    Only explicitly named parameters count: a ``**kwargs`` catch-all would swallow a misspelt key
-    silently, so it is not an invitation to pass anything.
-    """
-    target = obj.__init__ if isinstance(obj, type) else obj
-    try:
-        signature = inspect.signature(target)
-    except (TypeError, ValueError):
-        return []
-    names = []
-    for name, parameter in signature.parameters.items():
-        if name in ("self", *provided) or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        names.append(name)
-    return names
-
-
-def check_params(registry: Registry[Any], node: Component, what: str, provided: tuple[str, ...] = ()) -> None:
-    """Raise one line for a ``params`` key the registered ``node.type`` does not take."""
-    allowed = settable_params(registry.get(node.type), provided)
-    for key in node.params:
-        if key not in allowed:
-            takes = f"it takes {', '.join(allowed)}" if allowed else "it takes no params"
-            raise SpecError(f"{what} '{node.type}' has no param '{key}'; {takes}")
-
-
-def _call(what: str, factory: Callable[..., Any], *args: Any, **params: Any) -> Any:
-    """``factory(*args, **params)``, a bad param being one line naming ``what``."""
-    try:
-        return factory(*args, **params)
-    except HnasError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise SpecError(f"{what}: {exc}") from None
 
 
 @dataclass
@@ -84,18 +46,16 @@ class Components:
 
 def controller_of_spec(spec: Spec, normal_ops: list[str], upsampling_ops: list[str]) -> Controller:
     """The spec's controller over these ops, proposing genotypes with the space's cell types."""
-    node = Component(type=spec.controller.type, params=spec.controller.params).canonical(CONTROLLERS)
+    node = Node(type=spec.controller.type, params=spec.controller.params)
     cls = CONTROLLERS.get(node.type)
-    check_params(CONTROLLERS, node, "controller", ("normal_ops", "upsampling_ops", "nodes", "layers"))
-    params = dict(node.params)
-    if "seed" not in params and "seed" in inspect.signature(cls).parameters:
-        # a strategy's own draws (evolution's initial population) follow the run's seed, so that
-        # searches with different seeds are independent; an explicit params.seed still wins
-        params["seed"] = spec.seed
-    controller = _call(f"controller '{node.type}'", cls, normal_ops, upsampling_ops, spec.space.nodes,
-                       spec.space.layers, **params)
+    # a strategy's own draws (evolution's initial population) follow the run's seed, so that
+    # searches with different seeds are independent; an explicit params.seed still wins
+    seeded = "seed" not in node.params and "seed" in inspect.signature(cls).parameters
+    controller = build(CONTROLLERS, node, normal_ops, upsampling_ops, spec.space.nodes, spec.space.layers,
+                       what="controller", provided=("normal_ops", "upsampling_ops", "nodes", "layers"),
+                       extra={"seed": spec.seed} if seeded else None)
     if not isinstance(controller, Controller):
-        raise SpecError(f"controller '{node.type}' did not build a hnas.controllers.Controller")
+        raise SpecError(f"controller '{CONTROLLERS.canonical(node.type)}' did not build a hnas.controllers.Controller")
     controller.cell_types = spec.space.cell_types()
     controller.op_params = spec.space.op_params()
     return controller
@@ -107,16 +67,15 @@ def build_strategy(spec: Spec, components: Components) -> Strategy:
     from hnas.strategies.base import Proposer, Strategy
 
     assert spec.strategy is not None
-    node = Component(type=spec.strategy.type, params=spec.strategy.params).canonical(STRATEGIES)
-    check_params(STRATEGIES, node, "strategy", ("proposer", "budget_steps"))
+    node = Node(type=spec.strategy.type, params=spec.strategy.params).canonical(STRATEGIES)
     if spec.strategy.band_by == "cost":  # the band in the spec's own price (e.g. predicted ms)
         cost, unit = components.cost, getattr(components.cost, "unit", "") or spec.cost.type
     else:
         cost, unit = get_cost("macs"), "MACs"
     proposer = Proposer(components.new_controller(spec), lambda g: float(cost(g, components.cost_settings)),
                         spec.strategy.band, spec.seed, unit)
-    strategy = _call(f"strategy '{node.type}'", STRATEGIES.get(node.type), proposer, spec.strategy.budget_steps,
-                     **node.params)
+    strategy = build(STRATEGIES, node, proposer, spec.strategy.budget_steps, what="strategy",
+                     provided=("proposer", "budget_steps"))
     if not isinstance(strategy, Strategy):
         raise SpecError(f"strategy '{node.type}' did not build a hnas.strategies.Strategy")
     return strategy
@@ -128,26 +87,28 @@ def build_components(spec: Spec) -> Components:
     for kind, nodes, registry in (("normal op", space.normal_ops, NORMAL_OPS),
                                   ("upsampling op", space.upsampling_ops, UPSAMPLING_OPS)):
         for node in nodes or []:
-            check_params(registry, node.canonical(registry), kind, OP_ARGUMENTS)
+            node = node.canonical(registry)
+            check_params(registry.get(node.type), dict(node.params), f"{kind} '{node.type}'", provided=OP_ARGUMENTS)
     normal_ops, upsampling_ops = space.resolved_normal_ops(), space.resolved_upsampling_ops()
     for field, slot in (("normal_cell", "normal"), ("upsampling_cell", "upsampling")):
-        node: Component = getattr(space, field).canonical(CELLS)
-        if node.params:
+        cell: Node = getattr(space, field).canonical(CELLS)
+        if cell.params:
             raise SpecError(f"space.{field}: cell types take no params; register a subclass with the settings built in")
-        kind = getattr(CELLS.get(node.type), "kind", None)
+        kind = getattr(CELLS.get(cell.type), "kind", None)
         if kind != slot:
-            raise SpecError(f"space.{field}: cell '{node.type}' is a {kind or 'untyped'} cell, not a {slot} cell")
+            raise SpecError(f"space.{field}: cell '{cell.type}' is a {kind or 'untyped'} cell, not a {slot} cell")
     normal_cell, upsampling_cell = space.cell_types()
     op_params = space.op_params()
 
-    cost_node = Component(type=spec.cost.type, params=spec.cost.params).canonical(COSTS)
-    cost = _call(f"cost '{cost_node.type}'", get_cost, cost_node.type, **cost_node.params)
-    settings = _call("cost", CostSettings.make, input=spec.cost.input, scale=space.scale, channels=space.channels,
+    cost_node = Node(type=spec.cost.type, params=spec.cost.params).canonical(COSTS)
+    label = f"cost '{cost_node.type}'"
+    params = check_params(COSTS.get(cost_node.type), dict(cost_node.params), label)
+    cost = call(label, get_cost, cost_node.type, **params)
+    settings = call("cost", CostSettings.make, input=spec.cost.input, scale=space.scale, channels=space.channels,
                      global_skip=space.global_skip, op_params=op_params)
-    _call("cost", cost.check, settings)
+    call("cost", cost.check, settings)
 
-    reward_node = Component(type=spec.reward.type, params=spec.reward.resolved_params()).canonical(REWARDS)
-    reward: Reward = REWARDS.build(reward_node.type, **reward_node.params)
+    reward: Reward = build(REWARDS, Node(type=spec.reward.type, params=spec.reward.resolved_params()), what="reward")
     reward = reward.bind(cost, settings)
 
     components = Components(normal_ops, upsampling_ops, op_params, normal_cell, upsampling_cell, cost, settings,
@@ -164,8 +125,8 @@ def _check_ops_build(components: Components, channels: int, scale: int) -> None:
     with torch.device("meta"):
         for op in components.normal_ops:
             params = components.op_params.get("normal", {}).get(op, {})
-            _call(f"normal op '{op}'", NORMAL_OPS.build, op, channels, search=True, **params)
+            call(f"normal op '{op}'", NORMAL_OPS.build, op, channels, search=True, **params)
         for op in components.upsampling_ops:
             params = components.op_params.get("upsampling", {}).get(op, {})
             for edge_scale in (scale, 1):
-                _call(f"upsampling op '{op}'", UPSAMPLING_OPS.build, op, channels, edge_scale, search=True, **params)
+                call(f"upsampling op '{op}'", UPSAMPLING_OPS.build, op, channels, edge_scale, search=True, **params)

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hnas.errors import SpecError
+from hnas.nodes import Node
 from hnas.registry import CELLS, NORMAL_OPS, UPSAMPLING_OPS, Registry
 
 Split = tuple[int, int] | tuple[float, float]
@@ -29,20 +30,8 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class Component(_Section):
-    """A registry node: the registered ``type`` and the ``params`` its constructor takes."""
-
-    type: str
-    params: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_name(cls, value: Any) -> Any:
-        return {"type": value} if isinstance(value, str) else value
-
-    def canonical(self, registry: Registry[Any]) -> Component:
-        """This node with the registry's primary name (an unknown name raises its one-line error)."""
-        return Component(type=registry.canonical(self.type), params=self.params)
+#: A registry node in a spec (``{type, params}`` or a bare name): the one node model, :class:`hnas.nodes.Node`.
+Component = Node
 
 
 def _check_split(value: tuple[Any, Any] | None) -> tuple[Any, Any] | None:
