@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from math import comb
+from pathlib import Path
 from statistics import mean, median, pstdev
 from typing import Any
+
+from _runs import hnas_run
 
 from hnas.compare.stats import kendall_tau
 
@@ -34,17 +33,7 @@ STRATEGIES = {
 
 
 def run(seed: int, name: str, out: Path, threads: int) -> Path:
-    folder = out / f"{name}-seed{seed}"
-    if not (folder / "results.json").exists():
-        resume = ["--resume"] if (folder / "spec.json").exists() else []
-        started = time.perf_counter()
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        with open(out / f"{name}-seed{seed}.log", "a") as log:
-            subprocess.run([sys.executable, "-m", "hnas", "run", str(SPEC), "--out", str(folder), "--set",
-                            f"seed={seed}", *STRATEGIES[name], *resume], check=True, env=env, stdout=log,
-                           stderr=subprocess.STDOUT)
-        (folder / "wall.json").write_text(json.dumps({"seconds": time.perf_counter() - started}))
-    return folder
+    return hnas_run(SPEC, out / f"{name}-seed{seed}", ["--set", f"seed={seed}", *STRATEGIES[name]], threads)
 
 
 def _wall(folder: Path) -> float:
