@@ -28,7 +28,7 @@ from hnas import distributed as dist
 from hnas.compare.members import Member
 from hnas.compare.stats import kendall_tau, mean_std, spearman_rho
 from hnas.costs import CostSettings, measure, measure_latency
-from hnas.data import BenchmarkSet, evaluate, open_images
+from hnas.data import evaluate_sets, open_images
 from hnas.data.overlap import check_disjoint
 from hnas.engine.folder import RunFolder
 from hnas.engine.runfiles import SEARCH_STATE_FILE
@@ -106,10 +106,8 @@ def _run_job(recipe: Recipe, member: Member, seed: int, out: Path, progress: Pro
     model, summary = train(member.genotype, recipe.train_config(seed), folder.path, resume=True,
                            progress=lambda step, total, info: progress("train", step, total, label))
     device = next(model.parameters()).device
-    sets = {}
-    for source in recipe.eval:
-        scores = evaluate(model, BenchmarkSet(open_images(source), recipe.scale), recipe.scale, device)
-        sets[source_name(source)] = {"psnr": scores["psnr"], "ssim": scores["ssim"]}
+    sets = {label: {"psnr": scores["psnr"], "ssim": scores["ssim"]}
+            for label, scores in evaluate_sets(model, recipe.eval, recipe.scale, device).items()}
     result = {"member": member.name, "seed": seed, "hash": member.genotype.hash(), "sets": sets,
               "checkpoint": summary["checkpoint"], "iterations": summary["step"]}
     folder.write_json("eval.json", result)

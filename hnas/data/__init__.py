@@ -6,7 +6,7 @@ Importing this package registers the data sources (folder, div2k, skimage, set5,
 """
 
 from hnas.data.datasets import BenchmarkItem, BenchmarkSet, PatchDataset, make_loader
-from hnas.data.evaluate import BicubicUpscaler, evaluate
+from hnas.data.evaluate import BicubicUpscaler, evaluate, evaluate_sets
 from hnas.data.io import image_size, image_to_tensor, read_image, tensor_to_image, to_rgb, write_image
 from hnas.data.metrics import PSNR_CAP, batch_psnr, psnr, psnr_ssim, rgb_to_y, ssim
 from hnas.data.overlap import check_disjoint, content_hash, find_overlap
@@ -38,6 +38,7 @@ __all__ = [
     "content_hash",
     "downscale_uint8",
     "evaluate",
+    "evaluate_sets",
     "find_overlap",
     "image_size",
     "image_to_tensor",

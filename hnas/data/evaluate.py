@@ -20,11 +20,11 @@ from hnas.data.datasets import BenchmarkSet
 from hnas.data.io import image_to_tensor, to_rgb, write_image
 from hnas.data.metrics import capped_psnr, psnr_ssim
 from hnas.data.resize import imresize
-from hnas.data.sources import Source
+from hnas.data.sources import Source, open_images, source_label
 from hnas.errors import HnasError
 from hnas.utils.device import resolve_device
 
-__all__ = ["BicubicUpscaler", "evaluate", "input_channels"]
+__all__ = ["BicubicUpscaler", "evaluate", "evaluate_sets", "input_channels"]
 
 SRModel = Callable[[Tensor], Tensor]
 
@@ -125,3 +125,21 @@ def evaluate(
         "ssim": sum(v["ssim"] for v in images.values()) / count,
         "images": images,
     }
+
+
+def evaluate_sets(
+    model: SRModel,
+    sources: list[Source],
+    scale: int,
+    device: str | torch.device | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """:func:`evaluate` on each set, keyed by the name reports give it (``Set5`` for
+    ``builtin:set5``, a folder's name); ``progress(done, total, name)`` before each set."""
+    results = {}
+    for index, source in enumerate(sources):
+        label = source_label(source)
+        if progress is not None:
+            progress(index, len(sources), label)
+        results[label] = evaluate(model, BenchmarkSet(open_images(source), scale), scale, device)
+    return results

@@ -63,7 +63,7 @@ def evaluation_seconds(spec: Spec, folder: RunFolder, genotype: Genotype, device
     network's cost, and the report (written to a temporary file; the run's own is written at the
     end)."""
     from hnas.costs import measure
-    from hnas.data import BenchmarkSet, evaluate, open_images
+    from hnas.data import evaluate_sets
     from hnas.models.network import HNASNet
     from hnas.report.html import write_report
 
@@ -72,8 +72,7 @@ def evaluation_seconds(spec: Spec, folder: RunFolder, genotype: Genotype, device
     with torch.random.fork_rng(devices=[]):
         model = HNASNet(genotype, scale=spec.space.scale, channels=spec.retrain.channels, global_skip=skip,
                         op_params=spec.space.op_params()).to(device).eval()
-    for source in spec.evaluate.data:
-        evaluate(model, BenchmarkSet(open_images(source), spec.space.scale), spec.space.scale, device)
+    evaluate_sets(model, spec.evaluate.data, spec.space.scale, device)
     measure(genotype, scale=spec.space.scale, channels=spec.retrain.channels, input=spec.cost.input,
             global_skip=skip, op_params=spec.space.op_params())
     with tempfile.TemporaryDirectory() as scratch:

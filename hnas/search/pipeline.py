@@ -20,7 +20,7 @@ import torch
 
 from hnas import __version__
 from hnas import distributed as dist
-from hnas.data import evaluate, open_images
+from hnas.data import evaluate_sets
 from hnas.engine.folder import RunFolder
 from hnas.report.html import write_report
 from hnas.search.algorithm import ARCHIVE_FILE, LOG_FILE, Search, deciding_reward
@@ -152,16 +152,12 @@ def _derive(search: Search, folder: RunFolder, progress: Progress) -> dict[str, 
 def run_evaluate(spec: Spec, folder: RunFolder, device: torch.device, progress: Progress) -> dict[str, Any]:
     """Score the retrained model on the spec's evaluation sets (checked: never trained on)."""
     from hnas.checkpoint import load_model
-    from hnas.data import BenchmarkSet
 
     model = load_model(folder / "model.safetensors", device=device)
-    results = {}
-    for index, source in enumerate(spec.evaluate.data):
-        label = source_name(source)
-        progress("evaluate", index, len(spec.evaluate.data), label)
-        scores = evaluate(model, BenchmarkSet(open_images(source), spec.space.scale), spec.space.scale, device)
-        # the shape `hnas eval --json` prints: the means and every image's own scores
-        results[label] = {"psnr": scores["psnr"], "ssim": scores["ssim"], "images": scores["images"]}
+    scores = evaluate_sets(model, spec.evaluate.data, spec.space.scale, device,
+                           lambda done, total, label: progress("evaluate", done, total, label))
+    # the shape `hnas eval --json` prints: the means and every image's own scores
+    results = {label: {"psnr": s["psnr"], "ssim": s["ssim"], "images": s["images"]} for label, s in scores.items()}
     progress("evaluate", len(spec.evaluate.data), len(spec.evaluate.data), "")
     return results
 
