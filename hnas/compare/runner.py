@@ -184,23 +184,24 @@ def _aggregate(recipe: Recipe, members: list[Member], results: list[dict[str, An
 def run_compare(recipe: Recipe, members: list[Member], out: Path, *, resume: bool = False,
                 shared_weights: Path | None = None, progress: Progress = _quiet) -> dict[str, Any]:
     """Retrain, evaluate and price every member x seed; write ``compare.json`` and ``compare.png``."""
-    dist.on_main(check_recipe_data, recipe)
     folder = RunFolder(out, IDENTITY_FILE)
+    folder.by_writer(check_recipe_data, recipe)
     identity = {"recipe": recipe.model_dump(mode="json"),
                 "members": [{"name": m.name, "hash": m.genotype.hash()} for m in members],
                 "shared_weights": None if shared_weights is None else str(shared_weights)}
     folder.open(identity, resume, what="comparison")
     jobs = [(member, seed) for member in members for seed in recipe.seeds]
-    mine = [job for index, job in enumerate(jobs) if index % dist.group_size() == dist.group_rank()]
     started = time.perf_counter()
-    with dist.solo():
-        for index, (member, seed) in enumerate(mine):
-            progress("members", index, len(mine), f"{member.name} seed {seed}")
-            _run_job(recipe, member, seed, out, progress)
-        progress("members", len(mine), len(mine), "")
-    dist.barrier()
+
+    def job(index: int, item: tuple[Member, int]) -> dict[str, Any]:
+        member, seed = item
+        progress("members", index, len(jobs), f"{member.name} seed {seed}")
+        return _run_job(recipe, member, seed, out, progress)
+
+    dist.spread(jobs, job)  # whole members dealt over the processes, each training alone
+    progress("members", len(jobs), len(jobs), "")
     device = dist.device_for(recipe.device)
-    report = dist.on_main(_finish, recipe, members, jobs, out, shared_weights, device, progress)
+    report = folder.by_writer(_finish, recipe, members, jobs, out, shared_weights, device, progress)
     folder.timing("compare", time.perf_counter() - started)
     return report  # type: ignore[no-any-return]
 

@@ -171,6 +171,17 @@ class RunFolder:
                 raise
 
     # -- files ------------------------------------------------------------------------------------------
+    @property
+    def is_writer(self) -> bool:
+        """Whether this process writes the folder's files (rank 0; every one-process run)."""
+        return dist.is_main()
+
+    def by_writer(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` run by the process that owns the folder, its result on every
+        process: the way algorithm code does work that only the writer may do (a plot, a file of
+        its own format, an evaluation whose numbers every rank needs)."""
+        return dist.on_main(fn, *args, **kwargs)
+
     def exists(self, name: str) -> bool:
         return bool(dist.on_main((self.path / name).exists))
 

@@ -185,7 +185,7 @@ class Search:
             stats = EpochStats(epoch + 1, "warmup" if epoch < search.warmup_epochs else "search")
             self.train_weights(epoch, stats)
             if stats.phase == "search":
-                dist.on_main(self.train_controller, epoch, stats)  # the others wait; an error stops all
+                self.folder.by_writer(self.train_controller, epoch, stats)  # the others wait; an error stops all
                 self._sync_controller()
             if stats.loss and not any(math.isfinite(v) for v in stats.loss):
                 raise HnasError(
@@ -196,13 +196,13 @@ class Search:
             self.folder.append(LOG_FILE, summary)
             self.epoch = epoch + 1
             self.save()
-            if on_epoch is not None and dist.is_main():  # the others have no controller statistics
+            if on_epoch is not None and self.folder.is_writer:  # the others have no controller statistics
                 on_epoch(summary)
 
     def _sync_controller(self) -> None:
         """Rank 0's controller state on every rank, so the next epoch's draws agree everywhere."""
         if dist.is_distributed():
-            tensors, info = dist.broadcast_object(self.controller.resume_state() if dist.is_main() else None)
+            tensors, info = self.folder.by_writer(self.controller.resume_state)
             self.controller.load_resume_state(tensors, info)
 
     # -- state ------------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ class Search:
         """
         settings = self.spec.search.proxy
         # the controller learns on rank 0: its candidates are rank 0's, on every rank
-        candidates = dist.on_main(self._derive_candidates)
+        candidates = self.folder.by_writer(self._derive_candidates)
         proxy = ProxyTrainer(self.spec, self.data.proxy, self.scorer, self.device) if settings.iters else None
         genotypes = {genotype.hash(): genotype for _, genotype in candidates}  # distinct, in order
         finalists = min(settings.finalists, len(genotypes)) if proxy is not None else 0

@@ -128,7 +128,7 @@ def run_strategy(spec: Spec, folder: RunFolder, device: torch.device, progress: 
     best = {**pick, "stage": "derive", "how": spec.strategy.type,
             "proxy": {k: pick[k] for k in ("psnr", "psnr_gain", "cost", "macs", "reward")} | {"iters": pick["steps"]},
             "scored_on": scorer.describe()}
-    dist.on_main(lambda: Genotype.from_data(best["genotype"]).save(folder / "genotype.json"))
+    folder.by_writer(lambda: Genotype.from_data(best["genotype"]).save(folder / "genotype.json"))
     folder.write_json("derived.json", best)
     folder.timing("search", time.perf_counter() - began)
     progress("search", budget, budget, f"chose {best['hash']} (reward {best['reward']:.3f}, {best['steps']} steps)")
@@ -144,7 +144,7 @@ def _derive(search: Search, folder: RunFolder, progress: Progress) -> dict[str, 
         folder.append(ARCHIVE_FILE, record)
     best: dict[str, Any] = derived["best"]
     best["scored_on"] = search.scorer.describe()
-    dist.on_main(lambda: Genotype.from_data(best["genotype"]).save(folder / "genotype.json"))
+    folder.by_writer(lambda: Genotype.from_data(best["genotype"]).save(folder / "genotype.json"))
     folder.write_json("derived.json", best)
     return best
 
@@ -200,7 +200,7 @@ def write_results(spec: Spec, folder: RunFolder, derived: dict[str, Any], evalua
     }
     folder.write_json("results.json", results)
     archive = folder.records(STRATEGY_FILE if spec.strategy is not None else ARCHIVE_FILE)
-    if dist.is_main():
+    if folder.is_writer:
         label = f"lambda={results['lambda']}" if results["lambda"] is not None else spec.reward.type
         plot_pareto(folder / "pareto.png", {label: archive}, {label: derived})
     return results
@@ -223,7 +223,7 @@ def run_one(spec: Spec, out: Path, device: torch.device, resume: bool, progress:
         genotype = Genotype.from_data(derived["genotype"])
         if spec.budget_minutes is not None:
             progress("retrain", 0, 1, "timing the evaluation (the budget keeps room for it)")
-            plan = dist.broadcast_object(dist.on_main(plan_retraining, spec, folder, genotype, device, started))
+            plan = folder.by_writer(plan_retraining, spec, folder, genotype, device, started)
         if not folder.done("retrain"):
             began = time.perf_counter()
             minutes = plan["retrain_s"] / 60.0 if plan else None
@@ -235,10 +235,10 @@ def run_one(spec: Spec, out: Path, device: torch.device, resume: bool, progress:
     if folder.done("evaluate"):
         return folder.read_json("results.json")  # type: ignore[no-any-return]
     began = time.perf_counter()
-    evaluation = dist.on_main(run_evaluate, spec, folder, device, progress) if spec.retrain.enabled else {}
-    results = dist.on_main(write_results, spec, folder, derived, evaluation, trained)
+    evaluation = folder.by_writer(run_evaluate, spec, folder, device, progress) if spec.retrain.enabled else {}
+    results = folder.by_writer(write_results, spec, folder, derived, evaluation, trained)
     folder.mark("done")
-    dist.on_main(write_report, folder.path)
+    folder.by_writer(write_report, folder.path)
     # the report is the evaluation stage's last piece of work (the plan measured it too); these two
     # lines land after it, so the report written here shows them only when written again
     folder.timing("evaluate", time.perf_counter() - began, **_planned(plan, "evaluate_s"))
@@ -269,7 +269,7 @@ def run_spec(spec: Spec, out: Path, device_name: str | None = None, resume: bool
     sweep.open(spec.to_dict(), resume)
     runs = {f"lambda={value}": run_one(spec.for_lambda(value), out / f"lambda-{value}", device, resume, progress)
             for value in spec.reward.lambdas}
-    return dist.on_main(_sweep_report, spec, sweep, runs)  # type: ignore[no-any-return]
+    return sweep.by_writer(_sweep_report, spec, sweep, runs)  # type: ignore[no-any-return]
 
 
 def _sweep_report(spec: Spec, folder: RunFolder, runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
