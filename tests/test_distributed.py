@@ -230,6 +230,18 @@ def test_helpers_are_no_ops_in_one_process() -> None:
     assert dist.all_gather_object(3) == [3]
 
 
+def test_the_library_never_starts_the_process_group_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under torchrun (its variables set) without a session, a library call says how to start one."""
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(dist.DistributedError, match=r"^under torchrun, start the process group before calling "
+                                                    r"hnas: wrap the program in 'with hnas.distributed.session"):
+        dist.joined_device("cpu")
+    assert not torch.distributed.is_initialized()
+    monkeypatch.setenv("WORLD_SIZE", "1")  # one process: nothing to start
+    assert dist.joined_device("cpu") == torch.device("cpu")
+
+
 def test_nproc_relaunches_the_same_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
     """``--nproc`` rebuilds the command from the parsed options (not ``sys.argv``, which is the
     caller's when the app runs in-process) and hands it to torchrun's launcher."""

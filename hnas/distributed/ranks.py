@@ -139,6 +139,17 @@ def init(device: str | torch.device | None = "auto") -> torch.device:
     return target
 
 
+def joined_device(device: str | torch.device | None = "auto") -> torch.device:
+    """This process's device (:func:`device_for`) in a library call that needs the process group
+    an entry point started: under torchrun without it, one line saying how to start it. Library
+    code never starts the group itself (a constructor that joins a group is a side effect nobody
+    asked for, and the group would outlive the call)."""
+    if launched() and not (dist.is_available() and dist.is_initialized()):
+        raise DistributedError("under torchrun, start the process group before calling hnas: wrap the program in "
+                               "'with hnas.distributed.session(device):' (the hnas commands do)")
+    return device_for(device)
+
+
 def shutdown() -> None:
     """Leave the process group cleanly (after a last barrier, so no rank exits mid-collective)."""
     if dist.is_available() and dist.is_initialized():

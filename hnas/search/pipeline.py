@@ -256,10 +256,10 @@ def run_spec(spec: Spec, out: Path, device_name: str | None = None, resume: bool
     """Run a spec: one search, or one per lambda of a sweep with a combined Pareto report.
 
     The data are checked before any folder is created. Under torchrun every process calls this
-    (the CLI does); it joins the process group if needed.
+    (the CLI does), inside the process group the entry point started (:func:`hnas.distributed.session`).
     """
     dist.on_main(check_data, spec)
-    device = dist.init(device_name or spec.device)
+    device = dist.joined_device(device_name or spec.device)
     dist.shard(spec.data.batch)  # uneven splits of the global batches fail now, not after the search
     if spec.retrain.enabled:
         dist.shard(spec.retrain.batch)

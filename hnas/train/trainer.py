@@ -106,7 +106,7 @@ class Trainer:
         self.config = config
         self.out = Path(out)
         self.folder = RunFolder(self.out, "train.json")
-        self.device = dist.init(config.device)
+        self.device = dist.joined_device(config.device)
         self.part = dist.shard(config.batch)
         # A time budget ends the run by the clock; ``iters``, if given, caps it.
         self.budget = TimeBudget(config.minutes * 60.0) if config.minutes is not None else None
