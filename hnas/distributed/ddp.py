@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import warnings
 from typing import Any
 
 import torch
@@ -48,9 +47,6 @@ def wrap_ddp(module: nn.Module, device: torch.device, *, find_unused_parameters:
     # torch >= 2.11 renamed the switch (the old name still works, with a deprecation warning).
     no_resync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(ddp).parameters
                  else {"broadcast_buffers": False})
-    # The channels-last convolutions return channels-last weight gradients for weights stored
-    # contiguous; DDP copies them into its buckets and says so once. Harmless at these sizes.
-    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     return ddp(
         module,
         device_ids=ids,

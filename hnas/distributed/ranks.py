@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -171,12 +172,16 @@ def session(device: str | torch.device | None = "auto") -> Iterator[torch.device
     """
     owns = launched() and not (dist.is_available() and dist.is_initialized())
     target = init(device)
-    try:
-        yield target
-    except BaseException:
-        if owns and dist.is_initialized():
-            dist.destroy_process_group()
-        raise
+    with warnings.catch_warnings():  # the filter lasts as long as the session, not the process
+        # The channels-last convolutions return channels-last weight gradients for weights stored
+        # contiguous; DDP copies them into its buckets and says so once. Harmless at these sizes.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+        try:
+            yield target
+        except BaseException:
+            if owns and dist.is_initialized():
+                dist.destroy_process_group()
+            raise
     if owns:
         shutdown()
 
