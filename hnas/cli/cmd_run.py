@@ -98,11 +98,11 @@ def _run(spec: Spec, out_dir: Path, device: str | None, resume: bool, as_json: b
 
     dist.on_main(check_data, spec)  # before any progress bar: a data mistake is one line, nothing written
     if dist.silent():
-        results = run_spec(spec, out_dir, device, resume, started=started)
+        results = run_spec(spec, out_dir, device, resume, started=started, data_checked=True)
     else:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with bars(*columns, transient=False) as progress:
-            results = run_spec(spec, out_dir, device, resume, StageBars(progress), started)
+            results = run_spec(spec, out_dir, device, resume, StageBars(progress), started, data_checked=True)
     if not dist.is_main():
         return
     if as_json:

@@ -252,13 +252,16 @@ def _planned(plan: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def run_spec(spec: Spec, out: Path, device_name: str | None = None, resume: bool = False,
-             progress: Progress = _quiet, started: float | None = None) -> dict[str, Any]:
+             progress: Progress = _quiet, started: float | None = None, *, data_checked: bool = False
+             ) -> dict[str, Any]:
     """Run a spec: one search, or one per lambda of a sweep with a combined Pareto report.
 
-    The data are checked before any folder is created. Under torchrun every process calls this
+    The data are checked before any folder is created (``data_checked``: the caller has just
+    checked them, as ``hnas run`` does before its progress bars). Under torchrun every process calls this
     (the CLI does), inside the process group the entry point started (:func:`hnas.distributed.session`).
     """
-    dist.on_main(check_data, spec)
+    if not data_checked:
+        dist.on_main(check_data, spec)
     device = dist.joined_device(device_name or spec.device)
     dist.shard(spec.data.batch)  # uneven splits of the global batches fail now, not after the search
     if spec.retrain.enabled:
