@@ -15,7 +15,9 @@ from hnas.registry import NORMAL_OPS, UPSAMPLING_OPS, Registry
 from hnas.spaces.genotype import DEFAULT_LAYERS, DEFAULT_NODES, Genotype
 
 
-def _random_cell(rng: random.Random, ops: list[str], nodes: int) -> list[list[object]]:
+def random_cell(rng: random.Random, ops: Sequence[str], nodes: int) -> list[list[object]]:
+    """A cell's edges drawn uniformly: for each node, two (op, source < node) pairs, in that order."""
+    ops = list(ops)
     edges: list[list[object]] = []
     for node in range(2, nodes + 2):
         for _ in range(2):
@@ -44,8 +46,8 @@ def random_genotype(
     """
     if nodes < 1 or layers < 1:
         raise ValueError(f"nodes and layers must be positive, got nodes={nodes}, layers={layers}")
-    normal = _random_cell(rng, list(normal_ops) if normal_ops else _ops(NORMAL_OPS), nodes)
-    upsampling = _random_cell(rng, list(upsampling_ops) if upsampling_ops else _ops(UPSAMPLING_OPS), nodes)
+    normal = random_cell(rng, list(normal_ops) if normal_ops else _ops(NORMAL_OPS), nodes)
+    upsampling = random_cell(rng, list(upsampling_ops) if upsampling_ops else _ops(UPSAMPLING_OPS), nodes)
     position = rng.randint(1, layers)
     return Genotype.model_validate(
         {"normal": normal, "upsampling": upsampling, "position": position, "layers": layers}

@@ -40,6 +40,7 @@ from hnas.costs.latency_table.timer import Timer, require_onnxruntime
 from hnas.models.cells import build_cell
 from hnas.registry import NORMAL_OPS, UPSAMPLING_OPS
 from hnas.spaces.genotype import CellGenotype
+from hnas.spaces.random import random_cell, random_genotype
 from hnas.utils.device import resolve_device
 
 
@@ -70,8 +71,7 @@ def _device_name(device: str) -> str:
 
 
 def _random_cell(rng: random.Random, ops: Sequence[str], nodes: int) -> CellGenotype:
-    edges = [[rng.choice(list(ops)), rng.randrange(node), node] for node in range(2, nodes + 2) for _ in range(2)]
-    return CellGenotype.model_validate({"edges": edges})
+    return CellGenotype.model_validate({"edges": random_cell(rng, ops, nodes)})
 
 
 Progress = Callable[[int, int, str], None]
@@ -140,7 +140,6 @@ def build_table(
         ops = conditions.upsampling_ops if slot == "upsampling" else conditions.normal_ops
         calibration += [(slot, _random_cell(rng, ops, n)) for _ in range(calibration_cells)]
 
-    from hnas.spaces.random import random_genotype
 
     networks = [random_genotype(rng, nodes=n, layers=calibration_layers, normal_ops=conditions.normal_ops,
                                 upsampling_ops=conditions.upsampling_ops) for _ in range(calibration_networks)]
