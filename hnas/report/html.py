@@ -16,9 +16,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+import hnas.report.plots as plots
 from hnas import __version__
 from hnas.errors import HnasError
-from hnas.report import plots
 from hnas.report.rundata import RunData, as_list, load_run, numeric_columns
 from hnas.utils.io import atomic_write_text
 

@@ -22,8 +22,9 @@ from hnas import __version__
 from hnas import distributed as dist
 from hnas.data import evaluate_sets
 from hnas.engine.folder import RunFolder
+from hnas.engine.runfiles import ARCHIVE_FILE, PLAN_FILE, STRATEGY_FILE
 from hnas.report.html import write_report
-from hnas.search.algorithm import ARCHIVE_FILE, LOG_FILE, Search, deciding_reward
+from hnas.search.algorithm import LOG_FILE, Search, deciding_reward
 from hnas.search.checks import check_data, source_name
 from hnas.search.components import build_components, build_strategy
 from hnas.search.data import SearchData
@@ -32,7 +33,6 @@ from hnas.search.scoring import Scorer
 from hnas.search.spec import Spec
 from hnas.search.supernet import SuperNet
 from hnas.spaces.genotype import Genotype
-from hnas.strategies.files import PLAN_FILE, STRATEGY_FILE
 
 STAGES = ("search", "derive", "retrain", "evaluate", "done")
 

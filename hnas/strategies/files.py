@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-#: One line per told reward: the candidate, the steps it had, its scores, the budget spent so far.
-STRATEGY_FILE = "strategy.jsonl"
-#: The folder of the candidates' weights (``<hash>.safetensors``).
-TRIALS_DIR = "trials"
-#: The plan a strategy run writes before its first candidate.
-PLAN_FILE = "strategy.json"
+from hnas.engine.runfiles import PLAN_FILE, STRATEGY_FILE, TRIALS_DIR
+
+__all__ = ["PLAN_FILE", "STRATEGY_FILE", "TRIALS_DIR", "best_record"]
 
 
 def best_record(records: list[dict[str, Any]]) -> dict[str, Any]:
