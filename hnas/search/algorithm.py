@@ -28,15 +28,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from hnas import distributed as dist
 from hnas.controllers.base import Controller
 from hnas.engine.folder import RunFolder
 from hnas.engine.runfiles import ARCHIVE_FILE, SEARCH_LOG_FILE, SEARCH_STATE_FILE
-from hnas.engine.schedule import cosine_lr, set_lr
+from hnas.engine.schedule import cosine_lr
 from hnas.engine.seeds import torch_generator
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
+from hnas.engine.step import l1_step
 from hnas.errors import HnasError
 from hnas.search.data import SearchData
 from hnas.search.proxy import ProxyTrainer
@@ -131,21 +131,13 @@ class Search:
         part = dist.shard(self.spec.data.batch)
         for step in range(search.w_steps):
             index = epoch * search.w_steps + step
-            set_lr(self.optimizer, cosine_lr(index, self.total_w_steps, search.lr, search.lr_min))
             lr_img, hr_img = self.data.w_batch(index, part)
             genotype = draw(generator=self.draw("w", index))
-            lr_img, hr_img = lr_img.to(self.device), hr_img.to(self.device)
-            loss = F.l1_loss(self.ddp(lr_img, genotype), hr_img)
-            value = dist.all_reduce_mean(loss.detach())
-            if not torch.isfinite(value):
-                stats.loss.append(float("nan"))
-                continue
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if search.grad_clip:
-                torch.nn.utils.clip_grad_norm_(self.supernet.used_parameters(genotype), search.grad_clip)
-            self.optimizer.step()
-            stats.loss.append(float(value))
+            value = l1_step(self.optimizer, lambda x, g=genotype: self.ddp(x, g), lr_img.to(self.device),
+                            hr_img.to(self.device), cosine_lr(index, self.total_w_steps, search.lr, search.lr_min),
+                            reduce=dist.all_reduce_mean,
+                            clip=(self.supernet.used_parameters(genotype), search.grad_clip) if search.grad_clip else None)
+            stats.loss.append(float("nan") if value is None else value)
 
     def score(self, genotype: Genotype) -> dict[str, float]:
         """Score one architecture with the shared weights on the fixed scoring images."""

@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
-from hnas.engine.schedule import cosine_lr, set_lr
+from hnas.engine.schedule import cosine_lr
 from hnas.engine.seeds import derive_seed
+from hnas.engine.step import l1_step
 from hnas.models.network import HNASNet
 from hnas.search.scoring import Scorer
 from hnas.search.spec import Spec
@@ -75,13 +75,9 @@ class ProxyTrainer:
         trial.model.train()
         with torch.enable_grad():  # derivation may be called under no_grad
             for step in range(trial.steps, to_steps):
-                set_lr(trial.optimizer, cosine_lr(step, horizon, lr, lr / 100))
                 lr_img, hr_img = self.batches.batch_at(step)
-                loss = F.l1_loss(trial.model(lr_img.to(self.device)), hr_img.to(self.device))
-                trial.optimizer.zero_grad(set_to_none=True)
-                if torch.isfinite(loss):
-                    loss.backward()
-                    trial.optimizer.step()
+                l1_step(trial.optimizer, trial.model, lr_img.to(self.device), hr_img.to(self.device),
+                        cosine_lr(step, horizon, lr, lr / 100))
         trial.steps = max(trial.steps, to_steps)
         trial.model.eval()
         return trial

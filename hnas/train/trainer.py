@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from hnas import distributed as dist
@@ -50,8 +49,9 @@ from hnas.data import open_images, select_split
 from hnas.data.datasets import BenchmarkSet
 from hnas.engine.budget import TimeBudget
 from hnas.engine.folder import RunFolder, RunFolderError
-from hnas.engine.schedule import cosine_lr, set_lr
+from hnas.engine.schedule import cosine_lr
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
+from hnas.engine.step import l1_step
 from hnas.engine.stop import StopFlag
 from hnas.engine.validation import Validator
 from hnas.errors import DataError, HnasError
@@ -228,18 +228,8 @@ class Trainer:
         self.model.train()
         lr_batch = lr_batch.to(self.device, non_blocking=True)
         hr_batch = hr_batch.to(self.device, non_blocking=True)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss = F.l1_loss(self.ddp(lr_batch), hr_batch)
-        value = dist.all_reduce_mean(loss.detach())
-        if not bool(torch.isfinite(value)):
-            return None
-        loss.backward()
-        grads = [p.grad.detach().abs().amax() for p in self.model.parameters() if p.grad is not None]
-        if grads and not bool(torch.isfinite(torch.stack(grads)).all()):
-            self.optimizer.zero_grad(set_to_none=True)
-            return None
-        self.optimizer.step()
-        return float(value)
+        return l1_step(self.optimizer, self.ddp, lr_batch, hr_batch, self._step_lr, reduce=dist.all_reduce_mean,
+                       check_grads=True)
 
     def current_lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
@@ -398,7 +388,7 @@ class Trainer:
                     began = time.perf_counter()
                     lr_batch, hr_batch = next(batches)
                     consistent = False
-                    self._step_lr = set_lr(self.optimizer, lr)
+                    self._step_lr = lr
                     loss = self._train_step(lr_batch, hr_batch)
                     self.step += 1
                     if budget is not None:
