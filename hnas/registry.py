@@ -213,6 +213,7 @@ REWARDS: Registry[Callable[..., Any]] = Registry("rewards", "reward", builtins=(
 COSTS: Registry[Callable[..., Any]] = Registry("costs", "cost", builtins=("hnas.costs.builtin", "hnas.costs.latency_table"))
 PRESETS: Registry[Callable[..., Any]] = Registry("presets", "preset", builtins=("hnas.spaces.presets",))
 DATASETS: Registry[Callable[..., Any]] = Registry("datasets", "dataset", builtins=("hnas.data.sources",))
+LOSSES: Registry[Callable[..., Any]] = Registry("losses", "loss", builtins=("hnas.train.losses",))
 STRATEGIES: Registry[Callable[..., Any]] = Registry(
     "strategies", "strategy",
     builtins=("hnas.strategies.halving", "hnas.strategies.random_search", "hnas.strategies.controlled"),
@@ -228,4 +229,5 @@ ALL_REGISTRIES: dict[str, Registry[Any]] = {
     "presets": PRESETS,
     "datasets": DATASETS,
     "strategies": STRATEGIES,
+    "losses": LOSSES,
 }

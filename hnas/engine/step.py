@@ -2,7 +2,7 @@
 the strategies' and derivation's stand-alone proxies, and the supernet's weight steps.
 
 The step is the authors' recipe (HNAS-REFERENCE.md): the L1 loss of the SR output against the HR
-batch, one optimizer update at the learning rate the caller's schedule gives. A loss that is not
+batch (retraining may name another, ``retrain.loss``), one optimizer update at the learning rate the caller's schedule gives. A loss that is not
 finite skips the update (its gradients would put NaN into every weight); ``check_grads`` also skips
 an update whose gradients are not finite, and ``clip`` caps their norm first. ``reduce`` is how the
 loss is averaged over the processes of a data-parallel run (:func:`hnas.distributed.all_reduce_mean`),
@@ -21,15 +21,17 @@ from hnas.engine.schedule import set_lr
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
 
-def l1_step(optimizer: torch.optim.Optimizer, forward: Forward, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
+def train_step(optimizer: torch.optim.Optimizer, forward: Forward, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
             lr: float, *, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None, check_grads: bool = False,
-            clip: tuple[Iterable[torch.nn.Parameter], float] | None = None) -> float | None:
-    """One update of ``optimizer`` on ``L1(forward(lr_batch), hr_batch)`` at learning rate ``lr``;
+            clip: tuple[Iterable[torch.nn.Parameter], float] | None = None,
+            loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.l1_loss) -> float | None:
+    """One update of ``optimizer`` on ``loss_fn(forward(lr_batch), hr_batch)`` (L1 unless a spec
+    names another loss, :mod:`hnas.train.losses`) at learning rate ``lr``;
     returns the loss (averaged by ``reduce``), or None when the update was skipped. ``clip`` is
     ``(parameters, max_norm)``: the gradient norm of those parameters is capped before the update."""
     set_lr(optimizer, lr)
     optimizer.zero_grad(set_to_none=True)
-    loss = F.l1_loss(forward(lr_batch), hr_batch)
+    loss = loss_fn(forward(lr_batch), hr_batch)
     value = reduce(loss.detach()) if reduce is not None else loss.detach()
     if not bool(torch.isfinite(value)):
         return None

@@ -36,7 +36,7 @@ from hnas.engine.runfiles import ARCHIVE_FILE, SEARCH_LOG_FILE, SEARCH_STATE_FIL
 from hnas.engine.schedule import cosine_lr
 from hnas.engine.seeds import torch_generator
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
-from hnas.engine.step import l1_step
+from hnas.engine.step import train_step
 from hnas.errors import HnasError
 from hnas.search.data import SearchData
 from hnas.search.proxy import ProxyTrainer
@@ -133,7 +133,7 @@ class Search:
             index = epoch * search.w_steps + step
             lr_img, hr_img = self.data.w_batch(index, part)
             genotype = draw(generator=self.draw("w", index))
-            value = l1_step(self.optimizer, lambda x, g=genotype: self.ddp(x, g), lr_img.to(self.device),
+            value = train_step(self.optimizer, lambda x, g=genotype: self.ddp(x, g), lr_img.to(self.device),
                             hr_img.to(self.device), cosine_lr(index, self.total_w_steps, search.lr, search.lr_min),
                             reduce=dist.all_reduce_mean,
                             clip=(self.supernet.used_parameters(genotype), search.grad_clip) if search.grad_clip else None)

@@ -22,7 +22,7 @@ import torch
 
 from hnas.engine.schedule import cosine_lr
 from hnas.engine.seeds import derive_seed
-from hnas.engine.step import l1_step
+from hnas.engine.step import train_step
 from hnas.models.network import HNASNet
 from hnas.search.scoring import Scorer
 from hnas.search.spec import Spec
@@ -76,7 +76,7 @@ class ProxyTrainer:
         with torch.enable_grad():  # derivation may be called under no_grad
             for step in range(trial.steps, to_steps):
                 lr_img, hr_img = self.batches.batch_at(step)
-                l1_step(trial.optimizer, trial.model, lr_img.to(self.device), hr_img.to(self.device),
+                train_step(trial.optimizer, trial.model, lr_img.to(self.device), hr_img.to(self.device),
                         cosine_lr(step, horizon, lr, lr / 100))
         trial.steps = max(trial.steps, to_steps)
         trial.model.eval()

@@ -263,6 +263,8 @@ class RetrainSpec(_Section):
     batch: int = Field(16, ge=1)
     patch: int = Field(96, ge=8)
     lr: float = Field(1e-3, gt=0)
+    loss: str | dict[str, Any] | None = Field(None, description="training loss: l1, l2, charbonnier or a plugin's "
+                                              "(a name or a {type, params} node); None: L1, the authors'")
     global_skip: Literal["none", "bicubic"] | None = Field(None, description="default: the space's")
     val_every: int = Field(1000, ge=1)
 

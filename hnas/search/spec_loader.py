@@ -129,8 +129,19 @@ def load_spec(path: str | Path, overrides: list[str] | None = None, plugins: lis
                           overrides=overrides)
 
 
+def _check_loss(node: Any) -> None:
+    from hnas.errors import UnknownNameError
+    from hnas.train.losses import build_loss
+
+    try:
+        build_loss(node)
+    except UnknownNameError as exc:
+        raise SpecError(f"retrain.loss: {exc}") from None
+
+
 def check_spec(spec: Spec, source: str = "spec") -> None:
-    """Build every component the spec names once (ops, cells, controller, reward, cost), so that a
+    """Build every component the spec names once (ops, cells, controller, reward, cost, the
+    retraining loss), so that a
     wrong name or param is one line naming it, before anything is written."""
     from hnas.search.components import build_components, build_strategy
 
@@ -139,6 +150,8 @@ def check_spec(spec: Spec, source: str = "spec") -> None:
             components = build_components(member)
             if member.strategy is not None:
                 build_strategy(member, components)
+        if spec.retrain.enabled:
+            _check_loss(spec.retrain.loss)
     except SpecError as exc:
         raise SpecError(f"{source}: {exc}") from None
 

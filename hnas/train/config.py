@@ -20,7 +20,7 @@ from hnas.errors import HnasError, first_error
 #: different run. The rest (length, intervals, device, workers) may change on ``--resume``.
 IDENTITY_FIELDS = (
     "data", "data_split", "scale", "channels", "global_skip", "op_params", "batch", "patch", "lr", "lr_min",
-    "seed", "augment", "iters_per_epoch", "select",
+    "seed", "augment", "iters_per_epoch", "select", "loss",
 )
 
 AUTHORS_EPOCHS = 300
@@ -52,6 +52,8 @@ class TrainConfig(BaseModel):
     patch: int = Field(96, ge=2, description="HR patch side; the LR patch is patch / scale.")
     lr: float = Field(1e-3, gt=0)
     lr_min: float | None = Field(None, ge=0, description="Cosine floor; default lr / 100.")
+    loss: str | dict[str, Any] | None = Field(None, description="A registered loss (l1, l2, charbonnier or a plugin's), "
+                                              "a name or a {type, params} node; None: L1, the authors'.")
     augment: bool = True
     val: str | dict[str, Any] | None = Field(None, description="Validation HR images (folder or builtin:NAME).")
     val_split: tuple[int, int] | tuple[float, float] | None = Field(None, description="Which of them (default all).")

@@ -51,7 +51,7 @@ from hnas.engine.budget import TimeBudget
 from hnas.engine.folder import RunFolder, RunFolderError
 from hnas.engine.schedule import cosine_lr
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
-from hnas.engine.step import l1_step
+from hnas.engine.step import train_step
 from hnas.engine.stop import StopFlag
 from hnas.engine.validation import Validator
 from hnas.errors import DataError, HnasError
@@ -59,6 +59,7 @@ from hnas.models.network import HNASNet
 from hnas.spaces.genotype import Genotype
 from hnas.spaces.resolve import GenotypeLike, resolve_genotype
 from hnas.train.config import IDENTITY_FIELDS, TrainConfig
+from hnas.train.losses import build_loss
 from hnas.train.patches import StepBatches, StepPatchSampler
 from hnas.utils.memory import keep_freed_memory
 from hnas.utils.optim import adam
@@ -125,6 +126,7 @@ class Trainer:
             self.model = HNASNet(self.genotype, scale=config.scale, channels=config.channels,
                                  global_skip=config.global_skip, op_params=config.op_params).to(self.device)
         self.optimizer = adam(self.model.parameters(), lr=config.lr)
+        self.loss = build_loss(config.loss)
 
         self.step = 0
         self.best_psnr: float | None = None
@@ -228,8 +230,8 @@ class Trainer:
         self.model.train()
         lr_batch = lr_batch.to(self.device, non_blocking=True)
         hr_batch = hr_batch.to(self.device, non_blocking=True)
-        return l1_step(self.optimizer, self.ddp, lr_batch, hr_batch, self._step_lr, reduce=dist.all_reduce_mean,
-                       check_grads=True)
+        return train_step(self.optimizer, self.ddp, lr_batch, hr_batch, self._step_lr, reduce=dist.all_reduce_mean,
+                       check_grads=True, loss_fn=self.loss)
 
     def current_lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
