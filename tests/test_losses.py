@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,22 @@ def test_resuming_with_another_loss_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(RunFolderError, match="'loss' differs"):
         train("hnas-a", config.model_copy(update={"loss": "charbonnier"}), tmp_path / "run", resume=True)
+
+
+def test_the_commands_take_a_loss_and_refuse_a_wrong_one_in_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hnas.cli.app import app
+
+    runner = CliRunner()
+    args = ["train", "hnas-a", "--data", "builtin:set5", "--scale", "2", "--channels", "4", "--iters", "2",
+            "--batch", "2", "--patch", "24", "--device", "cpu", "--out", str(tmp_path / "t")]
+    done = runner.invoke(app, [*args, "--loss", "{type = 'charbonnier', params = {eps = 0.5}}", "--json"])
+    assert done.exit_code == 0, done.output
+    identity = json.loads((tmp_path / "t" / "train.json").read_text())
+    assert identity["loss"] == {"type": "charbonnier", "params": {"eps": 0.5}}
+    for command in (args, ["compare", "hnas-a", "--data", "builtin:set5", "--out", str(tmp_path / "c")]):
+        bad = runner.invoke(app, [*command[:-2], "--out", str(tmp_path / "bad"), "--loss", "huber"])
+        assert bad.exit_code == 2 and bad.output.strip() == (
+            "error: unknown loss 'huber'; registered losses: l1, l2, charbonnier"), bad.output
+        assert not (tmp_path / "bad").exists()

@@ -14,10 +14,12 @@ from hnas.cli.common import (
     MAX_SCALE,
     MIN_SCALE,
     GlobalSkipChoice,
+    LossOption,
     MaxRestartsOption,
     PluginOption,
     TensorBoardOption,
     bars,
+    checked_loss,
     err_console,
     load_plugins,
     parse_source,
@@ -81,6 +83,7 @@ def train_command(
     batch: Annotated[int, typer.Option(min=1, help="Patches per batch.")] = 16,
     patch: Annotated[int, typer.Option(min=2, help="HR patch side (LR patch = patch / scale).")] = 96,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate (cosine decay to lr/100).")] = 1e-3,
+    loss: LossOption = None,
     global_skip: Annotated[
         GlobalSkipChoice | None, typer.Option(
             "--global-skip", help="Add the bicubic upscaled input to the output (default: a run's own, else none).")
@@ -112,7 +115,7 @@ def train_command(
     with_tensorboard: TensorBoardOption = False,
     max_restarts: MaxRestartsOption = 0,
 ) -> None:
-    """Train a network with L1 loss, Adam and cosine decay; writes OUT/model.safetensors.
+    """Train a network with L1 loss (or --loss), Adam and cosine decay; writes OUT/model.safetensors.
 
     OUT/model.safetensors is the best model by validation PSNR when --val is given, else the last;
     OUT/last.safetensors is always the last. Ctrl-C saves a resume checkpoint: continue with --resume.
@@ -132,7 +135,7 @@ def train_command(
     config = TrainConfig.create(
         data=parse_source(data), scale=scale, channels=network.channels, global_skip=network.global_skip,
         iters=iters, epochs=epochs, minutes=minutes,
-        batch=batch, patch=patch, lr=lr, val=val, val_every=val_every, log_every=log_every,
+        batch=batch, patch=patch, lr=lr, loss=checked_loss(loss), val=val, val_every=val_every, log_every=log_every,
         save_every=save_every, device=device, seed=seed, workers=workers,
     )
     out_dir = out or _default_out(model, scale)

@@ -139,9 +139,10 @@ def resume_after_restart(resume: bool, out: Path) -> bool:
     return resume or count > 0
 
 
-def parse_source(text: str) -> str | dict[str, Any]:
-    """A ``--data`` value: a folder or ``builtin:NAME``, or a ``{type, params}`` node written as a
-    TOML inline table or JSON (``{ type = "union", params = { sources = ["T91", "builtin:skimage"] } }``)."""
+def parse_source(text: str, option: str = "--data") -> str | dict[str, Any]:
+    """An option's registry node: a name (for ``--data`` a folder or ``builtin:NAME``), or a
+    ``{type, params}`` node written as a TOML inline table or JSON
+    (``{ type = "union", params = { sources = ["T91", "builtin:skimage"] } }``)."""
     if not text.strip().startswith("{"):
         return text
     from hnas.utils.compat import tomllib
@@ -152,10 +153,29 @@ def parse_source(text: str) -> str | dict[str, Any]:
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
-            raise HnasError(f"--data {text!r} is neither a folder nor a {{type, params}} table (TOML or JSON)") from None
+            what = "a folder" if option == "--data" else "a name"
+            raise HnasError(f"{option} {text!r} is neither {what} nor a {{type, params}} table (TOML or JSON)") from None
         if not isinstance(value, dict):
-            raise HnasError(f"--data {text!r}: a data source node is a table with 'type' and 'params'") from None
+            what = "a data source node" if option == "--data" else "a node"
+            raise HnasError(f"{option} {text!r}: {what} is a table with 'type' and 'params'") from None
         return value
+
+
+def checked_loss(text: str | None) -> str | dict[str, Any] | None:
+    """A ``--loss`` value, built once so that a wrong name or param is one line before any work."""
+    if text is None:
+        return None
+    from hnas.train.losses import build_loss
+
+    node = parse_source(text, "--loss")
+    build_loss(node)
+    return node
+
+
+#: ``--loss``: the training loss (hnas train, hnas compare).
+LossOption = Annotated[str | None, typer.Option(
+    "--loss", help="Training loss: l1 (the default, the authors'), l2, charbonnier, a plugin's, or a "
+                   "{type, params} table, e.g. '{type = \"charbonnier\", params = {eps = 0.01}}'.")]
 
 
 def load_plugins(modules: list[str] | None) -> list[str]:

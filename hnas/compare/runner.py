@@ -58,6 +58,7 @@ class Recipe(BaseModel):
     batch: int = Field(16, ge=1)
     patch: int = Field(64, ge=8)
     lr: float = Field(1e-3, gt=0)
+    loss: str | dict[str, Any] | None = Field(None, description="training loss (hnas.train.losses); None: L1")
     global_skip: Literal["none", "bicubic"] = "bicubic"
     seeds: list[int] = Field(default_factory=lambda: [0, 1])
     cost_input: tuple[int, int] = (480, 480)
@@ -70,7 +71,7 @@ class Recipe(BaseModel):
             data=self.data, data_split=self.data_split, scale=self.scale, channels=self.channels,
             global_skip=self.global_skip, op_params=self.op_params, iters=self.iters, minutes=self.minutes,
             batch=self.batch,
-            patch=self.patch, lr=self.lr, log_every=max(1, min(100, self.iters // 10)),
+            patch=self.patch, lr=self.lr, loss=self.loss, log_every=max(1, min(100, self.iters // 10)),
             save_every=max(1, min(500, self.iters // 4)), device=self.device, seed=seed,
         )
 
