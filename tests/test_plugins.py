@@ -107,6 +107,22 @@ def test_one_spec_uses_a_plugin_of_every_kind_end_to_end(tmp_path: Path) -> None
     assert (tmp_path / "model.pt").is_file()
 
 
+
+def test_a_plugin_strategy_and_loss_run_from_a_spec(tmp_path: Path) -> None:
+    """A strategy is one class on the ask/tell seam, a loss one module: a spec line each."""
+    spec = tmp_path / "strategy.toml"
+    spec.write_text(SPEC.replace("[search]", '[strategy]\ntype = "plugin_cheapest_first"\nparams = { pool = 2, steps = 2 }\n'
+                                "budget_steps = 4\n\n[search]")
+                    .replace("val_every = 1", 'val_every = 1\nloss = { type = "plugin_weighted_l1", params = { weight = 2.0 } }'))
+    run = hnas("run", str(spec), "--out", "run", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in (tmp_path / "run" / "strategy.jsonl").read_text().splitlines()]
+    assert [line["steps"] for line in lines] == [2, 2] and lines[0]["macs"] <= lines[1]["macs"]  # cheapest first
+    plan = json.loads((tmp_path / "run" / "strategy.json").read_text())
+    assert plan["type"] == "plugin_cheapest_first"
+    identity = json.loads((tmp_path / "run" / "retrain" / "train.json").read_text())
+    assert identity["loss"] == {"type": "plugin_weighted_l1", "params": {"weight": 2.0}}
+
 MYOPS = '''
 from torch import nn
 from hnas.registry import NORMAL_OPS

@@ -1,8 +1,9 @@
 """A third-party plugin as a user would write one: one registration of every kind hnas has.
 
 Importing it (``plugins = ["hnas_test_plugin"]`` in a spec, or ``--plugin hnas_test_plugin``)
-registers a normal op, an upsampling op, a cell type, a controller, a reward, a cost and a data
-source; ``tests/test_plugins.py`` searches, retrains, evaluates, loads and exports with all of them.
+registers a normal op, an upsampling op, a cell type, a controller, a reward, a cost, a data
+source, a search strategy and a training loss; ``tests/test_plugins.py`` searches, retrains,
+evaluates, loads and exports with all of them.
 """
 
 from __future__ import annotations
@@ -21,9 +22,20 @@ from hnas.controllers import RandomController
 from hnas.costs import Cost, CostSettings
 from hnas.data import ImageRecord
 from hnas.models.cells import NormalCell
-from hnas.registry import CELLS, CONTROLLERS, COSTS, DATASETS, NORMAL_OPS, REWARDS, UPSAMPLING_OPS
+from hnas.registry import (
+    CELLS,
+    CONTROLLERS,
+    COSTS,
+    DATASETS,
+    LOSSES,
+    NORMAL_OPS,
+    REWARDS,
+    STRATEGIES,
+    UPSAMPLING_OPS,
+)
 from hnas.rewards.base import Reward
 from hnas.spaces.genotype import Genotype
+from hnas.strategies.base import Proposal, Proposer, Strategy
 
 
 @NORMAL_OPS.register("plugin_conv")
@@ -108,3 +120,36 @@ def gradients(count: int = 6, size: int = 48) -> list[ImageRecord]:
         if not path.exists():
             Image.fromarray(coarse).resize((size, size + 4), Image.BICUBIC).save(path)
     return [ImageRecord(folder / f"gradient{index}.png") for index in range(count)]
+
+
+@STRATEGIES.register("plugin_cheapest_first")
+class CheapestFirst(Strategy):
+    """A strategy in one class: ``pool`` draws in the band, trained ``steps`` steps each, cheapest first."""
+
+    def __init__(self, proposer: Proposer, budget_steps: int, *, pool: int = 2, steps: int = 2) -> None:
+        super().__init__(proposer, budget_steps)
+        self.steps = steps
+        self.members = sorted(proposer.distinct(pool, "cheapest"), key=proposer.price)
+        self.told = 0
+
+    @property
+    def horizon(self) -> int:
+        return self.steps
+
+    def ask(self) -> Proposal | None:
+        return Proposal(self.members[self.told], self.steps) if self.told < len(self.members) else None
+
+    def tell(self, proposal: Proposal, reward: float) -> None:
+        self.told += 1
+
+
+@LOSSES.register("plugin_weighted_l1")
+class WeightedL1(nn.Module):
+    """``weight`` times the L1 loss."""
+
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        return self.weight * F.l1_loss(sr, hr)
