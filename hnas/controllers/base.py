@@ -1,16 +1,9 @@
-"""What every HNAS controller shares: the decision layout, the :class:`Sample` it returns, genotypes.
+"""What every HNAS controller shares: the space's decision layout, the :class:`Sample` it returns.
 
 A controller is a policy over the hierarchical search space (paper Sec. II-B, Fig. 1(b)). It emits
-one architecture as a fixed sequence of decisions:
-
-* for the normal cell, then the upsampling cell, and for each intermediate node ``t = 2..nodes+1``
-  of that cell: input index 1, input index 2 (each one of the ``t`` earlier nodes), op 1, op 2
-  (each one of that cell's ops) -- the token order of the authors' controller;
-* one network-level decision: the upsampling cell's position ``1..layers``.
-
-With the paper's 4 nodes that is 16 + 16 + 1 = 33 decisions. Every controller uses this layout, so
-a sequence of actions (:attr:`Sample.actions`) means the same architecture whichever controller
-made it, and every emitted genotype is valid by construction (sources are always earlier nodes).
+one architecture as the fixed sequence of decisions of :class:`hnas.spaces.codec.SpaceCodec` (33
+with the paper's 4 nodes), so a sequence of actions (:attr:`Sample.actions`) means the same
+architecture whichever controller or strategy made it.
 
 Position weighting. The authors multiply the position decision's log-probability and entropy by
 10 in the REINFORCE objective (HNAS-REFERENCE.md, "Controller"): one decision against 32 cell
@@ -34,22 +27,8 @@ import torch
 from torch import nn
 
 from hnas.errors import SpecError
-from hnas.registry import NORMAL_OPS, UPSAMPLING_OPS, Registry
-from hnas.spaces.genotype import CellGenotype, Edge, Genotype
-
-#: The two cell types, in the order the controller designs them (normal first, Sec. II-B).
-CELL_PARTS = ("normal", "upsampling")
-PARTS = (*CELL_PARTS, "position")
-
-
-class Slot(NamedTuple):
-    """One decision of the layout: which part, what kind, the node it wires (0 for the position),
-    and how many choices it has."""
-
-    part: str
-    kind: str  # "input" | "op" | "position"
-    target: int
-    size: int
+from hnas.spaces.codec import CELL_PARTS, PARTS, Slot, SpaceCodec  # noqa: F401  (CELL_PARTS, PARTS: re-exported)
+from hnas.spaces.genotype import Genotype
 
 
 class Decision(NamedTuple):
@@ -124,22 +103,6 @@ def weighted_total(
     return log_prob, entropy
 
 
-def _canonical_ops(ops: Sequence[str], registry: Registry[Any], which: str) -> tuple[str, ...]:
-    if isinstance(ops, str):
-        raise SpecError(f"{which}_ops must be a list of op names, got the string {ops!r}")
-    names = tuple(registry.canonical(op) for op in ops)  # unknown names raise the registry's error
-    if not names:
-        registered = ", ".join(registry.names())
-        raise SpecError(f"{which}_ops is empty; list at least one op (registered: {registered})")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise SpecError(
-            f"{which}_ops lists {', '.join(duplicates)} more than once; the controller would favour it, "
-            f"list each op once"
-        )
-    return names
-
-
 class Controller(nn.Module):
     """Base class: search-space bookkeeping and genotype assembly shared by all controllers.
 
@@ -165,38 +128,55 @@ class Controller(nn.Module):
         position_weight: float = 10.0,
     ) -> None:
         super().__init__()
-        if not isinstance(nodes, int) or nodes < 1:
-            raise SpecError(f"nodes (intermediate nodes per cell) must be a positive integer, got {nodes!r}")
-        if not isinstance(layers, int) or layers < 1:
-            raise SpecError(f"layers must be a positive integer, got {layers!r}")
         if not math.isfinite(position_weight) or position_weight < 0:
             raise SpecError(f"position_weight must be a finite number >= 0, got {position_weight!r}")
-        self.normal_ops = _canonical_ops(normal_ops, NORMAL_OPS, "normal")
-        self.upsampling_ops = _canonical_ops(upsampling_ops, UPSAMPLING_OPS, "upsampling")
-        self.nodes = nodes
-        self.layers = layers
+        #: The space's layout and genotype assembly (:class:`hnas.spaces.codec.SpaceCodec`).
+        self.codec = SpaceCodec(normal_ops, upsampling_ops, nodes, layers)
         self.position_weight = float(position_weight)
-        #: The cell types every proposed genotype names (the space's; the paper's by default).
-        self.cell_types: tuple[str, str] = ("normal", "upsampling")
-        #: The space's op settings (``{"normal": {op: params}}``), carried by every proposed genotype.
-        self.op_params: dict[str, dict[str, dict[str, Any]]] = {}
         # Tracks the device for controllers without parameters; not saved in state_dict.
         self.register_buffer("_device_anchor", torch.zeros(0), persistent=False)
-        self.slots: tuple[Slot, ...] = self._layout()
 
-    # -- layout -----------------------------------------------------------------------------------
+    # -- layout (the codec's) ----------------------------------------------------------------------
+    @property
+    def normal_ops(self) -> tuple[str, ...]:
+        return self.codec.normal_ops
+
+    @property
+    def upsampling_ops(self) -> tuple[str, ...]:
+        return self.codec.upsampling_ops
+
+    @property
+    def nodes(self) -> int:
+        return self.codec.nodes
+
+    @property
+    def layers(self) -> int:
+        return self.codec.layers
+
+    @property
+    def slots(self) -> tuple[Slot, ...]:
+        return self.codec.slots
+
+    @property
+    def cell_types(self) -> tuple[str, str]:
+        """The cell types every proposed genotype names (the space's; the paper's by default)."""
+        return self.codec.cell_types
+
+    @cell_types.setter
+    def cell_types(self, value: tuple[str, str]) -> None:
+        self.codec.cell_types = value
+
+    @property
+    def op_params(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """The space's op settings (``{"normal": {op: params}}``), carried by every proposed genotype."""
+        return self.codec.op_params
+
+    @op_params.setter
+    def op_params(self, value: dict[str, dict[str, dict[str, Any]]]) -> None:
+        self.codec.op_params = value
+
     def ops_of(self, part: str) -> tuple[str, ...]:
-        return self.normal_ops if part == "normal" else self.upsampling_ops
-
-    def _layout(self) -> tuple[Slot, ...]:
-        slots = []
-        for part in CELL_PARTS:
-            n_ops = len(self.ops_of(part))
-            for target in range(2, self.nodes + 2):
-                slots += [Slot(part, "input", target, target)] * 2
-                slots += [Slot(part, "op", target, n_ops)] * 2
-        slots.append(Slot("position", "position", 0, self.layers))
-        return tuple(slots)
+        return self.codec.ops_of(part)
 
     @property
     def num_decisions(self) -> int:
@@ -206,68 +186,19 @@ class Controller(nn.Module):
     def device(self) -> torch.device:
         return self._device_anchor.device
 
-    # -- actions <-> genotypes --------------------------------------------------------------------
+    # -- actions <-> genotypes (the codec's) -------------------------------------------------------
     def check_actions(self, actions: Sequence[int]) -> tuple[int, ...]:
         """Validate a layout-ordered action sequence (length and ranges) and return it as ints."""
-        actions = tuple(int(a) for a in actions)
-        if len(actions) != len(self.slots):
-            raise ValueError(f"expected {len(self.slots)} actions for this controller, got {len(actions)}")
-        for i, (a, slot) in enumerate(zip(actions, self.slots)):
-            if not 0 <= a < slot.size:
-                raise ValueError(
-                    f"action {i} ({slot.part} {slot.kind}, node {slot.target}) is {a}; "
-                    f"it must be in 0..{slot.size - 1}"
-                )
-        return actions
+        return self.codec.check_actions(actions)
 
     def genotype_from_actions(self, actions: Sequence[int]) -> Genotype:
         """Assemble the genotype a layout-ordered action sequence describes (always valid)."""
-        actions = self.check_actions(actions)
-        cells: dict[str, CellGenotype] = {}
-        i = 0
-        for part in CELL_PARTS:
-            ops = self.ops_of(part)
-            edges = []
-            for target in range(2, self.nodes + 2):
-                in1, in2, op1, op2 = actions[i : i + 4]
-                edges += [Edge(ops[op1], in1, target), Edge(ops[op2], in2, target)]
-                i += 4
-            cells[part] = CellGenotype(edges=tuple(edges))
-        return Genotype(
-            normal=cells["normal"],
-            upsampling=cells["upsampling"],
-            position=actions[i] + 1,
-            layers=self.layers,
-            normal_cell=self.cell_types[0],
-            upsampling_cell=self.cell_types[1],
-            op_params=self.op_params,
-        )
+        return self.codec.decode(actions)
 
     def actions_of(self, genotype: Genotype) -> tuple[int, ...]:
-        """One action sequence that yields ``genotype`` (edges of a node in canonical order).
-
-        Lets a controller score a known architecture, e.g. ``controller.replay(
-        controller.actions_of(hnas_a)).policy_log_prob``. A genotype whose two edges of a node differ
-        has a second sequence (edges swapped) with its own probability; this gives the first.
-        """
-        if genotype.layers != self.layers:
-            raise ValueError(f"genotype has {genotype.layers} layers, this controller {self.layers}")
-        actions: list[int] = []
-        for part in CELL_PARTS:
-            cell: CellGenotype = getattr(genotype, part)
-            if cell.nodes != self.nodes:
-                raise ValueError(
-                    f"{part} cell has {cell.nodes} intermediate nodes, this controller {self.nodes}"
-                )
-            ops = self.ops_of(part)
-            for target in range(2, self.nodes + 2):
-                e1, e2 = cell.node_edges(target)
-                for edge in (e1, e2):
-                    if edge.op not in ops:
-                        raise ValueError(f"{part} op '{edge.op}' is not in this controller's ops {list(ops)}")
-                actions += [e1.source, e2.source, ops.index(e1.op), ops.index(e2.op)]
-        actions.append(genotype.position - 1)
-        return tuple(actions)
+        """One action sequence that yields ``genotype``; lets a controller score a known
+        architecture, e.g. ``controller.replay(controller.actions_of(hnas_a)).policy_log_prob``."""
+        return self.codec.encode(genotype)
 
     # -- interface --------------------------------------------------------------------------------
     # A controller is the search strategy of Algorithm 1: ``sample`` proposes an architecture (lines
@@ -286,11 +217,11 @@ class Controller(nn.Module):
 
     def uniform_actions(self, generator: torch.Generator | None = None) -> list[int]:
         """One uniform choice per decision (the actions of a uniform draw over the space)."""
-        return [int(torch.randint(slot.size, (), generator=generator)) for slot in self.slots]
+        return self.codec.uniform_actions(generator)
 
     def uniform_sample(self, generator: torch.Generator | None = None) -> Genotype:
         """A uniform draw over the space, whatever the controller has learned."""
-        return self.genotype_from_actions(self.uniform_actions(generator))
+        return self.codec.uniform(generator)
 
     def warmup_sample(self, generator: torch.Generator | None = None) -> Genotype:
         """The architecture a warm-up step trains, before the controller has learned anything: a
