@@ -228,6 +228,10 @@ def test_helpers_are_no_ops_in_one_process() -> None:
     assert dist.wrap_ddp(module, torch.device("cpu")) is module
     assert dist.any_true(True) and not dist.any_true(False)
     assert dist.all_gather_object(3) == [3]
+    seen: list[tuple[int, int, int]] = []  # one process: each result handed on as soon as it is done
+    assert dist.spread([1, 2], lambda i, x: seen.append((i, x, -1)) or 10 * x,
+                       lambda i, x, result: seen.append((i, x, result))) == [10, 20]
+    assert seen == [(0, 1, -1), (0, 1, 10), (1, 2, -1), (1, 2, 20)]
 
 
 def test_the_library_never_starts_the_process_group_itself(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -120,16 +120,24 @@ def on_main(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     raise value
 
 
-def spread(items: Sequence[Any], fn: Callable[[int, Any], T]) -> list[T]:
+def spread(items: Sequence[Any], fn: Callable[[int, Any], T],
+           on_result: Callable[[int, Any, T], None] | None = None) -> list[T]:
     """``fn(index, item)`` for every item, the items dealt round-robin over the ranks, each rank
     working :func:`solo` on its own; every result, in the items' order, on every rank.
 
     Results are those of one process as long as ``fn`` depends on its item only (not on which rank
     runs it). If ``fn`` raises on any rank, every rank raises that exception (the lowest rank's),
     once each has stopped working, so no rank waits in a collective for one that has stopped.
+    ``on_result(index, item, result)`` is called on every rank for every item in order: in one
+    process as soon as the item is done (a log line written at once), with several once all are in.
     """
     if not is_distributed():
-        return [fn(index, item) for index, item in enumerate(items)]
+        results = []
+        for index, item in enumerate(items):
+            results.append(fn(index, item))
+            if on_result is not None:
+                on_result(index, item, results[-1])
+        return results
     world, me = world_size(), rank()
     mine: dict[int, Any] = {}
     failed: BaseException | None = None
@@ -145,4 +153,8 @@ def spread(items: Sequence[Any], fn: Callable[[int, Any], T]) -> list[T]:
         if error is not None:
             raise failed if who == me else error  # type: ignore[misc]  # this rank's own, traceback and all
         merged.update(part)
-    return [merged[index] for index in range(len(items))]
+    results = [merged[index] for index in range(len(items))]
+    if on_result is not None:
+        for index, (item, result) in enumerate(zip(items, results)):
+            on_result(index, item, result)
+    return results

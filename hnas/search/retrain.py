@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 
-from hnas import distributed as dist
 from hnas.engine.folder import RunFolder
 from hnas.search.spec import Spec
 from hnas.spaces.genotype import Genotype
@@ -61,7 +60,7 @@ def retrain(spec: Spec, genotype: Genotype, folder: RunFolder, device: torch.dev
         resume=True,
         progress=lambda step, total, info: progress("retrain", step, total, f"loss {info['loss'] or 0:.3f}"),
     )
-    if dist.is_main():
+    if folder.is_writer:
         with atomic_path(folder / "model.safetensors") as tmp:
             shutil.copyfile(folder / "retrain" / summary["model"], tmp)
     return {k: summary[k] for k in ("step", "total", "parameters", "best_val_psnr", "best_step", "checkpoint")}

@@ -128,12 +128,8 @@ class StrategyRun:
                 records.append(line)
                 self.strategy.tell(proposal, scores["reward"])
 
-            if dist.world_size() == 1:  # one process: each line as soon as it is known
-                for index, (proposal, spent) in enumerate(admitted):
-                    record(proposal, spent, evaluate(index, (proposal, spent)))
-            else:  # the round dealt over the processes, its lines written in order once all are in
-                for (proposal, spent), scores in zip(admitted, dist.spread(admitted, evaluate)):
-                    record(proposal, spent, scores)
+            # the round dealt over the processes; its lines in order, each at once with one process
+            dist.spread(admitted, evaluate, lambda index, item, scores: record(*item, scores))
         if not records:
             raise HnasError("the strategy scored no architecture within strategy.budget_steps; raise the budget")
         return best_record(records)
