@@ -117,7 +117,13 @@ def build(registry: Registry[Any], node: Node | str | dict[str, Any], *args: Any
     """The object ``node`` names in ``registry``, called with ``args`` (the ``provided`` arguments),
     its checked params and ``extra`` keywords the caller adds (e.g. the run's seed); ``what`` is the
     kind of node (``"cost"``). Every mistake is one ``error`` line."""
-    node = node if isinstance(node, Node) else Node.model_validate(node)
+    if not isinstance(node, Node):
+        try:
+            node = Node.model_validate(node)
+        except ValidationError as exc:
+            where, message = first_error(exc)
+            raise error(f"{what}: {where + ': ' if where else ''}{message}; a {what} is a registered name or "
+                        f"{{type = \"NAME\", params = {{...}}}}") from None
     name = registry.canonical(node.type)
     obj = registry.get(name)
     label = f"{what} '{name}'"

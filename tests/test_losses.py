@@ -32,6 +32,7 @@ def test_the_builtin_losses_compute_what_their_names_say() -> None:
     ("{type = 'charbonnier', params = {epsilon = 1.0}}",
      r"loss 'charbonnier' has no param 'epsilon' \(did you mean 'eps'\?\); it takes eps"),
     ("{type = 'charbonnier', params = {eps = -1.0}}", r"loss 'charbonnier': eps must be > 0, got -1\.0"),
+    ("{params = {eps = 1.0}}", r"loss: type: Field required; a loss is a registered name or \{type = "),
 ])
 def test_a_wrong_loss_is_one_line_before_anything_runs(value: str, message: str) -> None:
     with pytest.raises(SpecError, match=message):
