@@ -8,8 +8,6 @@ the repeats collapse by name. One process scores every image itself.
 
 from __future__ import annotations
 
-import time
-
 from torch import nn
 from torch.utils.data import DistributedSampler
 
@@ -43,9 +41,3 @@ class Validator:
             scores.update(images)
         names = list(dict.fromkeys(record.name for record in self.images.records))
         return sum(scores[name]["psnr"] for name in names) / len(names)
-
-    def seconds(self, model: nn.Module) -> float:
-        """How long one pass takes (a time budget keeps room for the last one)."""
-        began = time.perf_counter()
-        self.psnr(model)
-        return time.perf_counter() - began

@@ -46,7 +46,7 @@ class Components:
 
 def controller_of_spec(spec: Spec, normal_ops: list[str], upsampling_ops: list[str]) -> Controller:
     """The spec's controller over these ops, proposing genotypes with the space's cell types."""
-    node = Node(type=spec.controller.type, params=spec.controller.params)
+    node = Node(type=spec.controller.type, params=spec.controller.params).canonical(CONTROLLERS)
     cls = CONTROLLERS.get(node.type)
     # a strategy's own draws (evolution's initial population) follow the run's seed, so that
     # searches with different seeds are independent; an explicit params.seed still wins
@@ -55,7 +55,7 @@ def controller_of_spec(spec: Spec, normal_ops: list[str], upsampling_ops: list[s
                        what="controller", provided=("normal_ops", "upsampling_ops", "nodes", "layers"),
                        extra={"seed": spec.seed} if seeded else None)
     if not isinstance(controller, Controller):
-        raise SpecError(f"controller '{CONTROLLERS.canonical(node.type)}' did not build a hnas.controllers.Controller")
+        raise SpecError(f"controller '{node.type}' did not build a hnas.controllers.Controller")
     controller.cell_types = spec.space.cell_types()
     controller.op_params = spec.space.op_params()
     return controller

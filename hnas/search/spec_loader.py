@@ -141,8 +141,8 @@ def _check_loss(node: Any) -> None:
 
 def check_spec(spec: Spec, source: str = "spec") -> None:
     """Build every component the spec names once (ops, cells, controller, reward, cost, the
-    retraining loss), so that a
-    wrong name or param is one line naming it, before anything is written."""
+    retraining loss), so that a wrong name or param is one line naming it, before anything is
+    written."""
     from hnas.search.components import build_components, build_strategy
 
     try:

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hnas.nodes import build
 from hnas.registry import LOSSES
 
 __all__ = ["CharbonnierLoss", "L1Loss", "L2Loss", "build_loss"]
@@ -52,7 +53,4 @@ class CharbonnierLoss(nn.Module):
 
 def build_loss(node: str | dict[str, Any] | None) -> nn.Module:
     """The loss a spec or training config names (None: L1); a wrong name or param is one line."""
-    from hnas.errors import SpecError
-    from hnas.nodes import build
-
-    return build(LOSSES, node or "l1", what="loss", error=SpecError)  # type: ignore[no-any-return]
+    return build(LOSSES, node or "l1", what="loss")  # type: ignore[no-any-return]
