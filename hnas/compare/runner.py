@@ -199,20 +199,20 @@ def run_compare(recipe: Recipe, members: list[Member], out: Path, *, resume: boo
         progress("members", index, len(jobs), f"{member.name} seed {seed}")
         return _run_job(recipe, member, seed, out, progress)
 
-    dist.spread(jobs, job)  # whole members dealt over the processes, each training alone
+    # whole members dealt over the processes, each training alone; every job's eval.json on every rank
+    results = dist.spread(jobs, job)
     progress("members", len(jobs), len(jobs), "")
     device = dist.device_for(recipe.device)
-    report = folder.by_writer(_finish, recipe, members, jobs, out, shared_weights, device, progress)
+    report = folder.by_writer(_finish, recipe, members, results, out, shared_weights, device, progress)
     folder.timing("compare", time.perf_counter() - started)
     return report  # type: ignore[no-any-return]
 
 
-def _finish(recipe: Recipe, members: list[Member], jobs: list[tuple[Member, int]], out: Path,
+def _finish(recipe: Recipe, members: list[Member], results: list[dict[str, Any]], out: Path,
             shared_weights: Path | None, device: torch.device, progress: Progress) -> dict[str, Any]:
     from hnas.compare.plot import plot_compare
     from hnas.report.html import write_report
 
-    results = [RunFolder(_job_folder(out, m, s)).read_json("eval.json") for m, s in jobs]
     progress("report", 0, 1, "shared-weight scores" if shared_weights else "costs")
     shared = shared_weight_scores(shared_weights, members, device) if shared_weights is not None else None
     report = _aggregate(recipe, members, results, shared, device)
