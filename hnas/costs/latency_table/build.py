@@ -10,7 +10,7 @@ import platform
 import random
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +68,6 @@ def _device_name(device: str) -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
-
-
-def _random_cell(rng: random.Random, ops: Sequence[str], nodes: int) -> CellGenotype:
-    return CellGenotype.model_validate({"edges": random_cell(rng, ops, nodes)})
 
 
 Progress = Callable[[int, int, str], None]
@@ -138,8 +134,8 @@ def build_table(
     calibration: list[tuple[str, CellGenotype]] = []
     for slot in SLOTS:
         ops = conditions.upsampling_ops if slot == "upsampling" else conditions.normal_ops
-        calibration += [(slot, _random_cell(rng, ops, n)) for _ in range(calibration_cells)]
-
+        calibration += [(slot, CellGenotype.model_validate({"edges": random_cell(rng, ops, n)}))
+                        for _ in range(calibration_cells)]
 
     networks = [random_genotype(rng, nodes=n, layers=calibration_layers, normal_ops=conditions.normal_ops,
                                 upsampling_ops=conditions.upsampling_ops) for _ in range(calibration_networks)]
