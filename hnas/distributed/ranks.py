@@ -52,16 +52,6 @@ def rank() -> int:
     return int(os.environ["RANK"])
 
 
-def group_rank() -> int:
-    """This process's rank in the process group, inside :func:`solo` too (0 without a group)."""
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
-def group_size() -> int:
-    """Processes in the group, inside :func:`solo` too (1 without a group)."""
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
 @contextmanager
 def solo() -> Iterator[None]:
     """Work alone inside the block: a one-process run (no DDP, no collectives, this process writes
