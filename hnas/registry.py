@@ -8,11 +8,11 @@ The global state of hnas, all of it: the registry instances below; the caches of
 from a genotype or a file and never changes (``hnas.costs.COST_CACHE``, the counted network
 pieces of ``hnas.costs.network``, read latency tables); and three context variables, each set
 only inside a ``with`` block (the log-line sink of :func:`hnas.engine.folder.watching`,
-:func:`hnas.distributed.solo`, :func:`hnas.utils.recompute.recomputed`). Process-wide settings
+:func:`hnas.engine.distributed.solo`, :func:`hnas.utils.recompute.recomputed`). Process-wide settings
 are changed by entry points only: the commands keep freed memory in the process
 (:func:`hnas.utils.memory.keep_freed_memory`, also ``Trainer.fast`` where a command opts in),
 ``--nproc`` sets ``OMP_NUM_THREADS`` for the processes it starts, and
-:func:`hnas.distributed.session` filters one DDP warning for the session's length.
+:func:`hnas.engine.distributed.session` filters one DDP warning for the session's length.
 
 Each registry names the modules that register its built-ins (``builtins=``) and imports them on
 first use, not when ``hnas`` is imported: those modules import torch (seconds), and neither

@@ -33,8 +33,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import hnas
-from hnas import distributed as dist
 from hnas.cli.app import app
+from hnas.engine import distributed as dist
 from hnas.utils.io import read_jsonl
 
 runner = CliRunner()
@@ -239,7 +239,7 @@ def test_the_library_never_starts_the_process_group_itself(monkeypatch: pytest.M
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(dist.DistributedError, match=r"^under torchrun, start the process group before calling "
-                                                    r"hnas: wrap the program in 'with hnas.distributed.session"):
+                                                    r"hnas: wrap the program in 'with hnas.engine.distributed.session"):
         dist.joined_device("cpu")
     assert not torch.distributed.is_initialized()
     monkeypatch.setenv("WORLD_SIZE", "1")  # one process: nothing to start

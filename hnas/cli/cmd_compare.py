@@ -80,9 +80,9 @@ def compare_command(
 
     Under torchrun (or with --nproc N) whole members are spread over the processes.
     """
-    from hnas import distributed as dist
     from hnas.compare import Recipe, resolve_members, run_compare
     from hnas.compare.members import Space, is_run_folder, space_of_run
+    from hnas.engine import distributed as dist
     from hnas.engine.lock import folder_lock
     from hnas.search.spec_loader import load_spec
     from hnas.utils.memory import keep_freed_memory

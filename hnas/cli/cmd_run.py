@@ -52,7 +52,7 @@ def run_command(
     The spec, its components and its data are checked before the run directory is created. Under
     torchrun (or with --nproc N) the processes share the work; rank 0 writes the run directory.
     """
-    from hnas import distributed as dist
+    from hnas.engine import distributed as dist
     from hnas.engine.lock import folder_lock
     from hnas.search.spec_loader import load_spec
 
@@ -87,7 +87,7 @@ def _run(spec: Spec, out_dir: Path, device: str | None, resume: bool, as_json: b
     """The experiment in this process (one of several under torchrun: only rank 0 talks)."""
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-    from hnas import distributed as dist
+    from hnas.engine import distributed as dist
     from hnas.engine.budget import command_started
     from hnas.search.checks import check_data
     from hnas.search.pipeline import run_spec

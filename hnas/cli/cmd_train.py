@@ -121,7 +121,7 @@ def train_command(
     OUT/last.safetensors is always the last. Ctrl-C saves a resume checkpoint: continue with --resume.
     Under torchrun (or with --nproc N) the processes train one model data-parallel; rank 0 writes OUT.
     """
-    from hnas import distributed as dist
+    from hnas.engine import distributed as dist
     from hnas.engine.lock import folder_lock
     from hnas.engine.runs import resolve_network
     from hnas.errors import HnasError
@@ -161,7 +161,7 @@ def _train(genotype: Any, config: TrainConfig, out_dir: Path, resume: bool, stop
         TimeRemainingColumn,
     )
 
-    from hnas import distributed as dist
+    from hnas.engine import distributed as dist
     from hnas.train.trainer import Trainer
 
     speak = not dist.silent()

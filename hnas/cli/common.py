@@ -131,7 +131,7 @@ MaxRestartsOption = Annotated[
 def resume_after_restart(resume: bool, out: Path) -> bool:
     """``resume``, or True in processes torchrun restarted (they continue from the last checkpoint
     instead of refusing the folder their first attempt made); rank 0 says so in one line."""
-    from hnas import distributed as dist
+    from hnas.engine import distributed as dist
 
     count = dist.restart_count()
     if count and not dist.silent():

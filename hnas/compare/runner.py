@@ -24,13 +24,13 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from hnas import distributed as dist
 from hnas.compare.members import Member
 from hnas.compare.stats import kendall_tau, mean_std, spearman_rho
 from hnas.costs import CostSettings, measure, measure_latency
 from hnas.data import evaluate_sets, open_images
 from hnas.data.overlap import check_disjoint
 from hnas.engine.folder import RunFolder
+from hnas.engine.processes import Processes
 from hnas.engine.runfiles import SEARCH_STATE_FILE
 from hnas.search.checks import source_name
 from hnas.train import TrainConfig, train
@@ -200,9 +200,10 @@ def run_compare(recipe: Recipe, members: list[Member], out: Path, *, resume: boo
         return _run_job(recipe, member, seed, out, progress)
 
     # whole members dealt over the processes, each training alone; every job's eval.json on every rank
-    results = dist.spread(jobs, job)
+    processes = Processes.current()
+    results = processes.spread(jobs, job)
     progress("members", len(jobs), len(jobs), "")
-    device = dist.device_for(recipe.device)
+    device = processes.device(recipe.device)
     report = folder.by_writer(_finish, recipe, members, results, out, shared_weights, device, progress)
     folder.timing("compare", time.perf_counter() - started)
     return report  # type: ignore[no-any-return]

@@ -15,7 +15,7 @@ through :class:`RunFolder`, so the chores are solved once:
   lines written after the last saved state (a killed interval's) are trimmed on resume, so a
   resumed run's files are byte for byte those of an uninterrupted run. Wall-clock times, which
   never repeat, go to ``timings.jsonl`` only.
-* **Rank 0 owns the disk** (multi-process runs, :mod:`hnas.distributed`): writes happen on rank 0
+* **Rank 0 owns the disk** (multi-process runs, :mod:`hnas.engine.distributed`): writes happen on rank 0
   only, and reads happen there and are broadcast, so callers write one code path for any number of
   processes and the folder may live on rank 0's machine alone.
 """
@@ -32,7 +32,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from hnas import distributed as dist
+from hnas.engine import distributed as dist
 from hnas.engine.state import State, load_state, previous_path, save_state
 from hnas.errors import CheckpointError, HnasError
 from hnas.utils.io import (

@@ -5,7 +5,7 @@ The step is the authors' recipe (HNAS-REFERENCE.md): the L1 loss of the SR outpu
 batch (retraining may name another, ``retrain.loss``), one optimizer update at the learning rate the caller's schedule gives. A loss that is not
 finite skips the update (its gradients would put NaN into every weight); ``check_grads`` also skips
 an update whose gradients are not finite, and ``clip`` caps their norm first. ``reduce`` is how the
-loss is averaged over the processes of a data-parallel run (:func:`hnas.distributed.all_reduce_mean`),
+loss is averaged over the processes of a data-parallel run (:func:`hnas.engine.distributed.all_reduce_mean`),
 so that every rank skips or steps alike; one process needs none.
 """
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from torch import nn
 from torch.utils.data import DistributedSampler
 
-from hnas import distributed as dist
 from hnas.data.datasets import BenchmarkSet
 from hnas.data.evaluate import evaluate
+from hnas.engine import distributed as dist
 
 
 class Validator:

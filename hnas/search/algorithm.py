@@ -29,9 +29,10 @@ from typing import Any
 
 import torch
 
-from hnas import distributed as dist
 from hnas.controllers.base import Controller
 from hnas.engine.folder import RunFolder
+from hnas.engine.loop import Loop
+from hnas.engine.processes import Processes
 from hnas.engine.runfiles import ARCHIVE_FILE, SEARCH_LOG_FILE, SEARCH_STATE_FILE
 from hnas.engine.schedule import cosine_lr
 from hnas.engine.seeds import torch_generator
@@ -115,7 +116,8 @@ class Search:
         self.total_w_steps = spec.search.epochs * spec.search.w_steps
         # Weight steps go through ``ddp`` (the supernet itself in one process); scoring uses the
         # supernet directly, so that rank 0 can score alone.
-        self.ddp = dist.wrap_ddp(self.supernet, device, find_unused_parameters=True)
+        self.processes = Processes.current()
+        self.ddp = self.processes.wrap(self.supernet, device, find_unused=True)
         self.epoch = 0  # epochs completed
 
     def draw(self, *salt: int | str) -> torch.Generator:
@@ -128,16 +130,21 @@ class Search:
         search = self.spec.search
         draw = self.controller.warmup_sample if stats.phase == "warmup" else self.controller.training_sample
         self.supernet.train()
-        part = dist.shard(self.spec.data.batch)
-        for step in range(search.w_steps):
-            index = epoch * search.w_steps + step
+        part = self.processes.part(self.spec.data.batch)
+
+        def update(index: int, lr: float) -> float | None:
             lr_img, hr_img = self.data.w_batch(index, part)
             genotype = draw(generator=self.draw("w", index))
-            value = train_step(self.optimizer, lambda x, g=genotype: self.ddp(x, g), lr_img.to(self.device),
-                            hr_img.to(self.device), cosine_lr(index, self.total_w_steps, search.lr, search.lr_min),
-                            reduce=dist.all_reduce_mean,
-                            clip=(self.supernet.used_parameters(genotype), search.grad_clip) if search.grad_clip else None)
+            value = train_step(self.optimizer, lambda x: self.ddp(x, genotype), lr_img.to(self.device),
+                               hr_img.to(self.device), lr, reduce=self.processes.reduce,
+                               clip=(self.supernet.used_parameters(genotype), search.grad_clip) if search.grad_clip
+                               else None)
             stats.loss.append(float("nan") if value is None else value)
+            return value
+
+        first = epoch * search.w_steps
+        Loop(update, lambda index: cosine_lr(index, self.total_w_steps, search.lr, search.lr_min),
+             start=first, end=first + search.w_steps, processes=self.processes).run()
 
     def score(self, genotype: Genotype) -> dict[str, float]:
         """Score one architecture with the shared weights on the fixed scoring images."""
@@ -193,7 +200,7 @@ class Search:
 
     def _sync_controller(self) -> None:
         """Rank 0's controller state on every rank, so the next epoch's draws agree everywhere."""
-        if dist.is_distributed():
+        if self.processes.distributed:
             tensors, info = self.folder.by_writer(self.controller.resume_state)
             self.controller.load_resume_state(tensors, info)
 
@@ -266,7 +273,7 @@ class Search:
 
         # Each distinct candidate is scored once, the candidates dealt over the processes (every rank
         # holds the same shared weights; each trains its share of proxies alone).
-        seen = dict(zip(genotypes, dist.spread(list(genotypes.values()), first_round)))
+        seen = dict(zip(genotypes, self.processes.spread(list(genotypes.values()), first_round)))
         if finalists and proxy is not None:
             # The short round's scores stay under "short"; "proxy" becomes the finalist's longer score.
             ranked = sorted(seen, key=lambda k: deciding_reward(seen[k]), reverse=True)[:finalists]
@@ -278,7 +285,7 @@ class Search:
                     on_candidate(len(genotypes) + index + 1, total)
                 return scores
 
-            for key, scores in zip(ranked, dist.spread(ranked, final_round)):
+            for key, scores in zip(ranked, self.processes.spread(ranked, final_round)):
                 seen[key]["short"] = seen[key]["proxy"]
                 seen[key]["proxy"] = scores
         scored = [{"stage": "derive", "epoch": self.spec.search.epochs, "how": how, "hash": genotype.hash(),

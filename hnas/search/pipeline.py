@@ -19,9 +19,9 @@ from typing import Any
 import torch
 
 from hnas import __version__
-from hnas import distributed as dist
 from hnas.data import evaluate_sets
 from hnas.engine.folder import RunFolder
+from hnas.engine.processes import Processes
 from hnas.engine.runfiles import ARCHIVE_FILE, PLAN_FILE, STRATEGY_FILE
 from hnas.report.html import write_report
 from hnas.search.algorithm import LOG_FILE, Search, deciding_reward
@@ -117,7 +117,7 @@ def run_strategy(spec: Spec, folder: RunFolder, device: torch.device, progress: 
     strategy = build_strategy(spec, parts)
     folder.write_json(PLAN_FILE, {"type": spec.strategy.type, "budget_steps": spec.strategy.budget_steps,
                                   "band": spec.strategy.band, "horizon": strategy.horizon,
-                                  "processes": dist.world_size(), "threads": spec.strategy.threads,
+                                  "processes": Processes.current().world, "threads": spec.strategy.threads,
                                   **strategy.describe()})
     runner = StrategyRun(strategy, ProxyTrainer(spec, data.proxy, scorer, device), scorer, folder,
                          threads=spec.strategy.threads)
@@ -258,14 +258,15 @@ def run_spec(spec: Spec, out: Path, device_name: str | None = None, resume: bool
 
     The data are checked before any folder is created (``data_checked``: the caller has just
     checked them, as ``hnas run`` does before its progress bars). Under torchrun every process calls this
-    (the CLI does), inside the process group the entry point started (:func:`hnas.distributed.session`).
+    (the CLI does), inside the process group the entry point started (:func:`hnas.engine.distributed.session`).
     """
+    processes = Processes.current()
     if not data_checked:
-        dist.on_main(check_data, spec)
-    device = dist.joined_device(device_name or spec.device)
-    dist.shard(spec.data.batch)  # uneven splits of the global batches fail now, not after the search
+        processes.on_writer(check_data, spec)
+    device = processes.device(device_name or spec.device)
+    processes.part(spec.data.batch)  # uneven splits of the global batches fail now, not after the search
     if spec.retrain.enabled:
-        dist.shard(spec.retrain.batch)
+        processes.part(spec.retrain.batch)
     if not spec.reward.lambdas:
         return run_one(spec, out, device, resume, progress, started)
     sweep = RunFolder(out, "spec.json")

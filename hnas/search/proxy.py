@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from hnas.engine.loop import Loop
 from hnas.engine.schedule import cosine_lr
 from hnas.engine.seeds import derive_seed
 from hnas.engine.step import train_step
@@ -72,12 +73,14 @@ class ProxyTrainer:
         restarting (ASHA, Li et al., MLSys 2020).
         """
         lr = self.settings.lr
+
+        def update(step: int, rate: float) -> float | None:
+            lr_img, hr_img = self.batches.batch_at(step)
+            return train_step(trial.optimizer, trial.model, lr_img.to(self.device), hr_img.to(self.device), rate)
+
         trial.model.train()
         with torch.enable_grad():  # derivation may be called under no_grad
-            for step in range(trial.steps, to_steps):
-                lr_img, hr_img = self.batches.batch_at(step)
-                train_step(trial.optimizer, trial.model, lr_img.to(self.device), hr_img.to(self.device),
-                        cosine_lr(step, horizon, lr, lr / 100))
+            Loop(update, lambda step: cosine_lr(step, horizon, lr, lr / 100), start=trial.steps, end=to_steps).run()
         trial.steps = max(trial.steps, to_steps)
         trial.model.eval()
         return trial

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from hnas import distributed as dist
 from hnas.engine.folder import RunFolder
+from hnas.engine.processes import Processes
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
 from hnas.errors import HnasError
 from hnas.search.algorithm import round_scores
@@ -104,7 +104,7 @@ class StrategyRun:
         """Ask until the strategy finishes or the budget would be exceeded; returns the pick's record.
 
         Each round is what the strategy has :meth:`~Strategy.ready`; with several processes its
-        candidates are dealt over them (:func:`hnas.distributed.spread`), and the rewards are
+        candidates are dealt over them (:meth:`~hnas.engine.processes.Processes.spread`), and the rewards are
         recorded and told in the strategy's order, so the log is the one a single process writes
         when each candidate trains on the same number of threads (``threads``)."""
         records, had = self._replay()
@@ -129,7 +129,7 @@ class StrategyRun:
                 self.strategy.tell(proposal, scores["reward"])
 
             # the round dealt over the processes; its lines in order, each at once with one process
-            dist.spread(admitted, evaluate, lambda index, item, scores: record(*item, scores))
+            Processes.current().spread(admitted, evaluate, lambda index, item, scores: record(*item, scores))
         if not records:
             raise HnasError("the strategy scored no architecture within strategy.budget_steps; raise the budget")
         return best_record(records)

@@ -24,7 +24,7 @@ validation PSNR on the Y channel with ``scale`` pixels shaved. The run's chores 
   stop the run with :class:`TrainingDivergedError`, leaving the last good checkpoints untouched.
 * **Ctrl-C** finishes the current step, saves the resume state and re-raises ``KeyboardInterrupt``
   (a second Ctrl-C aborts at once; the last periodic state stays).
-* **Multi-process** (``torchrun``, :mod:`hnas.distributed`): the model is wrapped in
+* **Multi-process** (``torchrun``, :mod:`hnas.engine.distributed`): the model is wrapped in
   ``DistributedDataParallel`` and rank ``r`` of ``N`` trains on items ``r*B/N .. (r+1)*B/N`` of the
   very batch a one-process run draws at that step, so N processes with ``batch`` B follow the
   one-process run with batch B (to float summation order), and a run saved by N processes resumes
@@ -36,29 +36,36 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
-from hnas import distributed as dist
 from hnas.checkpoint import MODEL_FILENAME, load_model, save_model
 from hnas.data import open_images, select_split
 from hnas.data.datasets import BenchmarkSet
 from hnas.engine.budget import TimeBudget
 from hnas.engine.folder import RunFolder, RunFolderError
+from hnas.engine.loop import Loop
+from hnas.engine.processes import Processes
 from hnas.engine.schedule import cosine_lr
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
 from hnas.engine.step import train_step
-from hnas.engine.stop import StopFlag
 from hnas.engine.validation import Validator
-from hnas.errors import DataError, HnasError
 from hnas.models.network import HNASNet
 from hnas.spaces.genotype import Genotype
 from hnas.spaces.resolve import GenotypeLike, resolve_genotype
 from hnas.train.config import IDENTITY_FIELDS, TrainConfig
+from hnas.train.hooks import (
+    LOG_FILENAME,
+    Callbacks,
+    Chores,
+    ProgressHook,
+    Schedule,
+    StepHook,
+    TrainingDivergedError,
+)
 from hnas.train.losses import build_loss
 from hnas.train.patches import StepBatches, StepPatchSampler
 from hnas.utils.memory import keep_freed_memory
@@ -67,20 +74,10 @@ from hnas.utils.optim import adam
 __all__ = ["LAST_FILENAME", "LOG_FILENAME", "RunFolderError", "Trainer", "TrainingDivergedError", "train"]
 
 LAST_FILENAME = "last.safetensors"
-LOG_FILENAME = "train_log.jsonl"
 RESUME_FILENAME = "resume.safetensors"
 
 #: The length a time-budgeted run without an iteration cap is given until the clock ends it.
 UNCAPPED = 2**40
-
-#: ``on_step(step, info)`` runs after every completed step (and its logging and saving). Raising
-#: ``KeyboardInterrupt`` there acts like Ctrl-C; returning ``False`` stops the run resumably.
-StepHook = Callable[[int, dict[str, Any]], "bool | None"]
-ProgressHook = Callable[[int, int, dict[str, Any]], None]
-
-
-class TrainingDivergedError(HnasError, RuntimeError):
-    """Too many non-finite losses in a row; the last good checkpoints were kept."""
 
 
 def training_images(config: TrainConfig) -> list[Any]:
@@ -101,14 +98,15 @@ class Trainer:
     fast: bool = False
 
     def __init__(self, genotype: GenotypeLike, config: TrainConfig, out: str | Path, *, resume: bool = False) -> None:
-        self._created: float | None = time.perf_counter()  # a time budget counts the preparation too
+        self.created: float | None = time.perf_counter()  # a time budget counts the preparation too
         # the op settings join the genotype, so the run's genotype.json rebuilds the trained network
         self.genotype: Genotype = resolve_genotype(genotype).with_op_params(config.op_params)
         self.config = config
         self.out = Path(out)
         self.folder = RunFolder(self.out, "train.json")
-        self.device = dist.joined_device(config.device)
-        self.part = dist.shard(config.batch)
+        self.processes = Processes.current()
+        self.device = self.processes.device(config.device)
+        self.part = self.processes.part(config.batch)
         # A time budget ends the run by the clock; ``iters``, if given, caps it.
         self.budget = TimeBudget(config.minutes * 60.0) if config.minutes is not None else None
         self.total = config.total_iters if self.budget is None or config.iters is not None else UNCAPPED
@@ -133,25 +131,23 @@ class Trainer:
         self.best_step: int | None = None
         self.last_val: float | None = None
         self.bad_streak = 0
-        self._loss_sum = 0.0
-        self._loss_count = 0
-        self._skipped = 0
-        self._step_lr = config.lr
+        self.loss_sum = 0.0
+        self.loss_count = 0
+        self.skipped = 0
+        self.step_lr = config.lr
         self._started: float | None = None
-        self._validated_at: int | None = None
-        self._logged_at: int | None = None
+        self.validated_at: int | None = None
         self._saved_step: int | None = None
-        self._pending_validation = False
+        self.pending_validation = False
         self._restore(resume)
-        self.ddp = dist.wrap_ddp(self.model, self.device, find_unused_parameters=self._has_unused_parameters())
+        self.ddp = self.processes.wrap(self.model, self.device, find_unused=self._has_unused_parameters)
 
     def _has_unused_parameters(self) -> bool:
         """Whether a forward leaves some parameter out of the graph (a genotype whose nodes never
         read one cell input leaves that input's 1x1 projection unused). DDP must then be told to
         look for unused parameters every step; otherwise that search is pure overhead. Found once,
-        with one tiny forward and backward on zeros (no random numbers drawn)."""
-        if not dist.is_distributed():
-            return False
+        with one tiny forward and backward on zeros (no random numbers drawn), when there are
+        several processes."""
         p = self.config.lr_patch
         self.model.zero_grad(set_to_none=True)
         self.model(torch.zeros(1, 3, p, p, device=self.device)).sum().backward()
@@ -187,11 +183,11 @@ class Trainer:
             self.best_step = info.get("best_step")
             self.last_val = info.get("last_val")
             self.bad_streak = int(info.get("bad_streak", 0))
-            self._loss_sum = float(info.get("loss_sum", 0.0))
-            self._loss_count = int(info.get("loss_count", 0))
-            self._skipped = int(info.get("skipped", 0))
-            self._pending_validation = bool(info.get("pending_validation", False))
-            self._step_lr = float(info.get("step_lr", self._step_lr))
+            self.loss_sum = float(info.get("loss_sum", 0.0))
+            self.loss_count = int(info.get("loss_count", 0))
+            self.skipped = int(info.get("skipped", 0))
+            self.pending_validation = bool(info.get("pending_validation", False))
+            self.step_lr = float(info.get("step_lr", self.step_lr))
         # A kill between a log line and the next resume state leaves lines the resumed run writes
         # again: drop them, so the log reads like one uninterrupted run.
         self.folder.trim(LOG_FILENAME, lambda r: int(r.get("step", 0)) <= self.step)
@@ -207,13 +203,13 @@ class Trainer:
             "best_step": self.best_step,
             "last_val": self.last_val,
             "bad_streak": self.bad_streak,
-            "loss_sum": self._loss_sum,
-            "loss_count": self._loss_count,
-            "skipped": self._skipped,
+            "loss_sum": self.loss_sum,
+            "loss_count": self.loss_count,
+            "skipped": self.skipped,
         })
-        if self._pending_validation:  # the step's log line is still to be written, with its learning rate
+        if self.pending_validation:  # the step's log line is still to be written, with its learning rate
             state.info["pending_validation"] = True
-            state.info["step_lr"] = self._step_lr
+            state.info["step_lr"] = self.step_lr
         pack_optimizer(state, "optim", self.optimizer)
         return state
 
@@ -230,7 +226,7 @@ class Trainer:
         self.model.train()
         lr_batch = lr_batch.to(self.device, non_blocking=True)
         hr_batch = hr_batch.to(self.device, non_blocking=True)
-        return train_step(self.optimizer, self.ddp, lr_batch, hr_batch, self._step_lr, reduce=dist.all_reduce_mean,
+        return train_step(self.optimizer, self.ddp, lr_batch, hr_batch, self.step_lr, reduce=self.processes.reduce,
                        check_grads=True, loss_fn=self.loss)
 
     def current_lr(self) -> float:
@@ -246,13 +242,18 @@ class Trainer:
         Rank 0 only: the replicas are identical."""
         began = time.perf_counter()
         self._saved_step = self.step
-        if dist.is_main():
+        if self.processes.is_writer:
             save_model(self.model, self.out / LAST_FILENAME, self._model_metadata())
             if self.validation is None or self.best_step is None or self.config.select == "last":
                 save_model(self.model, self.out / MODEL_FILENAME, self._model_metadata())
-            self.folder.save_state(RESUME_FILENAME, self._state())
+            self.save_state()
         if self.budget is not None:
             self.budget.reserve("save", time.perf_counter() - began)
+
+    def save_state(self) -> None:
+        """The resume state alone (rank 0): what a run stopped mid-step needs to go on."""
+        if self.processes.is_writer:
+            self.folder.save_state(RESUME_FILENAME, self._state())
 
     def validate(self) -> float | None:
         """Mean Y-channel PSNR (shave = scale) on the validation set; a new best is saved as
@@ -261,10 +262,10 @@ class Trainer:
             return None
         began = time.perf_counter()
         value = self._validation_psnr()
-        self.last_val, self._validated_at = value, self.step
+        self.last_val, self.validated_at = value, self.step
         if self.best_psnr is None or value > self.best_psnr:
             self.best_psnr, self.best_step = value, self.step
-            if dist.is_main() and self.config.select == "best":
+            if self.processes.is_writer and self.config.select == "best":
                 save_model(self.model, self.out / MODEL_FILENAME, self._model_metadata())
         seconds = time.perf_counter() - began
         if self.budget is not None:
@@ -285,65 +286,6 @@ class Trainer:
             pin_memory=self.device.type == "cuda",
         )
 
-    def _log(self, val_psnr: float | None) -> dict[str, Any]:
-        record = {
-            "step": self.step,
-            "loss": self._loss_sum / self._loss_count if self._loss_count else None,
-            "lr": self._step_lr,
-            "val_psnr": val_psnr,
-            "skipped": self._skipped,
-        }
-        self.folder.append(LOG_FILENAME, record)
-        self._logged_at = self.step
-        self._loss_sum, self._loss_count, self._skipped = 0.0, 0, 0
-        return record
-
-    def _after_step(self, loss: float | None) -> dict[str, Any] | None:
-        """Count the step, then validate, log and save as the intervals say."""
-        cfg = self.config
-        if loss is None:
-            self._skipped += 1
-            self.bad_streak += 1
-            if not dist.silent():
-                warnings.warn(f"step {self.step}: non-finite loss or gradient, update skipped", stacklevel=3)
-            if self.bad_streak >= cfg.max_bad_steps:
-                self._log(None)
-                raise TrainingDivergedError(
-                    f"{self.bad_streak} non-finite losses in a row up to step {self.step}; stopped and kept "
-                    f"the last good checkpoints in {self.out} (try a lower --lr)"
-                )
-        else:
-            self.bad_streak = 0
-            self._loss_sum += loss
-            self._loss_count += 1
-        return self._finish_step()
-
-    def _finish_step(self) -> dict[str, Any] | None:
-        """Validate, log and save as the intervals say, for the step just counted.
-
-        Validation images are read at the first validation; one that became unreadable since the
-        run started is a one-line :class:`DataError` naming it, after the state of this step is
-        saved with its validation pending: ``--resume`` (the file fixed) validates, logs and saves
-        this step as the uninterrupted run did, and goes on."""
-        cfg = self.config
-        last = self.step == self.total
-        val = None
-        if self.validation is not None and (self.step % cfg.val_every == 0 or last):
-            try:
-                val = self.validate()
-            except DataError as exc:
-                self._pending_validation = True
-                if dist.is_main():
-                    self.folder.save_state(RESUME_FILENAME, self._state())
-                raise DataError(f"{exc}; the run is saved at step {self.step}: fix the file, then continue with "
-                                "--resume") from None
-        record = None
-        if self.step % cfg.log_every == 0 or last or val is not None:
-            record = self._log(val)
-        if self.step % cfg.save_every == 0 or last:
-            self.save()
-        return record
-
     def run(
         self,
         *,
@@ -357,65 +299,30 @@ class Trainer:
         Multi-process: every rank calls the hooks; ``on_step`` must decide alike on all ranks.
         """
         self.folder.write_json("config.json", self.config.model_dump())
-        if dist.is_main():
+        if self.processes.is_writer:
             self.genotype.save(self.out / "genotype.json")
-        flag = StopFlag()
-        consistent = True
         started, first = time.perf_counter(), self.step
         self._started = started
-        budget = self.budget
+        end = self.total if stop_at is None else max(self.step, min(stop_at, self.total))
+        batches: Any = None
+
+        def update(step: int, lr: float) -> float | None:
+            nonlocal batches
+            batches = batches or iter(self._loader())  # (no loader, no workers, for a run with no step to take)
+            lr_batch, hr_batch = next(batches)
+            self.step_lr = lr
+            return self._train_step(lr_batch, hr_batch)
+
+        chores = Chores(self)
+        loop = Loop(update, lambda step: cosine_lr(step, self.total, self.config.lr, self.config.lr_floor),
+                    start=self.step, end=end, processes=self.processes, interruptible=True,
+                    hooks=[Schedule(self, chores.end_by_budget), chores, Callbacks(self, progress, on_step)])
         try:
-            with flag.installed():
-                if budget is not None:
-                    budget.start(at=self._created)
-                    self._created = None  # a second run() call counts from its own start
-                if self._pending_validation:  # stopped by an unreadable validation image at this step
-                    self._pending_validation = False
-                    self._finish_step()
-                if budget is not None and self.validation is not None and "validate" not in budget.reserved \
-                        and self.step < self.total:
-                    # room for the final validation pass, timed once before the first
-                    budget.reserve("validate", self._validation_seconds())
-                end = self.total if stop_at is None else max(self.step, min(stop_at, self.total))
-                batches = iter(self._loader()) if self.step < end else iter(())
-                while self.step < end and not flag.requested:
-                    if budget is not None:
-                        fraction, fits = dist.broadcast_object((budget.progress(), budget.fits()))
-                        if not fits and self.step > 0:  # the clock ends the run here
-                            self._end_by_budget()
-                            break
-                        lr = cosine_lr(fraction, 1.0, self.config.lr, self.config.lr_floor)
-                    else:
-                        lr = cosine_lr(self.step, self.total, self.config.lr, self.config.lr_floor)
-                    began = time.perf_counter()
-                    lr_batch, hr_batch = next(batches)
-                    consistent = False
-                    self._step_lr = lr
-                    loss = self._train_step(lr_batch, hr_batch)
-                    self.step += 1
-                    if budget is not None:
-                        budget.record_step(time.perf_counter() - began)
-                    record = self._after_step(loss)
-                    consistent = True
-                    if dist.is_distributed():  # a Ctrl-C seen by one rank stops all after this step
-                        flag.requested = dist.any_true(flag.requested)
-                    info = {"loss": loss, "lr": self._step_lr, "record": record}
-                    if progress is not None:
-                        progress(self.step, self.expected_total(), info)
-                    if on_step is not None and on_step(self.step, info) is False:
-                        break
-                if flag.requested:
-                    raise KeyboardInterrupt
-        except KeyboardInterrupt:
-            if consistent:
-                self.save()
-            raise
+            loop.run()
         finally:
-            if budget is not None:
-                budget.stop()
             if self.step > first:
                 self.folder.timing("train", time.perf_counter() - started, steps=self.step - first, to_step=self.step,
-                                   **({"planned": round(budget.seconds, 3)} if budget is not None else {}))
+                                   **({"planned": round(self.budget.seconds, 3)} if self.budget is not None else {}))
         if self.step < self.total and self._saved_step != self.step:  # (saving twice would leave no previous state)
             self.save()
         return self.summary()
@@ -427,22 +334,11 @@ class Trainer:
             return self.total
         return min(self.total, self.step + max(1, self.budget.steps_left()))
 
-    def _end_by_budget(self) -> None:
-        """The budget has no room for another step: make this step the last, with the chores of a
-        last step (a validation pass unless one just ran, a log line, the save)."""
-        self.total = self.step
-        val = None
-        if self.validation is not None and self._validated_at != self.step:
-            val = self.validate()
-        if val is not None or self._logged_at != self.step:
-            self._log(val)
-        self.save()
-
     def _validation_psnr(self) -> float:
         """One validation pass, unrecorded (no best, no log line)."""
         return self.validation.psnr(self.model)  # type: ignore[union-attr]
 
-    def _validation_seconds(self) -> float:
+    def validation_seconds(self) -> float:
         """Time one validation pass without recording it (no best, no log line)."""
         began = time.perf_counter()
         self._validation_psnr()
@@ -498,10 +394,10 @@ def train(
     model: HNASNet = trainer.model
     if (trainer.validation is not None and trainer.best_step is not None and trainer.best_step != trainer.step
             and config.select == "best"):
-        if dist.is_distributed():  # rank 0 reads the best weights, the others receive them
-            if dist.is_main():
+        if trainer.processes.distributed:  # rank 0 reads the best weights, the others receive them
+            if trainer.processes.is_writer:
                 model.load_state_dict(load_model(trainer.out / MODEL_FILENAME, device=trainer.device).state_dict())
-            dist.broadcast_state(model)
+            trainer.processes.share(model)
         else:
             model = load_model(trainer.out / MODEL_FILENAME, device=trainer.device)
     return model.eval(), summary

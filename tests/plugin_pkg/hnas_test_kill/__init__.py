@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import hnas.utils.io as io
-from hnas import distributed as dist
+from hnas.engine import distributed as dist
 
 _original = io.atomic_path
 _target = os.environ.get("HNAS_TEST_KILL_DURING", "")

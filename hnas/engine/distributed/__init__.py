@@ -22,7 +22,7 @@ by default they are silent.
 
 from __future__ import annotations
 
-from hnas.distributed.collectives import (
+from hnas.engine.distributed.collectives import (
     all_gather_object,
     all_reduce_mean,
     any_true,
@@ -33,9 +33,9 @@ from hnas.distributed.collectives import (
     on_main,
     spread,
 )
-from hnas.distributed.ddp import shard, to_cpu, wrap_ddp
-from hnas.distributed.launch import argv_from_click, launch
-from hnas.distributed.ranks import (
+from hnas.engine.distributed.ddp import shard, to_cpu, wrap_ddp
+from hnas.engine.distributed.launch import argv_from_click, launch
+from hnas.engine.distributed.ranks import (
     DEFAULT_TIMEOUT_S,
     ENV_LOG_ALL,
     ENV_RESTART,

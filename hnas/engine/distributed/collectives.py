@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from hnas.distributed.ranks import is_distributed, is_main, rank, solo, world_size
+from hnas.engine.distributed.ranks import is_distributed, is_main, rank, solo, world_size
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hnas.distributed.ranks import DistributedError, is_distributed, rank, world_size
+from hnas.engine.distributed.ranks import DistributedError, is_distributed, rank, world_size
 
 
 # -- data and models -----------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def joined_device(device: str | torch.device | None = "auto") -> torch.device:
     asked for, and the group would outlive the call)."""
     if launched() and not (dist.is_available() and dist.is_initialized()):
         raise DistributedError("under torchrun, start the process group before calling hnas: wrap the program in "
-                               "'with hnas.distributed.session(device):' (the hnas commands do)")
+                               "'with hnas.engine.distributed.session(device):' (the hnas commands do)")
     return device_for(device)
 
 
@@ -146,7 +146,7 @@ def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         try:
             if is_distributed():
-                from hnas.distributed.collectives import barrier  # (collectives build on this module)
+                from hnas.engine.distributed.collectives import barrier  # (collectives build on this module)
 
                 barrier()
         finally:

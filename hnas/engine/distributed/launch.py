@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
-from hnas.distributed.ranks import DistributedError, launched
+from hnas.engine.distributed.ranks import DistributedError, launched
 
 
 # -- launching -----------------------------------------------------------------------------------
