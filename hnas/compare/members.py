@@ -22,6 +22,7 @@ from hnas.costs import CostSettings, get_cost
 from hnas.engine.seeds import torch_generator
 from hnas.errors import GenotypeError, HnasError, SpecError
 from hnas.registry import PRESETS
+from hnas.spaces.codec import SpaceCodec
 from hnas.spaces.genotype import Genotype
 from hnas.spaces.resolve import resolve_genotype
 
@@ -137,7 +138,7 @@ def space_of_run(path: Path) -> Space:
 
 
 def _draw(space: Space, count: int, seed: int, salt: str, accept: Any = None) -> list[Genotype]:
-    sampler = RandomController(space.normal_ops, space.upsampling_ops, space.nodes, space.layers)
+    sampler = RandomController(SpaceCodec(space.normal_ops, space.upsampling_ops, space.nodes, space.layers))
     sampler.op_params = space.op_params
     generator = torch_generator(seed, "compare", salt)
     found: list[Genotype] = []

@@ -6,7 +6,8 @@ uniform baseline, ``build_controller("evolution")`` regularized evolution. Each 
 :class:`~hnas.controllers.base.Sample` from ``sample()`` that unpacks as
 ``genotype, log_prob, entropy``, and takes the reward of a sample with ``learn(sample, reward)``.
 Register a new controller with ``@CONTROLLERS.register("name")`` on a
-:class:`~hnas.controllers.base.Controller` subclass.
+:class:`~hnas.controllers.base.Controller` subclass whose constructor takes the space
+(:class:`~hnas.spaces.codec.SpaceCodec`) first and its own params by keyword.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hnas.controllers.random import RandomController
 from hnas.controllers.reinforce import Reinforce
 from hnas.ops import TABLE_I_NORMAL, TABLE_I_UPSAMPLING
 from hnas.registry import CONTROLLERS
+from hnas.spaces.codec import SpaceCodec
 
 
 def build_controller(
@@ -37,13 +39,9 @@ def build_controller(
     """The registered controller ``name`` over the given ops (default: the paper's Table I ops);
     an unknown name raises the registry's :class:`~hnas.errors.UnknownNameError`."""
     cls = CONTROLLERS.get(name)
-    return cls(  # type: ignore[no-any-return]
-        TABLE_I_NORMAL if normal_ops is None else normal_ops,
-        TABLE_I_UPSAMPLING if upsampling_ops is None else upsampling_ops,
-        nodes,
-        layers,
-        **hyperparams,
-    )
+    codec = SpaceCodec(TABLE_I_NORMAL if normal_ops is None else normal_ops,
+                       TABLE_I_UPSAMPLING if upsampling_ops is None else upsampling_ops, nodes, layers)
+    return cls(codec, **hyperparams)  # type: ignore[no-any-return]
 
 
 __all__ = [

@@ -119,19 +119,13 @@ class Controller(nn.Module):
         """The architectures (actions, reward) a controller without a policy holds now."""
         return []
 
-    def __init__(
-        self,
-        normal_ops: Sequence[str],
-        upsampling_ops: Sequence[str],
-        nodes: int = 4,
-        layers: int = 12,
-        position_weight: float = 10.0,
-    ) -> None:
+    def __init__(self, codec: SpaceCodec, position_weight: float = 10.0) -> None:
         super().__init__()
         if not math.isfinite(position_weight) or position_weight < 0:
             raise SpecError(f"position_weight must be a finite number >= 0, got {position_weight!r}")
-        #: The space's layout and genotype assembly (:class:`hnas.spaces.codec.SpaceCodec`).
-        self.codec = SpaceCodec(normal_ops, upsampling_ops, nodes, layers)
+        #: The space's layout and genotype assembly: every controller takes the space as one
+        #: object (``SpaceCodec(normal_ops, upsampling_ops, nodes, layers)``), its own params after it.
+        self.codec = codec
         self.position_weight = float(position_weight)
         # Tracks the device for controllers without parameters; not saved in state_dict.
         self.register_buffer("_device_anchor", torch.zeros(0), persistent=False)

@@ -28,6 +28,7 @@ import torch
 from hnas.controllers.base import PARTS, Controller, Decision, PartStats, Sample
 from hnas.errors import SpecError
 from hnas.registry import CONTROLLERS
+from hnas.spaces.codec import SpaceCodec
 from hnas.spaces.genotype import Genotype
 
 
@@ -43,18 +44,8 @@ class EvolutionController(Controller):
             return [(actions, reward) for actions, reward in self.population]
         return [(tuple(actions), None) for actions in self.initial]
 
-    def __init__(
-        self,
-        normal_ops: Sequence[str],
-        upsampling_ops: Sequence[str],
-        nodes: int = 4,
-        layers: int = 12,
-        *,
-        population: int = 16,
-        sample_size: int = 4,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(normal_ops, upsampling_ops, nodes, layers, position_weight=1.0)
+    def __init__(self, codec: SpaceCodec, *, population: int = 16, sample_size: int = 4, seed: int = 0) -> None:
+        super().__init__(codec, position_weight=1.0)
         if not isinstance(population, int) or population < 2:
             raise SpecError(f"controller 'evolution': population must be an integer >= 2, got {population!r}")
         if not isinstance(sample_size, int) or not 1 <= sample_size <= population:

@@ -35,6 +35,7 @@ from hnas.controllers.base import CELL_PARTS, Controller, Decision, PartStats, S
 from hnas.controllers.reinforce import EntropyMode, Reinforce
 from hnas.errors import SpecError
 from hnas.registry import CONTROLLERS
+from hnas.spaces.codec import SpaceCodec
 
 NetworkInit = Literal["input", "state"]
 
@@ -109,10 +110,7 @@ class HierarchicalLSTMController(Controller):
 
     def __init__(
         self,
-        normal_ops: Sequence[str],
-        upsampling_ops: Sequence[str],
-        nodes: int = 4,
-        layers: int = 12,
+        codec: SpaceCodec,
         *,
         hidden: int = 100,
         position_weight: float = 10.0,
@@ -128,7 +126,7 @@ class HierarchicalLSTMController(Controller):
         baseline_decay: float = 0.95,
         grad_clip: float | None = None,
     ) -> None:
-        super().__init__(normal_ops, upsampling_ops, nodes, layers, position_weight)
+        super().__init__(codec, position_weight)
         if not isinstance(hidden, int) or hidden < 1:
             raise SpecError(f"hidden must be a positive integer, got {hidden!r}")
         if network_init not in ("input", "state"):
@@ -142,9 +140,9 @@ class HierarchicalLSTMController(Controller):
         self.temperature = float(temperature)
         self.tanh_constant = None if tanh_constant is None else float(tanh_constant)
         self.cells = nn.ModuleDict(
-            {part: _CellPolicy(len(self.ops_of(part)), nodes, hidden) for part in CELL_PARTS}
+            {part: _CellPolicy(len(self.ops_of(part)), codec.nodes, hidden) for part in CELL_PARTS}
         )
-        self.network = _PositionPolicy(layers, hidden, network_init)
+        self.network = _PositionPolicy(codec.layers, hidden, network_init)
         for param in self.parameters():
             nn.init.uniform_(param, -init_range, init_range)
         try:

@@ -20,22 +20,15 @@ import torch
 
 from hnas.controllers.base import PARTS, Controller, Decision, PartStats, Sample, weighted_total
 from hnas.registry import CONTROLLERS
+from hnas.spaces.codec import SpaceCodec
 
 
 @CONTROLLERS.register("random", aliases=("uniform",))
 class RandomController(Controller):
     """Uniform sampling over the HNAS space; no parameters (``state_dict()`` is empty)."""
 
-    def __init__(
-        self,
-        normal_ops: Sequence[str],
-        upsampling_ops: Sequence[str],
-        nodes: int = 4,
-        layers: int = 12,
-        *,
-        position_weight: float = 10.0,
-    ) -> None:
-        super().__init__(normal_ops, upsampling_ops, nodes, layers, position_weight)
+    def __init__(self, codec: SpaceCodec, *, position_weight: float = 10.0) -> None:
+        super().__init__(codec, position_weight)
         self._sizes = torch.tensor([slot.size for slot in self.slots], dtype=torch.float64)
         self._part_log_prob = {
             part: -sum(math.log(slot.size) for slot in self.slots if slot.part == part) for part in PARTS

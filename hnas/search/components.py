@@ -18,6 +18,7 @@ from hnas.nodes import Node, build, call, check_params
 from hnas.registry import CELLS, CONTROLLERS, COSTS, NORMAL_OPS, REWARDS, STRATEGIES, UPSAMPLING_OPS
 from hnas.rewards.base import Reward
 from hnas.search.spec import Spec
+from hnas.spaces.codec import SpaceCodec
 
 if TYPE_CHECKING:
     from hnas.strategies.base import Strategy
@@ -51,13 +52,12 @@ def controller_of_spec(spec: Spec, normal_ops: list[str], upsampling_ops: list[s
     # a strategy's own draws (evolution's initial population) follow the run's seed, so that
     # searches with different seeds are independent; an explicit params.seed still wins
     seeded = "seed" not in node.params and "seed" in inspect.signature(cls).parameters
-    controller = build(CONTROLLERS, node, normal_ops, upsampling_ops, spec.space.nodes, spec.space.layers,
-                       what="controller", provided=("normal_ops", "upsampling_ops", "nodes", "layers"),
+    codec = SpaceCodec(normal_ops, upsampling_ops, spec.space.nodes, spec.space.layers)
+    codec.cell_types, codec.op_params = spec.space.cell_types(), spec.space.op_params()
+    controller = build(CONTROLLERS, node, codec, what="controller", provided=("codec",),
                        extra={"seed": spec.seed} if seeded else None)
     if not isinstance(controller, Controller):
         raise SpecError(f"controller '{node.type}' did not build a hnas.controllers.Controller")
-    controller.cell_types = spec.space.cell_types()
-    controller.op_params = spec.space.op_params()
     return controller
 
 
