@@ -34,6 +34,7 @@ from hnas.engine.processes import Processes
 from hnas.engine.runfiles import SEARCH_STATE_FILE
 from hnas.search.checks import source_name
 from hnas.train import TrainConfig, train
+from hnas.train.config import TrainingKnobs
 from hnas.train.trainer import training_images
 
 COMPARE_FILE = "compare.json"
@@ -42,7 +43,7 @@ IDENTITY_FILE = "compare_spec.json"
 Progress = Callable[[str, float, float, str], None]
 
 
-class Recipe(BaseModel):
+class Recipe(TrainingKnobs):
     """The one training and evaluation protocol every member gets."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -53,12 +54,7 @@ class Recipe(BaseModel):
     scale: int = Field(2, ge=2, le=8)
     channels: int = Field(16, ge=1)
     iters: int = Field(1000, ge=1)
-    minutes: float | None = Field(None, gt=0, description="equal wall time instead: as many iterations as fit "
-                                  "(iters caps them)")
-    batch: int = Field(16, ge=1)
     patch: int = Field(64, ge=8)
-    lr: float = Field(1e-3, gt=0)
-    loss: str | dict[str, Any] | None = Field(None, description="training loss (hnas.train.losses); None: L1")
     global_skip: Literal["none", "bicubic"] = "bicubic"
     seeds: list[int] = Field(default_factory=lambda: [0, 1])
     cost_input: tuple[int, int] = (480, 480)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from hnas.errors import SpecError
 from hnas.nodes import Node
 from hnas.registry import CELLS, NORMAL_OPS, UPSAMPLING_OPS, Registry
+from hnas.train.config import TrainingKnobs
 
 Split = tuple[int, int] | tuple[float, float]
 
@@ -240,7 +241,7 @@ class StrategySpec(_Section):
         return value
 
 
-class RetrainSpec(_Section):
+class RetrainSpec(_Section, TrainingKnobs):
     """Training the chosen architecture from scratch (paper: C = 64, 300 x 1000 iterations).
 
     ``train_split`` picks the training images of ``data`` (default: the search's source);
@@ -258,13 +259,7 @@ class RetrainSpec(_Section):
     select: Literal["best", "last"] = Field("best", description="which checkpoint is evaluated")
     channels: int = Field(64, ge=1)
     iters: int = Field(300_000, ge=1)
-    minutes: float | None = Field(None, gt=0, description="train as many iterations as fit in this time "
-                                  "(the clock is watched while it runs, validation and saving included; iters caps them)")
-    batch: int = Field(16, ge=1)
     patch: int = Field(96, ge=8)
-    lr: float = Field(1e-3, gt=0)
-    loss: str | dict[str, Any] | None = Field(None, description="training loss: l1, l2, charbonnier or a plugin's "
-                                              "(a name or a {type, params} node); None: L1, the authors'")
     global_skip: Literal["none", "bicubic"] | None = Field(None, description="default: the space's")
     val_every: int = Field(1000, ge=1)
 

@@ -30,7 +30,21 @@ class TrainConfigError(HnasError, ValueError):
     """A training setting that does not validate (names the setting)."""
 
 
-class TrainConfig(BaseModel):
+class TrainingKnobs(BaseModel):
+    """How a network is trained, in the words a spec's ``[retrain]``, ``hnas compare``'s recipe and
+    :class:`TrainConfig` share (one definition, one validation). The width, length and patch size
+    are each model's own: their defaults differ (the paper's run against a quick comparison)."""
+
+    minutes: float | None = Field(None, gt=0, description="Train as many iterations as fit in this many minutes of "
+                                  "wall time, validation and saving included (the clock is watched while it runs; the "
+                                  "cosine decays over the time spent; iters, if given, caps them).")
+    batch: int = Field(16, ge=1)
+    lr: float = Field(1e-3, gt=0, description="Adam's learning rate, cosine to lr / 100 (or lr_min).")
+    loss: str | dict[str, Any] | None = Field(None, description="A registered loss (l1, l2, charbonnier or a plugin's), "
+                                              "a name or a {type, params} node; None: L1, the authors'.")
+
+
+class TrainConfig(TrainingKnobs):
     """Settings of one training run (see the module docstring for the defaults' origin)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -43,17 +57,10 @@ class TrainConfig(BaseModel):
     op_params: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict, description="Settings of ops "
                                                             "configured with params, by cell kind.")
     iters: int | None = Field(None, ge=1, description="Total iterations (exclusive with epochs).")
-    minutes: float | None = Field(None, gt=0, description="Train as many iterations as fit in this many minutes of "
-                                  "wall time, validation and saving included (the clock is watched while it runs; the "
-                                  "cosine decays over the time spent; iters, if given, caps them).")
     epochs: int | None = Field(None, ge=1, description="Total epochs of iters_per_epoch iterations.")
     iters_per_epoch: int = Field(1000, ge=1)
-    batch: int = Field(16, ge=1)
     patch: int = Field(96, ge=2, description="HR patch side; the LR patch is patch / scale.")
-    lr: float = Field(1e-3, gt=0)
     lr_min: float | None = Field(None, ge=0, description="Cosine floor; default lr / 100.")
-    loss: str | dict[str, Any] | None = Field(None, description="A registered loss (l1, l2, charbonnier or a plugin's), "
-                                              "a name or a {type, params} node; None: L1, the authors'.")
     augment: bool = True
     val: str | dict[str, Any] | None = Field(None, description="Validation HR images (folder or builtin:NAME).")
     val_split: tuple[int, int] | tuple[float, float] | None = Field(None, description="Which of them (default all).")
