@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from hnas.compare.members import Member
 from hnas.compare.stats import kendall_tau, mean_std, spearman_rho
