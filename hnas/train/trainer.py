@@ -308,7 +308,8 @@ class Trainer:
 
         def update(step: int, lr: float) -> float | None:
             nonlocal batches
-            batches = batches or iter(self._loader())  # (no loader, no workers, for a run with no step to take)
+            if batches is None:  # made at the first step: a run with no step to take starts no workers
+                batches = iter(self._loader())
             lr_batch, hr_batch = next(batches)
             self.step_lr = lr
             return self._train_step(lr_batch, hr_batch)
