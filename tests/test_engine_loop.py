@@ -104,7 +104,7 @@ def test_one_process_answers_trivially():
     assert not one.distributed and one.is_writer and not one.silent
     assert one.part(6) == slice(None) and one.reduce is None
     model = torch.nn.Linear(2, 2)
-    assert one.wrap(model, torch.device("cpu"), find_unused=lambda: pytest.fail("probed with one process")) is model
+    assert one.wrap(model, torch.device("cpu"), probe=lambda: pytest.fail("probed with one process")) is model
     assert one.any(True) and not one.any(False) and one.same((0.5, True)) == (0.5, True)
     assert one.spread([3, 4], lambda i, x: x * 10) == [30, 40]
     assert Processes.current() == one  # no process group in the test process
@@ -116,3 +116,20 @@ def test_a_batch_that_does_not_split_over_the_processes_is_one_line():
     assert Processes(rank=1, world=2).part(6) == slice(3, 6)
     with pytest.raises(DistributedError, match="multiple of 4"):
         Processes(rank=0, world=4).part(6)
+
+
+def test_the_probe_finds_parameters_a_forward_leaves_unused():
+    from hnas.engine.distributed import leaves_parameters_unused
+
+    class Branches(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.used, self.spare = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.used(x)
+
+    net = Branches()
+    assert leaves_parameters_unused(net, torch.zeros(1, 2))
+    assert all(p.grad is None for p in net.parameters())  # the probe leaves no gradient behind
+    assert not leaves_parameters_unused(net.used, torch.zeros(1, 2))

@@ -59,13 +59,17 @@ class Processes:
         """This process's slice of a global batch of ``batch`` items; an uneven split is one line."""
         return dist.shard(batch, self.world, self.rank) if self.distributed else slice(None)
 
-    def wrap(self, model: nn.Module, device: torch.device, *, find_unused: bool | Callable[[], bool] = False) -> nn.Module:
+    def wrap(self, model: nn.Module, device: torch.device, *, find_unused: bool = False,
+             probe: Callable[[], torch.Tensor] | None = None) -> nn.Module:
         """``model`` for training steps: in ``DistributedDataParallel`` across processes, else itself.
-        ``find_unused`` may be a probe, asked only when there are several processes (it may cost a
-        forward)."""
+
+        DDP must be told when a forward leaves parameters out of the graph (``find_unused``), and
+        looking for them every step is pure overhead when none are: ``probe`` makes an input with
+        which one forward finds out (:func:`hnas.engine.distributed.leaves_parameters_unused`),
+        only when there are several processes."""
         if not self.distributed:
             return model
-        unused = find_unused() if callable(find_unused) else find_unused
+        unused = find_unused or (probe is not None and dist.leaves_parameters_unused(model, probe()))
         return dist.wrap_ddp(model, device, find_unused_parameters=unused)
 
     def mean(self, tensor: torch.Tensor) -> torch.Tensor:

@@ -140,20 +140,9 @@ class Trainer:
         self._saved_step: int | None = None
         self.pending_validation = False
         self._restore(resume)
-        self.ddp = self.processes.wrap(self.model, self.device, find_unused=self._has_unused_parameters)
-
-    def _has_unused_parameters(self) -> bool:
-        """Whether a forward leaves some parameter out of the graph (a genotype whose nodes never
-        read one cell input leaves that input's 1x1 projection unused). DDP must then be told to
-        look for unused parameters every step; otherwise that search is pure overhead. Found once,
-        with one tiny forward and backward on zeros (no random numbers drawn), when there are
-        several processes."""
-        p = self.config.lr_patch
-        self.model.zero_grad(set_to_none=True)
-        self.model(torch.zeros(1, 3, p, p, device=self.device)).sum().backward()
-        unused = any(q.grad is None for q in self.model.parameters() if q.requires_grad)
-        self.model.zero_grad(set_to_none=True)
-        return unused
+        # a genotype whose nodes never read one cell input leaves that input's 1x1 projection unused
+        p = config.lr_patch
+        self.ddp = self.processes.wrap(self.model, self.device, probe=lambda: torch.zeros(1, 3, p, p, device=self.device))
 
     # -- resume -------------------------------------------------------------------------------------
     def _restore(self, resume: bool) -> None:
@@ -228,9 +217,6 @@ class Trainer:
         hr_batch = hr_batch.to(self.device, non_blocking=True)
         return train_step(self.optimizer, self.ddp, lr_batch, hr_batch, self.step_lr, reduce=self.processes.reduce,
                        check_grads=True, loss_fn=self.loss)
-
-    def current_lr(self) -> float:
-        return float(self.optimizer.param_groups[0]["lr"])
 
     # -- saving and validation -----------------------------------------------------------------------
     def _model_metadata(self) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from hnas.engine.distributed.collectives import (
     on_main,
     spread,
 )
-from hnas.engine.distributed.ddp import shard, to_cpu, wrap_ddp
+from hnas.engine.distributed.ddp import leaves_parameters_unused, shard, to_cpu, wrap_ddp
 from hnas.engine.distributed.launch import argv_from_click, launch
 from hnas.engine.distributed.ranks import (
     DEFAULT_TIMEOUT_S,
@@ -80,6 +80,7 @@ __all__ = [
     "joined_device",
     "launch",
     "launched",
+    "leaves_parameters_unused",
     "local_rank",
     "log_all_ranks",
     "on_main",

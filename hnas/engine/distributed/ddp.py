@@ -56,6 +56,17 @@ def wrap_ddp(module: nn.Module, device: torch.device, *, find_unused_parameters:
     )
 
 
+def leaves_parameters_unused(module: nn.Module, probe: torch.Tensor) -> bool:
+    """Whether a forward of ``probe`` leaves some trainable parameter out of the graph: one
+    forward and backward of ``module(probe).sum()``, gradients cleared before and after (no
+    random numbers drawn)."""
+    module.zero_grad(set_to_none=True)
+    module(probe).sum().backward()
+    unused = any(p.grad is None for p in module.parameters() if p.requires_grad)
+    module.zero_grad(set_to_none=True)
+    return unused
+
+
 def to_cpu(obj: Any) -> Any:
     """``obj`` with every tensor (in dicts, lists, tuples) moved to the CPU, for broadcasting."""
     if isinstance(obj, torch.Tensor):
