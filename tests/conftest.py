@@ -78,6 +78,29 @@ data = ["builtin:set5"]
 
 
 @pytest.fixture(scope="session")
+def training_folder():  # type: ignore[no-untyped-def]
+    """``training_folder(root)`` writes three smooth synthetic photos to ``root/data`` and a 3-layer
+    HNAS-A genotype to ``root/tiny.json`` (what the training, DDP and restart tests train)."""
+
+    def write(root: Path) -> Path:
+        import numpy as np
+        from PIL import Image
+
+        import hnas
+
+        rng = np.random.default_rng(0)
+        (root / "data").mkdir()
+        for i, size in enumerate([(70, 64), (61, 75), (48, 52)]):
+            coarse = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
+            Image.fromarray(coarse).resize(size, Image.BICUBIC).save(root / "data" / f"img{i}.png")
+        g = hnas.resolve_genotype("hnas-a")
+        hnas.Genotype(normal=g.normal, upsampling=g.upsampling, position=2, layers=3).save(root / "tiny.json")
+        return root
+
+    return write
+
+
+@pytest.fixture(scope="session")
 def small_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Six 48x40 crops of the built-in photographs: quick to search, retrain and evaluate on."""
     import numpy as np

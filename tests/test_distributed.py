@@ -26,10 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from typer.testing import CliRunner
 
 import hnas
@@ -84,16 +82,9 @@ def assert_no_repeats(path: Path) -> None:
 
 # -- training ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def train_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def train_root(tmp_path_factory: pytest.TempPathFactory, training_folder) -> Path:  # type: ignore[no-untyped-def]
     """Three smooth synthetic photos, a small genotype, and the one-process reference run ``one``."""
-    root = tmp_path_factory.mktemp("dist_train")
-    rng = np.random.default_rng(0)
-    (root / "data").mkdir()
-    for i, size in enumerate([(70, 64), (61, 75), (48, 52)]):
-        coarse = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
-        Image.fromarray(coarse).resize(size, Image.BICUBIC).save(root / "data" / f"img{i}.png")
-    g = hnas.resolve_genotype("hnas-a")
-    hnas.Genotype(normal=g.normal, upsampling=g.upsampling, position=2, layers=3).save(root / "tiny.json")
+    root = training_folder(tmp_path_factory.mktemp("dist_train"))
     invoke(*train_args(root, "one"))
     return root
 

@@ -19,12 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-import hnas
 
 PLUGINS = str(Path(__file__).parent / "plugin_pkg")
 
@@ -53,15 +50,8 @@ def hnas_cli(*args: str, kill: str | None = None) -> subprocess.CompletedProcess
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("elastic")
-    rng = np.random.default_rng(0)
-    (root / "data").mkdir()
-    for i, size in enumerate([(70, 64), (61, 75), (48, 52)]):
-        coarse = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
-        Image.fromarray(coarse).resize(size, Image.BICUBIC).save(root / "data" / f"img{i}.png")
-    g = hnas.resolve_genotype("hnas-a")
-    hnas.Genotype(normal=g.normal, upsampling=g.upsampling, position=2, layers=3).save(root / "tiny.json")
+def root(tmp_path_factory: pytest.TempPathFactory, training_folder) -> Path:  # type: ignore[no-untyped-def]
+    root = training_folder(tmp_path_factory.mktemp("elastic"))
     hnas_cli(*train_args(root, "reference"))
     return root
 

@@ -9,10 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from typer.testing import CliRunner
 
 import hnas
@@ -33,15 +31,9 @@ def tiny_genotype() -> hnas.Genotype:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def workdir(tmp_path_factory: pytest.TempPathFactory, training_folder) -> Path:  # type: ignore[no-untyped-def]
     """Three smooth synthetic photos, a genotype file, and one uninterrupted 6-step run."""
-    root = tmp_path_factory.mktemp("train")
-    rng = np.random.default_rng(0)
-    (root / "data").mkdir()
-    for i, size in enumerate([(70, 64), (61, 75), (48, 52)]):
-        coarse = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
-        Image.fromarray(coarse).resize(size, Image.BICUBIC).save(root / "data" / f"img{i}.png")
-    tiny_genotype().save(root / "tiny.json")
+    root = training_folder(tmp_path_factory.mktemp("train"))
     result = runner.invoke(app, cli(root, "--out", str(root / "straight")))
     assert result.exit_code == 0, result.output
     return root
