@@ -59,6 +59,11 @@ class Processes:
         """This process's slice of a global batch of ``batch`` items; an uneven split is one line."""
         return dist.shard(batch, self.world, self.rank) if self.distributed else slice(None)
 
+    def check_batch(self, batch: int) -> None:
+        """Refuse now, in one line, a global batch that will not split evenly over the processes
+        (rather than after a search, at the stage that first trains with it)."""
+        self.part(batch)
+
     def wrap(self, model: nn.Module, device: torch.device, *, find_unused: bool = False,
              probe: Callable[[], torch.Tensor] | None = None) -> nn.Module:
         """``model`` for training steps: in ``DistributedDataParallel`` across processes, else itself.

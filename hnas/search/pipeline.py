@@ -264,9 +264,9 @@ def run_spec(spec: Spec, out: Path, device_name: str | None = None, resume: bool
     if not data_checked:
         processes.on_writer(check_data, spec)
     device = processes.device(device_name or spec.device)
-    processes.part(spec.data.batch)  # uneven splits of the global batches fail now, not after the search
+    processes.check_batch(spec.data.batch)
     if spec.retrain.enabled:
-        processes.part(spec.retrain.batch)
+        processes.check_batch(spec.retrain.batch)
     if not spec.reward.lambdas:
         return run_one(spec, out, device, resume, progress, started)
     sweep = RunFolder(out, "spec.json")
