@@ -123,7 +123,7 @@ def test_a_small_comparison_end_to_end_and_resumed(searched, small_images, tmp_p
     # scoring with the run's shared weights reads the run: its archive keeps the derivation records
     assert {p.name: p.read_bytes() for p in searched.iterdir() if p.suffix in (".jsonl", ".json")} == run_files
     assert "run-run" in result.stdout and "Kendall tau" in result.stdout
-    for name in ("compare.png", "report.html", "members/run-run/seed-0/eval.json"):
+    for name in ("compare.png", "compare-latency.png", "report.html", "members/run-run/seed-0/eval.json"):
         assert (out / name).is_file(), name
     again = runner.invoke(app, [*args, "--resume"])
     assert again.exit_code == 0, again.output

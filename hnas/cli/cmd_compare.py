@@ -76,7 +76,8 @@ def compare_command(
     max_restarts: MaxRestartsOption = 0,
 ) -> None:
     """Retrain every member with one recipe (iterations, width, batch, seeds) and compare PSNR/SSIM
-    on the evaluation sets, MACs, parameters and latency: a table, OUT/compare.json and OUT/compare.png.
+    on the evaluation sets, MACs, parameters and latency: a table, OUT/compare.json, OUT/compare.png
+    (PSNR against MACs) and OUT/compare-latency.png (against measured latency).
 
     Under torchrun (or with --nproc N) whole members are spread over the processes.
     """
@@ -126,7 +127,7 @@ def compare_command(
         print_json(report)
         return
     print_table(report)
-    err_console().print(f"[bold]done[/bold]: {out}/compare.json, {out}/compare.png")
+    err_console().print(f"[bold]done[/bold]: {out}/compare.json, {out}/compare.png, {out}/compare-latency.png")
 
 
 def print_table(report: dict[str, Any]) -> None:

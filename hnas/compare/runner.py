@@ -180,7 +180,8 @@ def _aggregate(recipe: Recipe, members: list[Member], results: list[dict[str, An
 
 def run_compare(recipe: Recipe, members: list[Member], out: Path, *, resume: bool = False,
                 shared_weights: Path | None = None, progress: Progress = _quiet) -> dict[str, Any]:
-    """Retrain, evaluate and price every member x seed; write ``compare.json`` and ``compare.png``."""
+    """Retrain, evaluate and price every member x seed; write ``compare.json``, ``compare.png`` (PSNR
+    against MACs) and ``compare-latency.png`` (against measured latency)."""
     folder = RunFolder(out, IDENTITY_FILE)
     folder.by_writer(check_recipe_data, recipe)
     identity = {"recipe": recipe.model_dump(mode="json"),
@@ -216,6 +217,7 @@ def _finish(recipe: Recipe, members: list[Member], results: list[dict[str, Any]]
     folder = RunFolder(out)
     folder.write_json(COMPARE_FILE, report)
     plot_compare(out / "compare.png", report)
+    plot_compare(out / "compare-latency.png", report, against="latency")
     write_report(out)
     progress("report", 1, 1, "")
     return report
