@@ -214,6 +214,7 @@ COSTS: Registry[Callable[..., Any]] = Registry("costs", "cost", builtins=("hnas.
 PRESETS: Registry[Callable[..., Any]] = Registry("presets", "preset", builtins=("hnas.spaces.presets",))
 DATASETS: Registry[Callable[..., Any]] = Registry("datasets", "dataset", builtins=("hnas.data.sources",))
 LOSSES: Registry[Callable[..., Any]] = Registry("losses", "loss", builtins=("hnas.train.losses",))
+OPTIMIZERS: Registry[Callable[..., Any]] = Registry("optimizers", "optimizer", builtins=("hnas.train.optimizers",))
 STRATEGIES: Registry[Callable[..., Any]] = Registry(
     "strategies", "strategy",
     builtins=("hnas.strategies.halving", "hnas.strategies.random_search", "hnas.strategies.controlled"),
@@ -230,4 +231,5 @@ ALL_REGISTRIES: dict[str, Registry[Any]] = {
     "datasets": DATASETS,
     "strategies": STRATEGIES,
     "losses": LOSSES,
+    "optimizers": OPTIMIZERS,
 }

@@ -13,11 +13,13 @@ from hnas.cli.common import (
     MIN_SCALE,
     LossOption,
     MaxRestartsOption,
+    OptimizerOption,
     PluginOption,
     StageBars,
     TensorBoardOption,
     bars,
     checked_loss,
+    checked_optimizer,
     err_console,
     load_plugins,
     parse_source,
@@ -57,6 +59,7 @@ def compare_command(
     patch: Annotated[int, typer.Option("--patch", min=8, help="HR patch side.")] = 64,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate (cosine to lr/100).")] = 1e-3,
     loss: LossOption = None,
+    optimizer: OptimizerOption = None,
     global_skip: Annotated[str, typer.Option("--global-skip", help="none or bicubic.")] = "bicubic",
     space: Annotated[Path | None, typer.Option("--space", help="Spec whose search space random: members "
                                                                 "are drawn from (default: the first run member's).")] = None,
@@ -92,7 +95,7 @@ def compare_command(
     recipe = Recipe(
         data=parse_source(data), eval=eval_sets or ["builtin:set5", "builtin:set14"], scale=scale, channels=channels, iters=iters,
         minutes=minutes,
-        batch=batch, patch=patch, lr=lr, loss=checked_loss(loss), global_skip=global_skip, seeds=list(range(seeds)),
+        batch=batch, patch=patch, lr=lr, loss=checked_loss(loss), optimizer=checked_optimizer(optimizer), global_skip=global_skip, seeds=list(range(seeds)),
         cost_input=_parse_size(cost_input), latency_input=_parse_size(latency_input), device=device,
     )
     search_space = None

@@ -16,10 +16,12 @@ from hnas.cli.common import (
     GlobalSkipChoice,
     LossOption,
     MaxRestartsOption,
+    OptimizerOption,
     PluginOption,
     TensorBoardOption,
     bars,
     checked_loss,
+    checked_optimizer,
     err_console,
     load_plugins,
     parse_source,
@@ -84,6 +86,7 @@ def train_command(
     patch: Annotated[int, typer.Option(min=2, help="HR patch side (LR patch = patch / scale).")] = 96,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate (cosine decay to lr/100).")] = 1e-3,
     loss: LossOption = None,
+    optimizer: OptimizerOption = None,
     global_skip: Annotated[
         GlobalSkipChoice | None, typer.Option(
             "--global-skip", help="Add the bicubic upscaled input to the output (default: a run's own, else none).")
@@ -135,7 +138,7 @@ def train_command(
     config = TrainConfig.create(
         data=parse_source(data), scale=scale, channels=network.channels, global_skip=network.global_skip,
         iters=iters, epochs=epochs, minutes=minutes,
-        batch=batch, patch=patch, lr=lr, loss=checked_loss(loss), val=val, val_every=val_every, log_every=log_every,
+        batch=batch, patch=patch, lr=lr, loss=checked_loss(loss), optimizer=checked_optimizer(optimizer), val=val, val_every=val_every, log_every=log_every,
         save_every=save_every, device=device, seed=seed, workers=workers,
     )
     out_dir = out or _default_out(model, scale)

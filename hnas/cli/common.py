@@ -172,6 +172,25 @@ def checked_loss(text: str | None) -> str | dict[str, Any] | None:
     return node
 
 
+def checked_optimizer(text: str | None) -> str | dict[str, Any] | None:
+    """An ``--optimizer`` value, built once on a dummy parameter so that a wrong name or param is
+    one line before any work."""
+    if text is None:
+        return None
+    import torch
+
+    from hnas.train.optimizers import build_optimizer
+
+    node = parse_source(text, "--optimizer")
+    build_optimizer(node, [torch.nn.Parameter(torch.zeros(1))], 1e-3)
+    return node
+
+
+#: ``--optimizer``: the training optimizer (hnas train, hnas compare).
+OptimizerOption = Annotated[str | None, typer.Option(
+    "--optimizer", help="Optimizer: adam (the default, the authors'), adamw, sgd, a plugin's, or a {type, params} "
+                        "table, e.g. '{type = \"sgd\", params = {momentum = 0.9}}'; --lr is its learning rate.")]
+
 #: ``--loss``: the training loss (hnas train, hnas compare).
 LossOption = Annotated[str | None, typer.Option(
     "--loss", help="Training loss: l1 (the default, the authors'), l2, charbonnier, a plugin's, or a "

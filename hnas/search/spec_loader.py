@@ -129,19 +129,26 @@ def load_spec(path: str | Path, overrides: list[str] | None = None, plugins: lis
                           overrides=overrides)
 
 
-def _check_loss(node: Any) -> None:
+def _check_training_nodes(loss: Any, optimizer: Any) -> None:
+    """Build the retraining's loss and optimizer once (the optimizer over a stand-in parameter)."""
+    import torch
+
     from hnas.errors import UnknownNameError
     from hnas.train.losses import build_loss
+    from hnas.train.optimizers import build_optimizer
 
-    try:
-        build_loss(node)
-    except UnknownNameError as exc:
-        raise SpecError(f"retrain.loss: {exc}") from None
+    for where, build in (("retrain.loss", lambda: build_loss(loss)),
+                         ("retrain.optimizer", lambda: build_optimizer(optimizer, [torch.nn.Parameter(torch.zeros(1))],
+                                                                       1e-3))):
+        try:
+            build()
+        except UnknownNameError as exc:
+            raise SpecError(f"{where}: {exc}") from None
 
 
 def check_spec(spec: Spec, source: str = "spec") -> None:
     """Build every component the spec names once (ops, cells, controller, reward, cost, the
-    retraining loss), so that a wrong name or param is one line naming it, before anything is
+    retraining's loss and optimizer), so that a wrong name or param is one line naming it, before anything is
     written."""
     from hnas.search.components import build_components, build_strategy
 
@@ -151,7 +158,7 @@ def check_spec(spec: Spec, source: str = "spec") -> None:
             if member.strategy is not None:
                 build_strategy(member, components)
         if spec.retrain.enabled:
-            _check_loss(spec.retrain.loss)
+            _check_training_nodes(spec.retrain.loss, spec.retrain.optimizer)
     except SpecError as exc:
         raise SpecError(f"{source}: {exc}") from None
 

@@ -20,7 +20,7 @@ from hnas.errors import HnasError, first_error
 #: different run. The rest (length, intervals, device, workers) may change on ``--resume``.
 IDENTITY_FIELDS = (
     "data", "data_split", "scale", "channels", "global_skip", "op_params", "batch", "patch", "lr", "lr_min",
-    "seed", "augment", "iters_per_epoch", "select", "loss",
+    "seed", "augment", "iters_per_epoch", "select", "loss", "optimizer",
 )
 
 AUTHORS_EPOCHS = 300
@@ -32,7 +32,8 @@ class TrainConfigError(HnasError, ValueError):
 
 class TrainingKnobs(BaseModel):
     """How a network is trained, in the words a spec's ``[retrain]``, ``hnas compare``'s recipe and
-    :class:`TrainConfig` share (one definition, one validation). The width, length and patch size
+    :class:`TrainConfig` share (one definition, one validation; the loss and optimizer are
+    registry nodes, :mod:`hnas.train.losses` and :mod:`hnas.train.optimizers`). The width, length and patch size
     are each model's own: their defaults differ (the paper's run against a quick comparison)."""
 
     minutes: float | None = Field(None, gt=0, description="Train as many iterations as fit in this many minutes of "
@@ -42,6 +43,9 @@ class TrainingKnobs(BaseModel):
     lr: float = Field(1e-3, gt=0, description="Adam's learning rate, cosine to lr / 100 (or lr_min).")
     loss: str | dict[str, Any] | None = Field(None, description="A registered loss (l1, l2, charbonnier or a plugin's), "
                                               "a name or a {type, params} node; None: L1, the authors'.")
+    optimizer: str | dict[str, Any] | None = Field(None, description="A registered optimizer (adam, adamw, sgd or a "
+                                                   "plugin's), a name or a {type, params} node; None: Adam, the "
+                                                   "authors'.")
 
 
 class TrainConfig(TrainingKnobs):

@@ -67,9 +67,9 @@ from hnas.train.hooks import (
     TrainingDivergedError,
 )
 from hnas.train.losses import build_loss
+from hnas.train.optimizers import build_optimizer
 from hnas.train.patches import StepBatches, StepPatchSampler
 from hnas.utils.memory import keep_freed_memory
-from hnas.utils.optim import adam
 
 __all__ = ["LAST_FILENAME", "LOG_FILENAME", "RunFolderError", "Trainer", "TrainingDivergedError", "train"]
 
@@ -123,7 +123,7 @@ class Trainer:
             torch.manual_seed(config.seed)
             self.model = HNASNet(self.genotype, scale=config.scale, channels=config.channels,
                                  global_skip=config.global_skip, op_params=config.op_params).to(self.device)
-        self.optimizer = adam(self.model.parameters(), lr=config.lr)
+        self.optimizer = build_optimizer(config.optimizer, self.model.parameters(), config.lr)
         self.loss = build_loss(config.loss)
 
         self.step = 0
