@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 import torch
 
-
 PLUGINS = str(Path(__file__).parent / "plugin_pkg")
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
