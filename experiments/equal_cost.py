@@ -86,7 +86,7 @@ def main() -> None:
     compare = retrain(found, args.out, args.nproc)
     members = {m["hash"]: m for m in compare["members"]}
     baselines = [m for m in compare["members"] if m["kind"] == "baseline"]
-    pool = [m for m in json.loads((RESULTS / "fidelity-compare.json").read_text())["members"]]
+    pool = json.loads((RESULTS / "fidelity-compare.json").read_text())["members"]
 
     def psnr(member: dict[str, Any], name: str, seed: int | None = None) -> float:
         values = member["sets"][name]["psnr"]

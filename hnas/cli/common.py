@@ -161,29 +161,28 @@ def parse_source(text: str, option: str = "--data") -> str | dict[str, Any]:
         return value
 
 
-def checked_loss(text: str | None) -> str | dict[str, Any] | None:
-    """A ``--loss`` value, built once so that a wrong name or param is one line before any work."""
+def _checked_node(text: str | None, option: str, check: Any) -> str | dict[str, Any] | None:
+    """An option's registry node, built once by ``check`` so that a wrong name or param is one
+    line before any work."""
     if text is None:
         return None
+    node = parse_source(text, option)
+    check(node)
+    return node
+
+
+def checked_loss(text: str | None) -> str | dict[str, Any] | None:
+    """A ``--loss`` value (:mod:`hnas.train.losses`)."""
     from hnas.train.losses import build_loss
 
-    node = parse_source(text, "--loss")
-    build_loss(node)
-    return node
+    return _checked_node(text, "--loss", build_loss)
 
 
 def checked_optimizer(text: str | None) -> str | dict[str, Any] | None:
-    """An ``--optimizer`` value, built once on a dummy parameter so that a wrong name or param is
-    one line before any work."""
-    if text is None:
-        return None
-    import torch
+    """An ``--optimizer`` value (:mod:`hnas.train.optimizers`)."""
+    from hnas.train.optimizers import check_optimizer
 
-    from hnas.train.optimizers import build_optimizer
-
-    node = parse_source(text, "--optimizer")
-    build_optimizer(node, [torch.nn.Parameter(torch.zeros(1))], 1e-3)
-    return node
+    return _checked_node(text, "--optimizer", check_optimizer)
 
 
 #: ``--optimizer``: the training optimizer (hnas train, hnas compare).

@@ -138,8 +138,8 @@ def space_of_run(path: Path) -> Space:
 
 
 def _draw(space: Space, count: int, seed: int, salt: str, accept: Any = None) -> list[Genotype]:
-    sampler = RandomController(SpaceCodec(space.normal_ops, space.upsampling_ops, space.nodes, space.layers))
-    sampler.op_params = space.op_params
+    sampler = RandomController(SpaceCodec(space.normal_ops, space.upsampling_ops, space.nodes, space.layers,
+                                          op_params=space.op_params))
     generator = torch_generator(seed, "compare", salt)
     found: list[Genotype] = []
     seen: set[str] = set()

@@ -156,18 +156,10 @@ class Controller(nn.Module):
         """The cell types every proposed genotype names (the space's; the paper's by default)."""
         return self.codec.cell_types
 
-    @cell_types.setter
-    def cell_types(self, value: tuple[str, str]) -> None:
-        self.codec.cell_types = value
-
     @property
     def op_params(self) -> dict[str, dict[str, dict[str, Any]]]:
         """The space's op settings (``{"normal": {op: params}}``), carried by every proposed genotype."""
         return self.codec.op_params
-
-    @op_params.setter
-    def op_params(self, value: dict[str, dict[str, dict[str, Any]]]) -> None:
-        self.codec.op_params = value
 
     def ops_of(self, part: str) -> tuple[str, ...]:
         return self.codec.ops_of(part)

@@ -52,8 +52,8 @@ def controller_of_spec(spec: Spec, normal_ops: list[str], upsampling_ops: list[s
     # a strategy's own draws (evolution's initial population) follow the run's seed, so that
     # searches with different seeds are independent; an explicit params.seed still wins
     seeded = "seed" not in node.params and "seed" in inspect.signature(cls).parameters
-    codec = SpaceCodec(normal_ops, upsampling_ops, spec.space.nodes, spec.space.layers)
-    codec.cell_types, codec.op_params = spec.space.cell_types(), spec.space.op_params()
+    codec = SpaceCodec(normal_ops, upsampling_ops, spec.space.nodes, spec.space.layers,
+                       cell_types=spec.space.cell_types(), op_params=spec.space.op_params())
     controller = build(CONTROLLERS, node, codec, what="controller", provided=("codec",),
                        extra={"seed": spec.seed} if seeded else None)
     if not isinstance(controller, Controller):

@@ -130,18 +130,14 @@ def load_spec(path: str | Path, overrides: list[str] | None = None, plugins: lis
 
 
 def _check_training_nodes(loss: Any, optimizer: Any) -> None:
-    """Build the retraining's loss and optimizer once (the optimizer over a stand-in parameter)."""
-    import torch
-
+    """Build the retraining's loss and optimizer once."""
     from hnas.errors import UnknownNameError
     from hnas.train.losses import build_loss
-    from hnas.train.optimizers import build_optimizer
+    from hnas.train.optimizers import check_optimizer
 
-    for where, build in (("retrain.loss", lambda: build_loss(loss)),
-                         ("retrain.optimizer", lambda: build_optimizer(optimizer, [torch.nn.Parameter(torch.zeros(1))],
-                                                                       1e-3))):
+    for where, check, node in (("retrain.loss", build_loss, loss), ("retrain.optimizer", check_optimizer, optimizer)):
         try:
-            build()
+            check(node)
         except UnknownNameError as exc:
             raise SpecError(f"{where}: {exc}") from None
 

@@ -65,7 +65,8 @@ class SpaceCodec:
     genotype (the space's cell types and op settings)."""
 
     def __init__(self, normal_ops: Sequence[str], upsampling_ops: Sequence[str], nodes: int = 4,
-                 layers: int = 12) -> None:
+                 layers: int = 12, *, cell_types: tuple[str, str] = ("normal", "upsampling"),
+                 op_params: dict[str, dict[str, dict[str, Any]]] | None = None) -> None:
         if not isinstance(nodes, int) or nodes < 1:
             raise SpecError(f"nodes (intermediate nodes per cell) must be a positive integer, got {nodes!r}")
         if not isinstance(layers, int) or layers < 1:
@@ -73,8 +74,8 @@ class SpaceCodec:
         self.normal_ops = canonical_ops(normal_ops, NORMAL_OPS, "normal")
         self.upsampling_ops = canonical_ops(upsampling_ops, UPSAMPLING_OPS, "upsampling")
         self.nodes, self.layers = nodes, layers
-        self.cell_types: tuple[str, str] = ("normal", "upsampling")
-        self.op_params: dict[str, dict[str, dict[str, Any]]] = {}
+        self.cell_types = cell_types
+        self.op_params: dict[str, dict[str, dict[str, Any]]] = op_params or {}
         self.slots: tuple[Slot, ...] = self._layout()
 
     def ops_of(self, part: str) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from hnas.nodes import build
 from hnas.registry import OPTIMIZERS
 from hnas.utils.optim import adam as fused_adam
 
-__all__ = ["adam", "adamw", "build_optimizer", "sgd"]
+__all__ = ["adam", "adamw", "build_optimizer", "check_optimizer", "sgd"]
 
 Params = Iterable[torch.nn.Parameter]
 
@@ -55,3 +55,9 @@ def build_optimizer(node: str | dict[str, Any] | None, params: Params, lr: float
     """The optimizer a spec or training config names (None: Adam) over ``params`` at ``lr``; a
     wrong name or param is one line."""
     return build(OPTIMIZERS, node or "adam", params, lr, what="optimizer", provided=("params", "lr"))  # type: ignore[no-any-return]
+
+
+def check_optimizer(node: str | dict[str, Any] | None) -> None:
+    """Build the optimizer ``node`` names once, over a stand-in parameter, so that a wrong name or
+    param is one line before any work (a spec at load, ``--optimizer`` at parse)."""
+    build_optimizer(node, [torch.nn.Parameter(torch.zeros(1))], 1e-3)
