@@ -15,6 +15,7 @@ from hnas.cli.common import (
     MaxRestartsOption,
     OptimizerOption,
     PluginOption,
+    PrecisionOption,
     StageBars,
     TensorBoardOption,
     bars,
@@ -60,6 +61,7 @@ def compare_command(
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate (cosine to lr/100).")] = 1e-3,
     loss: LossOption = None,
     optimizer: OptimizerOption = None,
+    precision: PrecisionOption = None,
     global_skip: Annotated[str, typer.Option("--global-skip", help="none or bicubic.")] = "bicubic",
     space: Annotated[Path | None, typer.Option("--space", help="Spec whose search space random: members "
                                                                 "are drawn from (default: the first run member's).")] = None,
@@ -95,7 +97,8 @@ def compare_command(
     recipe = Recipe(
         data=parse_source(data), eval=eval_sets or ["builtin:set5", "builtin:set14"], scale=scale, channels=channels, iters=iters,
         minutes=minutes,
-        batch=batch, patch=patch, lr=lr, loss=checked_loss(loss), optimizer=checked_optimizer(optimizer), global_skip=global_skip, seeds=list(range(seeds)),
+        batch=batch, patch=patch, lr=lr, loss=checked_loss(loss), optimizer=checked_optimizer(optimizer),
+        precision=precision.value if precision else None, global_skip=global_skip, seeds=list(range(seeds)),
         cost_input=_parse_size(cost_input), latency_input=_parse_size(latency_input), device=device,
     )
     search_space = None

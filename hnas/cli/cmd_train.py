@@ -18,6 +18,7 @@ from hnas.cli.common import (
     MaxRestartsOption,
     OptimizerOption,
     PluginOption,
+    PrecisionOption,
     TensorBoardOption,
     bars,
     checked_loss,
@@ -87,6 +88,7 @@ def train_command(
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate (cosine decay to lr/100).")] = 1e-3,
     loss: LossOption = None,
     optimizer: OptimizerOption = None,
+    precision: PrecisionOption = None,
     global_skip: Annotated[
         GlobalSkipChoice | None, typer.Option(
             "--global-skip", help="Add the bicubic upscaled input to the output (default: a run's own, else none).")
@@ -138,7 +140,8 @@ def train_command(
     config = TrainConfig.create(
         data=parse_source(data), scale=scale, channels=network.channels, global_skip=network.global_skip,
         iters=iters, epochs=epochs, minutes=minutes,
-        batch=batch, patch=patch, lr=lr, loss=checked_loss(loss), optimizer=checked_optimizer(optimizer), val=val, val_every=val_every, log_every=log_every,
+        batch=batch, patch=patch, lr=lr, loss=checked_loss(loss), optimizer=checked_optimizer(optimizer),
+        precision=precision.value if precision else None, val=val, val_every=val_every, log_every=log_every,
         save_every=save_every, device=device, seed=seed, workers=workers,
     )
     out_dir = out or _default_out(model, scale)

@@ -83,6 +83,13 @@ class GlobalSkipChoice(str, Enum):
     bicubic = "bicubic"
 
 
+class PrecisionChoice(str, Enum):
+    """``--precision``: the training forward's arithmetic."""
+
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
 #: The ``--scale`` every command allows: the search space's (``space.scale`` in a spec).
 MIN_SCALE, MAX_SCALE = 2, 8
 
@@ -189,6 +196,11 @@ def checked_optimizer(text: str | None) -> str | dict[str, Any] | None:
 OptimizerOption = Annotated[str | None, typer.Option(
     "--optimizer", help="Optimizer: adam (the default, the authors'), adamw, sgd, a plugin's, or a {type, params} "
                         "table, e.g. '{type = \"sgd\", params = {momentum = 0.9}}'; --lr is its learning rate.")]
+
+#: ``--precision``: the training forward's arithmetic (hnas train, hnas compare).
+PrecisionOption = Annotated[PrecisionChoice | None, typer.Option(
+    "--precision", help="Training arithmetic: fp32 (the default) or bf16 autocast (faster on CPUs with AVX-512 BF16 "
+                        "and on GPUs; validation and saved weights stay fp32).")]
 
 #: ``--loss``: the training loss (hnas train, hnas compare).
 LossOption = Annotated[str | None, typer.Option(

@@ -67,7 +67,8 @@ class Recipe(TrainingKnobs):
             data=self.data, data_split=self.data_split, scale=self.scale, channels=self.channels,
             global_skip=self.global_skip, op_params=self.op_params, iters=self.iters, minutes=self.minutes,
             batch=self.batch,
-            patch=self.patch, lr=self.lr, loss=self.loss, optimizer=self.optimizer, log_every=max(1, min(100, self.iters // 10)),
+            patch=self.patch, lr=self.lr, loss=self.loss, optimizer=self.optimizer, precision=self.precision,
+            log_every=max(1, min(100, self.iters // 10)),
             save_every=max(1, min(500, self.iters // 4)), device=self.device, seed=seed,
         )
 

@@ -21,6 +21,21 @@ from hnas.engine.schedule import set_lr
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
 
+def in_precision(forward: Forward, precision: str | None, device: torch.device) -> Forward:
+    """``forward`` under bf16 autocast when ``precision`` is ``"bf16"`` (its output cast back to fp32, so
+    the loss and its gradient's start are fp32), else ``forward`` itself. Why bf16 and not fp16: it has
+    fp32's range, so an SR loss needs no scaling, and CPUs with AVX-512 BF16 run its convolutions faster."""
+    if precision in (None, "fp32"):
+        return forward
+
+    def autocast_forward(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            out = forward(x)
+        return out.float()
+
+    return autocast_forward
+
+
 def train_step(optimizer: torch.optim.Optimizer, forward: Forward, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
             lr: float, *, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None, check_grads: bool = False,
             clip: tuple[Iterable[torch.nn.Parameter], float] | None = None,

@@ -39,6 +39,7 @@ def retrain_config(spec: Spec, device: torch.device, minutes: float | None = Non
         lr=r.lr,
         loss=r.loss,
         optimizer=r.optimizer,
+        precision=r.precision,
         val=r.val_data if r.val_data is not None else (source if r.val_split is not None else None),
         val_split=r.val_split,
         select=r.select,

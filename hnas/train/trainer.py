@@ -51,7 +51,7 @@ from hnas.engine.loop import Loop
 from hnas.engine.processes import Processes
 from hnas.engine.schedule import cosine_lr
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
-from hnas.engine.step import train_step
+from hnas.engine.step import in_precision, train_step
 from hnas.engine.validation import Validator
 from hnas.models.network import HNASNet
 from hnas.spaces.genotype import Genotype
@@ -143,6 +143,7 @@ class Trainer:
         # a genotype whose nodes never read one cell input leaves that input's 1x1 projection unused
         p = config.lr_patch
         self.ddp = self.processes.wrap(self.model, self.device, probe=lambda: torch.zeros(1, 3, p, p, device=self.device))
+        self.forward = in_precision(self.ddp, config.precision, self.device)
 
     # -- resume -------------------------------------------------------------------------------------
     def _restore(self, resume: bool) -> None:
@@ -215,7 +216,7 @@ class Trainer:
         self.model.train()
         lr_batch = lr_batch.to(self.device, non_blocking=True)
         hr_batch = hr_batch.to(self.device, non_blocking=True)
-        return train_step(self.optimizer, self.ddp, lr_batch, hr_batch, self.step_lr, reduce=self.processes.reduce,
+        return train_step(self.optimizer, self.forward, lr_batch, hr_batch, self.step_lr, reduce=self.processes.reduce,
                        check_grads=True, loss_fn=self.loss)
 
     # -- saving and validation -----------------------------------------------------------------------
