@@ -59,23 +59,13 @@ def world(tmp_path_factory) -> dict[str, Path]:
     for i in range(4):
         Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(good / f"img{i}.png")
     paths["images"] = good
-    empty = root / "empty"
-    empty.mkdir()
-    (empty / "notes.txt").write_text("no images here")
-    paths["empty"] = empty
-    broken = root / "broken"
-    broken.mkdir()
-    (broken / "zero.png").write_bytes(b"")
-    paths["broken"] = broken
-    truncated = root / "truncated"
-    truncated.mkdir()
     data = (good / "img0.png").read_bytes()
-    (truncated / "cut.png").write_bytes(data[: len(data) // 2])
-    paths["truncated"] = truncated
-    fake = root / "fake"
-    fake.mkdir()
-    (fake / "photo.png").write_text("this is not a png")
-    paths["fake"] = fake
+    for name, file, content in (("empty", "notes.txt", b"no images here"), ("broken", "zero.png", b""),
+                                ("truncated", "cut.png", data[: len(data) // 2]),
+                                ("fake", "photo.png", b"this is not a png")):
+        paths[name] = root / name
+        paths[name].mkdir()
+        (paths[name] / file).write_bytes(content)
     tiny = root / "tiny"
     tiny.mkdir()
     Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tiny / "dot.png")
@@ -117,7 +107,7 @@ def world(tmp_path_factory) -> dict[str, Path]:
     spec("leak.toml", base.replace('data = ["builtin:set5"]', f'data = ["{good}"]'))
     spec("syntax.toml", base + "[reward\n")
     spec("nodata.toml", base.replace(str(good), str(root / "missing")))
-    spec("emptydata.toml", base.replace(str(good), str(empty)))
+    spec("emptydata.toml", base.replace(str(good), str(paths["empty"])))
     spec("scale0.toml", base.replace("channels = 2\n[data]", "channels = 2\nscale = 0\n[data]"))
     spec("plugin.toml", "plugins = ['hnas_no_such_plugin']\n" + base)
     (root / "genotype.json").write_text(json.dumps({"normal": [["skip_connect", 2, 2]], "upsampling": [], "position": 1}))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,11 +60,8 @@ def invoke(*args: str, code: int = 0) -> str:
 
 
 @pytest.fixture(scope="module")
-def train_root(tmp_path_factory: pytest.TempPathFactory, small_images: Path) -> Path:
-    root = tmp_path_factory.mktemp("damage")
-    shutil.copytree(small_images, root / "images")
-    g = hnas.resolve_genotype("hnas-a")
-    hnas.Genotype(normal=g.normal, upsampling=g.upsampling, position=2, layers=3).save(root / "tiny.json")
+def train_root(images_and_tiny_genotype: Callable[[str], Path]) -> Path:
+    root = images_and_tiny_genotype("damage")
     invoke(*train_args(root, root / "reference"))
     return root
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-import hnas
 from hnas.cli.app import app
 from hnas.engine.lock import LOCK_FILENAME, FolderLock, FolderLockedError, folder_lock
 
@@ -33,12 +32,8 @@ with folder_lock(sys.argv[1]):
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory, small_images: Path) -> Path:
-    root = tmp_path_factory.mktemp("lock")
-    shutil.copytree(small_images, root / "images")
-    g = hnas.resolve_genotype("hnas-a")
-    hnas.Genotype(normal=g.normal, upsampling=g.upsampling, position=2, layers=3).save(root / "tiny.json")
-    return root
+def root(images_and_tiny_genotype: Callable[[str], Path]) -> Path:
+    return images_and_tiny_genotype("lock")
 
 
 def train_args(root: Path, out: Path, *extra: str) -> list[str]:

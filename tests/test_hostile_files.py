@@ -14,6 +14,8 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -271,16 +273,22 @@ def log_file(draw: Any) -> tuple[int, bytes]:
     return which, data
 
 
+@contextmanager
+def _folder_with_log(name: str, content: bytes) -> Iterator[tuple[Path, dict[str, tuple[int, int]]]]:
+    """A temporary run folder holding one log file ``name`` with ``content``, and its listing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "retrain").mkdir()
+        (folder / name).write_bytes(content)
+        yield folder, _listing(folder)
+
+
 @given(log_file())
 def test_run_folder_json_lines(case: tuple[int, bytes]) -> None:
     from hnas.report.rundata import load_run
 
     which, content = case
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        (folder / "retrain").mkdir()
-        (folder / LOG_NAMES[which]).write_bytes(content)
-        before = _listing(folder)
+    with _folder_with_log(LOG_NAMES[which], content) as (folder, before):
         records = hnas_error_or_success(read_jsonl, folder / LOG_NAMES[which])
         assert records is None or all(isinstance(r, dict) for r in records)
         hnas_error_or_success(load_run, folder)  # what `hnas report` and `hnas show RUN` read
@@ -305,11 +313,7 @@ def test_the_report_of_hostile_logs(case: tuple[int, bytes]) -> None:
     from hnas.report.rundata import load_run
 
     which, content = case
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        (folder / "retrain").mkdir()
-        (folder / LOG_NAMES[which]).write_bytes(content)
-        before = _listing(folder)
+    with _folder_with_log(LOG_NAMES[which], content) as (folder, before):
         run = hnas_error_or_success(load_run, folder)
         if run is not None:
             hnas_error_or_success(render_report, run)

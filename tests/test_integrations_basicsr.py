@@ -131,6 +131,16 @@ def _run_basicsr(verb: str, options: Path) -> subprocess.CompletedProcess[str]:
     return done
 
 
+#: The network both options files build.
+NETWORK_G = """\
+network_g:
+  type: HNASNet
+  genotype: hnas-a
+  upscale: 2
+  num_feat: 8
+  global_skip: bicubic
+"""
+
 TRAIN_OPTIONS = """\
 name: hnas_a_x2_tiny
 model_type: SRModel
@@ -152,12 +162,7 @@ datasets:
     batch_size_per_gpu: 2
     dataset_enlarge_ratio: 1
     prefetch_mode: ~
-network_g:
-  type: HNASNet
-  genotype: hnas-a
-  upscale: 2
-  num_feat: 8
-  global_skip: bicubic
+""" + NETWORK_G + """\
 path:
   pretrain_network_g: ~
   strict_load_g: true
@@ -189,12 +194,7 @@ datasets:
     dataroot_gt: {set5}
     dataroot_lq: set5_lr
     io_backend: {{type: disk}}
-network_g:
-  type: HNASNet
-  genotype: hnas-a
-  upscale: 2
-  num_feat: 8
-  global_skip: bicubic
+""" + NETWORK_G + """\
 path:
   pretrain_network_g: converted.pth
   strict_load_g: true

@@ -55,22 +55,10 @@ COMPARE = {
             "latency_ms": 12.3,
             "shared_weight_score": 0.41,
             "sets": {
-                "Set5": {
-                    "psnr_mean": 36.1,
-                    "psnr_std": 0.03,
-                    "ssim_mean": 0.951,
-                    "ssim_std": 0.001,
-                    "psnr": [36.08, 36.12],
-                    "ssim": [0.95, 0.952],
-                },
-                "Set14": {
-                    "psnr_mean": 32.0,
-                    "psnr_std": 0.05,
-                    "ssim_mean": 0.90,
-                    "ssim_std": 0.002,
-                    "psnr": [31.95, 32.05],
-                    "ssim": [0.898, 0.902],
-                },
+                "Set5": {"psnr_mean": 36.1, "psnr_std": 0.03, "ssim_mean": 0.951, "ssim_std": 0.001,
+                         "psnr": [36.08, 36.12], "ssim": [0.95, 0.952]},
+                "Set14": {"psnr_mean": 32.0, "psnr_std": 0.05, "ssim_mean": 0.90, "ssim_std": 0.002,
+                          "psnr": [31.95, 32.05], "ssim": [0.898, 0.902]},
             },
         },
         {

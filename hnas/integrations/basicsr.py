@@ -95,20 +95,9 @@ class HNASNet(UnitRangeHNASNet):
     names, imported first; ``num_in_ch``/``num_out_ch``: BasicSR's usual names, 3 only.
     """
 
-    def __init__(
-        self,
-        genotype: Any,
-        upscale: int,
-        num_feat: int = 64,
-        global_skip: str = "none",
-        op_params: Mapping[str, Any] | None = None,
-        plugins: Sequence[str] = (),
-        num_in_ch: int = 3,
-        num_out_ch: int = 3,
-    ) -> None:
-        super().__init__(
-            **_network_arguments(genotype, upscale, num_feat, global_skip, op_params, plugins, num_in_ch, num_out_ch)
-        )
+    def __init__(self, genotype: Any, upscale: int, **options: Any) -> None:
+        # the options and their defaults are _network_arguments', written once
+        super().__init__(**_network_arguments(genotype, upscale, **options))
 
 
 def _provide_functional_tensor() -> None:

@@ -13,6 +13,10 @@ from hnas.report.rundata import as_list, number, numeric_columns
 from hnas.utils.figures import png_bytes, pyplot
 from hnas.utils.pareto import pareto_front
 
+#: Marker styles of the Pareto plot: derivation candidates, and the chosen architecture.
+DERIVED_STYLE: dict[str, Any] = {"marker": "D", "s": 40, "facecolor": "none", "edgecolor": "#D55E00", "lw": 1.4}
+CHOSEN_STYLE: dict[str, Any] = {"marker": "*", "s": 320, "color": "#E69F00", "edgecolor": "black", "zorder": 5}
+
 
 def _scaled(values: list[float]) -> tuple[list[float], str]:
     """Large counts (MACs, costs in MACs) in units of 1e9 so the axis reads as GMACs."""
@@ -103,16 +107,8 @@ def pareto_plot(archive: Sequence[dict[str, Any]], chosen_hash: str | None) -> b
         bar.locator = MaxNLocator(integer=True)
         bar.update_ticks()
     if derive:
-        ax.scatter(
-            [r[key] / scale for r in derive],
-            [r["psnr"] for r in derive],
-            marker="D",
-            s=40,
-            facecolor="none",
-            edgecolor="#D55E00",
-            lw=1.4,
-            label=f"derivation candidates ({len(derive)})",
-        )
+        ax.scatter([r[key] / scale for r in derive], [r["psnr"] for r in derive], **DERIVED_STYLE,
+                   label=f"derivation candidates ({len(derive)})")
     points = [(float(r[key]) / scale, float(r["psnr"])) for r in records]
     front = pareto_front(points)
     if len(front) > 1:
@@ -127,16 +123,7 @@ def pareto_plot(archive: Sequence[dict[str, Any]], chosen_hash: str | None) -> b
     picked = [r for r in derive or records if r.get("hash") == chosen_hash]
     if picked:
         best = max(picked, key=lambda r: number(r.get("reward")) or -math.inf)
-        ax.scatter(
-            [best[key] / scale],
-            [best["psnr"]],
-            marker="*",
-            s=320,
-            color="#E69F00",
-            edgecolor="black",
-            zorder=5,
-            label=f"chosen {chosen_hash}",
-        )
+        ax.scatter([best[key] / scale], [best["psnr"]], **CHOSEN_STYLE, label=f"chosen {chosen_hash}")
     ax.set_xlabel(f"{key}{unit} of the architecture at search width")
     ax.set_ylabel("PSNR (dB) with shared weights")
     ax.grid(alpha=0.3)

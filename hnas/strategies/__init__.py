@@ -6,6 +6,6 @@
 shared weights).
 """
 
-from hnas.strategies.base import BandError, Proposal, Proposer, Strategy
+from hnas.strategies.base import BandError, FixedPool, Proposal, Proposer, Strategy
 
-__all__ = ["BandError", "Proposal", "Proposer", "Strategy"]
+__all__ = ["BandError", "FixedPool", "Proposal", "Proposer", "Strategy"]

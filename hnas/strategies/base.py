@@ -158,6 +158,34 @@ class Strategy(ABC):
         return {}
 
 
+class FixedPool(Strategy):
+    """A strategy whose candidates are known from the start: ``members``, in order, each trained
+    ``steps`` steps (random search; a plugin's own ordering). No reward changes what comes next,
+    so every proposal is ready at once and they spread over all the processes."""
+
+    def __init__(self, proposer: Proposer, budget_steps: int, members: list[Genotype], steps: int) -> None:
+        super().__init__(proposer, budget_steps)
+        self.members, self.steps, self.told = members, steps, 0
+
+    @property
+    def horizon(self) -> int:
+        return self.steps
+
+    def ask(self) -> Proposal | None:
+        return Proposal(self.members[self.told], self.steps) if self.told < len(self.members) else None
+
+    def ready(self) -> list[Proposal]:
+        return [Proposal(g, self.steps) for g in self.members[self.told:]]
+
+    @property
+    def width(self) -> int:
+        return len(self.members)
+
+    def tell(self, proposal: Proposal, reward: float) -> None:
+        assert proposal.key == self.members[self.told].hash(), "rewards are told in the order asked"
+        self.told += 1
+
+
 def check_processes(strategy: Strategy, name: str, processes: int) -> None:
     """One line if ``processes`` exceed the candidates ``strategy`` ever trains at once (the rest
     would only wait)."""

@@ -9,44 +9,24 @@ from __future__ import annotations
 
 from hnas.errors import SpecError
 from hnas.registry import STRATEGIES
-from hnas.strategies.base import Proposal, Proposer, Strategy, check_int
+from hnas.strategies.base import FixedPool, Proposer, check_int
 
 
 @STRATEGIES.register("random_search", aliases=("random",))
-class RandomSearch(Strategy):
+class RandomSearch(FixedPool):
     """Uniform draws in the cost band, each trained ``steps`` steps; the best reward wins."""
 
     def __init__(self, proposer: Proposer, budget_steps: int, *, steps: int = 450, pool: int | None = None) -> None:
-        super().__init__(proposer, budget_steps)
-        self.steps = check_int(steps, "steps", "random_search")
-        largest = budget_steps // self.steps
+        steps = check_int(steps, "steps", "random_search")
+        largest = budget_steps // steps
         if largest < 1:
             raise SpecError(f"strategy.budget_steps = {budget_steps} is smaller than one candidate's training "
-                            f"(random_search steps = {self.steps}); raise the budget or lower steps")
+                            f"(random_search steps = {steps}); raise the budget or lower steps")
         self.pool = largest if pool is None else check_int(pool, "pool", "random_search")
         if self.pool > largest:
-            raise SpecError(f"strategy 'random_search': a pool of {self.pool} costs {self.pool * self.steps} steps, "
+            raise SpecError(f"strategy 'random_search': a pool of {self.pool} costs {self.pool * steps} steps, "
                             f"over strategy.budget_steps = {budget_steps}; the budget pays for {largest}")
-        self.members = proposer.distinct(self.pool, "pool")
-        self.told = 0
-
-    @property
-    def horizon(self) -> int:
-        return self.steps
-
-    def ask(self) -> Proposal | None:
-        return Proposal(self.members[self.told], self.steps) if self.told < len(self.members) else None
-
-    def ready(self) -> list[Proposal]:
-        return [Proposal(g, self.steps) for g in self.members[self.told:]]
-
-    @property
-    def width(self) -> int:
-        return self.pool
-
-    def tell(self, proposal: Proposal, reward: float) -> None:
-        assert proposal.key == self.members[self.told].hash(), "rewards are told in the order asked"
-        self.told += 1
+        super().__init__(proposer, budget_steps, proposer.distinct(self.pool, "pool"), steps)
 
     def describe(self) -> dict[str, object]:
         return {"pool": self.pool, "steps": self.steps, "planned_steps": self.pool * self.steps}

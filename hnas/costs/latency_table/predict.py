@@ -6,15 +6,7 @@ import json
 
 import torch
 
-from hnas.costs.latency_table.pieces import (
-    bicubic_key,
-    concat_key,
-    op_key,
-    preprocess_key,
-    stem_key,
-    sum_key,
-    tail_key,
-)
+from hnas.costs.latency_table import pieces
 from hnas.costs.latency_table.table import LatencyTable, LatencyTableError, Mode, TableConditions
 from hnas.costs.latency_table.timer import Timer
 from hnas.models.cells import cell_class
@@ -45,27 +37,27 @@ def network_terms(genotype: Genotype, conditions: TableConditions, global_skip: 
     nodes = conditions.nodes
     width = c * nodes
     plan = plan_network(genotype.layers, genotype.position, width, width)
-    terms: list[tuple[str, int]] = [(stem_key(plan.stem_channels, lr), 1)]
+    terms: list[tuple[str, int]] = [(pieces.stem_key(plan.stem_channels, lr), 1)]
     for layer in plan.layers:
         size = hr if layer.high_resolution else lr
         for cin in layer.in_channels:
-            terms.append((preprocess_key(cin, c, size), 1))
-        terms.append((sum_key(c, size), nodes))
-        terms.append((concat_key(nodes, c, size), 1))
+            terms.append((pieces.preprocess_key(cin, c, size), 1))
+        terms.append((pieces.sum_key(c, size), nodes))
+        terms.append((pieces.concat_key(nodes, c, size), 1))
         if layer.kind == "normal":
             for edge in genotype.normal.edges:
-                terms.append((op_key("normal", edge.op, c, size), 1))
+                terms.append((pieces.op_key("normal", edge.op, c, size), 1))
             terms.append((f"overhead/{'normal_hr' if layer.high_resolution else 'normal_lr'}", 1))
         else:
             for edge in genotype.upsampling.edges:
                 if edge.source < 2:
-                    terms.append((op_key("upsampling", edge.op, c, lr, s), 1))
+                    terms.append((pieces.op_key("upsampling", edge.op, c, lr, s), 1))
                 else:
-                    terms.append((op_key("upsampling", edge.op, c, hr, 1), 1))
+                    terms.append((pieces.op_key("upsampling", edge.op, c, hr, 1), 1))
             terms.append(("overhead/upsampling", 1))
-    terms.append((tail_key(plan.tail_channels, hr), 1))
+    terms.append((pieces.tail_key(plan.tail_channels, hr), 1))
     if global_skip == "bicubic":
-        terms.append((bicubic_key(s, lr), 1))
+        terms.append((pieces.bicubic_key(s, lr), 1))
     return terms
 
 

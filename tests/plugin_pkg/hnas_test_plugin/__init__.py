@@ -35,7 +35,7 @@ from hnas.registry import (
 )
 from hnas.rewards.base import Reward
 from hnas.spaces.genotype import Genotype
-from hnas.strategies.base import Proposal, Proposer, Strategy
+from hnas.strategies.base import FixedPool, Proposer
 
 
 @NORMAL_OPS.register("plugin_conv")
@@ -123,24 +123,11 @@ def gradients(count: int = 6, size: int = 48) -> list[ImageRecord]:
 
 
 @STRATEGIES.register("plugin_cheapest_first")
-class CheapestFirst(Strategy):
+class CheapestFirst(FixedPool):
     """A strategy in one class: ``pool`` draws in the band, trained ``steps`` steps each, cheapest first."""
 
     def __init__(self, proposer: Proposer, budget_steps: int, *, pool: int = 2, steps: int = 2) -> None:
-        super().__init__(proposer, budget_steps)
-        self.steps = steps
-        self.members = sorted(proposer.distinct(pool, "cheapest"), key=proposer.price)
-        self.told = 0
-
-    @property
-    def horizon(self) -> int:
-        return self.steps
-
-    def ask(self) -> Proposal | None:
-        return Proposal(self.members[self.told], self.steps) if self.told < len(self.members) else None
-
-    def tell(self, proposal: Proposal, reward: float) -> None:
-        self.told += 1
+        super().__init__(proposer, budget_steps, sorted(proposer.distinct(pool, "cheapest"), key=proposer.price), steps)
 
 
 @LOSSES.register("plugin_weighted_l1")
