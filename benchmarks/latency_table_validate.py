@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> dict:
     members += [(name, resolve_genotype(name)) for name in PRESETS]
     timer = Timer(table.conditions.backend, table.conditions.device, table.conditions.threads,
                   budget_s=args.time_per_network, min_repeats=5, clock=table.conditions.clock,
-                  statistic=table.conditions.statistic)
+                  statistic=table.conditions.statistic, precision=table.conditions.precision)
     rows = []
     for index, (name, genotype) in enumerate(members):
         predicted = predict_latency(table, genotype)

@@ -8,6 +8,7 @@ import json
 import math
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from hnas.cli import app
@@ -176,6 +177,64 @@ def test_train_table_prices_forward_and_backward():
     assert set(table.train) == set(table.forward) and table.train_factor > 0
 
 
+class _Recording(torch.nn.Module):
+    """Passes through, noting the batch and whether bf16 autocast was on for every call."""
+
+    def __init__(self, inner: torch.nn.Module, seen: list[tuple[int, bool]]) -> None:
+        super().__init__()
+        self.inner, self.seen = inner, seen
+
+    def forward(self, *xs):
+        self.seen.append((xs[0].shape[0], torch.is_autocast_enabled("cpu")))
+        return self.inner(*xs)
+
+
+class _RecordingTimer(Timer):
+    def __init__(self, seen, **kwargs):
+        super().__init__(threads=1, budget_s=0.001, min_repeats=2, max_repeats=4, clock="cpu", warmup=1, **kwargs)
+        self.seen = seen
+
+    def time(self, module, inputs, train=False):
+        return super().time(_Recording(module, self.seen), inputs, train=train)
+
+
+def test_training_batch_table_times_the_batch_in_its_precision(tmp_path):
+    """A table for the retraining's step: every piece and calibration network is timed on the batch,
+    under bf16 autocast; a cost that asks for another batch or precision is refused."""
+    conditions = CONDITIONS.model_copy(update={"train": True, "batch": 3, "precision": "bf16"})
+    seen: list[tuple[int, bool]] = []
+    table = build_table(conditions, calibration_cells=1, calibration_networks=1, calibration_layers=2,
+                        timer=_RecordingTimer(seen, precision="bf16"))
+    assert seen and set(seen) == {(3, True)}
+    path = write_table(table, tmp_path / "t.json")
+    assert load_table(path).conditions.batch == 3 and "3 x 8x8 LR input, bf16" in table.describe()
+    cost = get_cost("latency_table", table=str(path), mode="train", batch=3, precision="bf16")
+    assert cost(_genotype(), input=(8, 8), channels=2, cache=False) > 0
+    with pytest.raises(LatencyTableError, match="batch 3, but 16"):
+        get_cost("latency_table", table=str(path), batch=16)
+    with pytest.raises(LatencyTableError, match="precision bf16, but fp32"):
+        get_cost("latency_table", table=str(path), precision="fp32")
+    seen.clear()
+    measure_network(_genotype(), conditions, timer=_RecordingTimer(seen))
+    assert set(seen) == {(3, False)}  # the caller's timer decides the arithmetic; the batch is the table's
+
+
+def test_table_from_before_batch_and_precision_is_one_fp32_image(table_file):
+    data = json.loads(table_file.read_text())
+    for key in ("batch", "precision"):
+        del data["conditions"][key]
+    table_file.write_text(json.dumps(data))
+    conditions = load_table(table_file).conditions
+    assert (conditions.batch, conditions.precision) == (1, "fp32")
+
+
+def test_bf16_is_timed_in_eager_only():
+    with pytest.raises(LatencyTableError, match="--backend eager with --precision bf16"):
+        Timer(backend="onnxruntime", precision="bf16")
+    with pytest.raises(LatencyTableError, match="unknown latency precision 'fp8'"):
+        Timer(precision="fp8")
+
+
 # ---------------------------------------------------------------------------------------------- CLI
 
 
@@ -244,6 +303,28 @@ def test_cli_onnxruntime_missing_is_one_line(tmp_path, monkeypatch):
 def test_cli_bad_backend_is_one_line(tmp_path):
     result = runner.invoke(app, ["latency", "build", "--backend", "tvm", "--out", str(tmp_path / "t.json")])
     _one_line_error(result, "unknown latency backend 'tvm'")
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--precision", "fp16"], "unknown precision 'fp16'"),
+    (["--precision", "bf16", "--backend", "onnxruntime"], "--backend eager with --precision bf16"),
+])
+def test_cli_bad_precision_is_one_line(tmp_path, args, named):
+    out = tmp_path / "t.json"
+    _one_line_error(runner.invoke(app, ["latency", "build", *args, "--out", str(out)]), named)
+    assert not out.exists()
+
+
+def test_cli_builds_a_training_batch_table(tmp_path):
+    out = tmp_path / "t.json"
+    result = runner.invoke(app, ["latency", "build", "--input", "8x8", "--channels", "2", "--nodes", "2",
+                                 "--normal-ops", "conv_3x3", "--upsampling-ops", "nearest", "--train",
+                                 "--batch", "2", "--precision", "bf16", "--calibration-cells", "1",
+                                 "--calibration-networks", "0", "--time-per-piece", "0.001", "--clock", "cpu",
+                                 "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    conditions = load_table(out).conditions
+    assert (conditions.batch, conditions.precision, conditions.train) == (2, "bf16", True)
 
 
 def test_spec_with_mismatched_table_is_refused(table_file):

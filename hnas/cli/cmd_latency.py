@@ -48,6 +48,10 @@ def build_command(
         str | None, typer.Option("--upsampling-ops", help="Comma-separated upsampling ops (default: all).")
     ] = None,
     train: Annotated[bool, typer.Option("--train", help="Also time forward + backward (eager only).")] = False,
+    batch: Annotated[int, typer.Option(min=1, help="Images per timed call: 1 prices inference; the retraining's "
+                                                   "batch, with --input its LR patch, prices its training step.")] = 1,
+    precision: Annotated[str, typer.Option(help="fp32, or bf16 (autocast, eager only: as retrain.precision "
+                                                "trains).")] = "fp32",
     clock: Annotated[str, typer.Option(help="wall (latency) or cpu (the thread's CPU time, --threads 1: for a busy machine).")] = "wall",
     statistic: Annotated[str, typer.Option(help="median of the timed calls, or min (least disturbed on a busy "
                                                 "machine).")] = "median",
@@ -92,6 +96,10 @@ def build_command(
         raise LatencyTableError(f"unknown clock '{clock}'; use wall or cpu")
     if statistic not in ("median", "min"):
         raise LatencyTableError(f"unknown statistic '{statistic}'; use median or min")
+    if precision not in ("fp32", "bf16"):
+        raise LatencyTableError(f"unknown precision '{precision}'; use fp32 or bf16")
+    if precision == "bf16" and backend != "eager":
+        raise LatencyTableError("bf16 is timed under PyTorch autocast: use --backend eager with --precision bf16")
     if backend == "onnxruntime":
         require_onnxruntime()
         if train:
@@ -100,7 +108,7 @@ def build_command(
         device=device, backend=backend, threads=threads, input=parse_input_size(input_size), scale=scale,  # type: ignore[arg-type]
         channels=channels, nodes=nodes, normal_ops=_ops(normal_ops, "normal"),
         upsampling_ops=_ops(upsampling_ops, "upsampling"), train=train, clock=clock,  # type: ignore[arg-type]
-        statistic=statistic,  # type: ignore[arg-type]
+        statistic=statistic, batch=batch, precision=precision,  # type: ignore[arg-type]
     )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with bars(*columns, transient=True) as progress:
@@ -110,7 +118,7 @@ def build_command(
             progress.update(task, completed=done, total=total, description=f"{what[:48]:<48}")
 
         timer = Timer(conditions.backend, conditions.device, conditions.threads, budget_s=time_per_piece,
-                      clock=conditions.clock, statistic=conditions.statistic)
+                      clock=conditions.clock, statistic=conditions.statistic, precision=conditions.precision)
         table = build_table(conditions, calibration_cells=calibration_cells, calibration_networks=calibration_networks,
                             calibration_layers=calibration_layers, seed=seed, progress=report, timer=timer,
                             kept_freed_memory=kept)

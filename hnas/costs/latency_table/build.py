@@ -102,12 +102,13 @@ def build_table(
         for op in ops:
             registry.canonical(op)  # an unknown name is one line listing the registered ones
     timer = timer or Timer(conditions.backend, conditions.device, conditions.threads, clock=conditions.clock,
-                           statistic=conditions.statistic)
+                           statistic=conditions.statistic, precision=conditions.precision)
     env = _environment(conditions)
     env["kept_freed_memory"] = kept_freed_memory
     c, s, n = conditions.channels, conditions.scale, conditions.nodes
     lr = conditions.input
     hr = (lr[0] * s, lr[1] * s)
+    b = conditions.batch
     width = c * n
     op_params: dict[str, dict[str, dict[str, Any]]] = json.loads(conditions.op_params)
     normal_params, up_params = op_params.get("normal", {}), op_params.get("upsampling", {})
@@ -116,19 +117,19 @@ def build_table(
     for size in (lr, hr):
         for op in conditions.normal_ops:
             jobs.append((op_key("normal", op, c, size),
-                         lambda op=op: _Edge(NORMAL_OPS.build(op, c, **normal_params.get(op, {}))), [(1, c, *size)]))
+                         lambda op=op: _Edge(NORMAL_OPS.build(op, c, **normal_params.get(op, {}))), [(b, c, *size)]))
     for op in conditions.upsampling_ops:
         for scale, size in ((s, lr), (1, hr)):
             jobs.append((op_key("upsampling", op, c, size, scale),
                          lambda op=op, scale=scale: _Edge(UPSAMPLING_OPS.build(op, c, scale, **up_params.get(op, {}))),
-                         [(1, c, *size)]))
+                         [(b, c, *size)]))
     for size in (lr, hr):
-        jobs.append((preprocess_key(width, c, size), lambda: _Preprocess(width, c), [(1, width, *size)]))
-        jobs.append((sum_key(c, size), _Sum, [(1, c, *size)] * 2))
-        jobs.append((concat_key(n, c, size), _Concat, [(1, c, *size)] * n))
-    jobs.append((stem_key(width, lr), lambda: _Stem(width), [(1, 3, *lr)]))
-    jobs.append((tail_key(width, hr), lambda: _Tail(width), [(1, width, *hr)]))
-    jobs.append((bicubic_key(s, lr), lambda: _Bicubic(s), [(1, 3, *lr)]))
+        jobs.append((preprocess_key(width, c, size), lambda: _Preprocess(width, c), [(b, width, *size)]))
+        jobs.append((sum_key(c, size), _Sum, [(b, c, *size)] * 2))
+        jobs.append((concat_key(n, c, size), _Concat, [(b, c, *size)] * n))
+    jobs.append((stem_key(width, lr), lambda: _Stem(width), [(b, 3, *lr)]))
+    jobs.append((tail_key(width, hr), lambda: _Tail(width), [(b, width, *hr)]))
+    jobs.append((bicubic_key(s, lr), lambda: _Bicubic(s), [(b, 3, *lr)]))
 
     rng = random.Random(seed)
     calibration: list[tuple[str, CellGenotype]] = []
@@ -167,7 +168,7 @@ def build_table(
             torch.manual_seed(seed)
             module = _CellPiece(build_cell(kind, kind, (width, width), c, cell, scale=s,
                                            op_params=op_params.get(kind)))
-            measured = timer.time(module, timer.inputs([(1, width, *size)] * 2, seed), train=train)
+            measured = timer.time(module, timer.inputs([(b, width, *size)] * 2, seed), train=train)
             predicted = _cell_pieces(preliminary, kind, cell, size, lr, hr)
             per_slot[slot].append(measured - predicted)
             done += 1

@@ -19,7 +19,8 @@ from hnas.spaces.genotype import Genotype
 class LatencyTableCost(Cost):
     """Latency in ms predicted from a per-op table (``hnas latency build``): microseconds per network.
 
-    ``table``: the table file. ``device``, ``threads``, ``backend``: what the run means to price for;
+    ``table``: the table file. ``device``, ``threads``, ``backend``, ``batch``, ``precision``: what the
+    run means to price for (``batch = 16, precision = "bf16"``: the retraining's step, not one image);
     when given, a table built otherwise is refused (one line naming the difference). The input,
     scale, channels and op params of the cost settings must be the table's. ``mode = "train"``
     prices forward + backward (a table built with ``--train``).
@@ -30,7 +31,8 @@ class LatencyTableCost(Cost):
     depends_on: ClassVar[tuple[str, ...]] = ("input", "scale", "channels", "global_skip", "op_params")
 
     def __init__(self, table: str | Path, device: str | None = None, threads: int | None = None,
-                 backend: str | None = None, mode: Mode = "forward") -> None:
+                 backend: str | None = None, mode: Mode = "forward", batch: int | None = None,
+                 precision: str | None = None) -> None:
         if mode not in ("forward", "train"):
             raise LatencyTableError(f"latency_table mode must be 'forward' or 'train', got {mode!r}")
         if backend is not None and backend not in BACKENDS:
@@ -38,7 +40,8 @@ class LatencyTableCost(Cost):
         self.path = Path(table)
         self.table = table_at(self.path)
         self.mode: Mode = mode
-        check_conditions(self.table, f"latency table '{self.path}'", device=device, threads=threads, backend=backend)
+        check_conditions(self.table, f"latency table '{self.path}'", device=device, threads=threads, backend=backend,
+                         batch=batch, precision=precision)
         self.table.entries(mode)  # a train-mode cost on a forward-only table fails here
 
     def check(self, settings: CostSettings) -> None:
@@ -63,7 +66,7 @@ class LatencyTableCost(Cost):
         if ms is None:
             raise LatencyTableError("the joint reward's default normaliser for latency_table needs conv_3x3 in the "
                                     "table's normal ops; add it, or give reward params.normaliser (ms worth one dB)")
-        macs = c.channels * c.channels * 9 * c.input[0] * c.input[1]
+        macs = c.batch * c.channels * c.channels * 9 * c.input[0] * c.input[1]  # the ms are of a whole batch
         return macs_normaliser(settings.input) * ms / macs
 
     def __repr__(self) -> str:

@@ -64,7 +64,8 @@ def network_terms(genotype: Genotype, conditions: TableConditions, global_skip: 
 def predict_latency(table: LatencyTable, genotype: Genotype, global_skip: str = "none", mode: Mode = "forward",
                     breakdown: dict[str, float] | None = None) -> float:
     """Predicted ms of one forward (``mode="train"``: forward + backward) of ``genotype``'s network on
-    one ``table.conditions.input`` image: its pieces and per-cell overheads, times the table's
+    a batch of ``table.conditions.batch`` images of ``table.conditions.input`` (1 unless the table
+    was built for a training batch): its pieces and per-cell overheads, times the table's
     network factor; ``breakdown`` (if given) receives ms per piece kind, before that factor."""
     total = _sum_terms(table, genotype, global_skip, mode, breakdown)
     return total * table.entries(mode)[2]
@@ -105,11 +106,11 @@ def measure_network(genotype: Genotype, conditions: TableConditions, global_skip
                     timer: Timer | None = None, train: bool = False) -> float:
     """Measured median ms of the whole network under ``conditions`` (the prediction's ground truth)."""
     timer = timer or Timer(conditions.backend, conditions.device, conditions.threads, budget_s=0.5,
-                           clock=conditions.clock, statistic=conditions.statistic)
+                           clock=conditions.clock, statistic=conditions.statistic, precision=conditions.precision)
     torch.manual_seed(seed)
     model = build_model(genotype, conditions.scale, conditions.channels, global_skip,
                         op_params=json.loads(conditions.op_params))
-    image = timer.inputs([(1, 3, *conditions.input)], seed, 255.0)
+    image = timer.inputs([(conditions.batch, 3, *conditions.input)], seed, 255.0)
     image = [x.contiguous() for x in image]
     return timer.time(model, image, train=train)
 

@@ -18,6 +18,7 @@ Backend = Literal["eager", "onnxruntime"]
 Mode = Literal["forward", "train"]
 Clock = Literal["wall", "cpu"]
 Statistic = Literal["median", "min"]
+Precision = Literal["fp32", "bf16"]
 BACKENDS: tuple[str, ...] = ("eager", "onnxruntime")
 #: Bumped when the keys or their meaning change; an older table is refused (rebuild it).
 TABLE_FORMAT = 1
@@ -46,6 +47,12 @@ class TableConditions(BaseModel):
     upsampling_ops: tuple[str, ...]
     op_params: str = "{}"
     train: bool = False
+    #: Images per timed call: 1 prices one image (inference); the retraining's batch (with ``input`` its
+    #: LR patch) prices the training step an hour buys, where per-op overheads weigh more.
+    batch: int = Field(1, ge=1)
+    #: The arithmetic timed: ``bf16`` runs every piece under bf16 autocast (eager only), as
+    #: ``retrain.precision = "bf16"`` trains; ops gain from it unequally (dense 3x3 convolutions most).
+    precision: Precision = "fp32"
     #: ``wall``: elapsed time, the latency a user waits for (needs a quiet machine); ``cpu``: CPU time
     #: of the calling thread, which a busy machine's other processes do not inflate -- equal to the
     #: latency on an idle core, and only meaningful at one thread (both backends then run every op in
@@ -93,7 +100,7 @@ class LatencyTable(BaseModel):
     def describe(self) -> str:
         c = self.conditions
         return (f"{c.backend} on {c.device} ({self.environment.get('device_name', '?')}), {c.threads} threads, "
-                f"{c.input[0]}x{c.input[1]} LR input, x{c.scale}, C={c.channels}")
+                f"{c.batch} x {c.input[0]}x{c.input[1]} LR input, {c.precision}, x{c.scale}, C={c.channels}")
 
 
 def load_table(path: str | Path) -> LatencyTable:
@@ -124,7 +131,8 @@ def load_table(path: str | Path) -> LatencyTable:
 
 def check_conditions(table: LatencyTable, source: str = "latency table", **asked: Any) -> None:
     """Refuse ``table`` if any condition the caller states (``device=``, ``threads=``, ``backend=``,
-    ``input=``, ``scale=``, ``channels=``, ``op_params=``; ``None`` = not stated) differs from the
+    ``input=``, ``scale=``, ``channels=``, ``op_params=``, ``batch=``, ``precision=``; ``None`` = not
+    stated) differs from the
     table's, naming the first difference."""
     c = table.conditions
     for name, value in asked.items():

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hnas.costs.latency_table.table import BACKENDS, Backend, Clock, LatencyTableError, Statistic
+from hnas.costs.latency_table.table import BACKENDS, Backend, Clock, LatencyTableError, Precision, Statistic
 from hnas.utils.device import resolve_device
 from hnas.utils.threads import num_threads
 
@@ -88,7 +88,7 @@ class Timer:
 
     def __init__(self, backend: Backend = "eager", device: str = "cpu", threads: int = 1, warmup: int = 2,
                  budget_s: float = 0.3, min_repeats: int = 5, max_repeats: int = 200, clock: Clock = "wall",
-                 statistic: Statistic = "median") -> None:
+                 statistic: Statistic = "median", precision: Precision = "fp32") -> None:
         if statistic not in ("median", "min"):
             raise LatencyTableError(f"unknown latency statistic '{statistic}'; use median or min")
         self.statistic: Callable[[list[float]], float] = statistics.median if statistic == "median" else min
@@ -107,6 +107,11 @@ class Timer:
             require_onnxruntime()
         if clock == "cpu" and self.device.type != "cpu":
             raise LatencyTableError("the cpu clock times CPU work; a CUDA latency needs the wall clock")
+        if precision not in ("fp32", "bf16"):
+            raise LatencyTableError(f"unknown latency precision '{precision}'; use fp32 or bf16")
+        if precision == "bf16" and backend != "eager":
+            raise LatencyTableError("bf16 is timed under PyTorch autocast: use --backend eager with --precision bf16")
+        self.precision = precision
         self.threads = threads
         self.warmup, self.budget_s = warmup, budget_s
         self.min_repeats, self.max_repeats = min_repeats, max_repeats
@@ -134,7 +139,9 @@ class Timer:
             return _median_ms(lambda: session.run(None, feed), lambda: None, self.warmup, self.budget_s,
                               self.min_repeats, self.max_repeats, self.clock, self.statistic)
         module = module.to(self.device)
-        with num_threads(self.threads if self.device.type == "cpu" else None, only_lower=False):
+        autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16) if self.precision == "bf16"
+                    else contextlib.nullcontext())
+        with num_threads(self.threads if self.device.type == "cpu" else None, only_lower=False), autocast:
             if not train:
                 module.eval()
                 with torch.no_grad():

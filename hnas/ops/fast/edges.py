@@ -94,7 +94,9 @@ def concat(parts: list[torch.Tensor], relu: bool) -> torch.Tensor:
     ``cat``'s backward does not need.
     """
     if not torch.jit.is_scripting():  # noqa: SIM102  (alone, so TorchScript skips the branch)
-        if relu and not torch.is_grad_enabled() and eager_cpu(parts[0]) and parts[0].dim() == 4:
+        # (parts of mixed dtypes, as under bf16 autocast, go to cat, which promotes them)
+        if (relu and not torch.is_grad_enabled() and eager_cpu(parts[0]) and parts[0].dim() == 4
+                and all(p.dtype == parts[0].dtype for p in parts)):
             first = parts[0]
             channels = sum(int(p.shape[1]) for p in parts)
             out = torch.empty(
