@@ -104,9 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
     members = [(f"random-{i}", random_genotype(rng, layers=args.layers, normal_ops=SPACE_NORMAL,
                                                upsampling_ops=TABLE_I_UPSAMPLING)) for i in range(args.networks)]
     members += [(name, resolve_genotype(name)) for name in PRESETS]
-    timer = Timer(table.conditions.backend, table.conditions.device, table.conditions.threads,
-                  budget_s=args.time_per_network, min_repeats=5, clock=table.conditions.clock,
-                  statistic=table.conditions.statistic, precision=table.conditions.precision)
+    timer = Timer.for_conditions(table.conditions, budget_s=args.time_per_network, min_repeats=5)
     rows = []
     for index, (name, genotype) in enumerate(members):
         predicted = predict_latency(table, genotype)

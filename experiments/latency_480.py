@@ -32,7 +32,7 @@ def main() -> None:
     settings = CostSettings.make(input=(h, w), scale=2, channels=16, global_skip="bicubic", device="cpu",
                                  threads=args.threads, repeats=args.repeats, warmup=2)
     names = [*args.members, *args.against]
-    genotypes = {name: resolve_genotype(Path(name) / "genotype.json" if Path(name).is_dir() else name) for name in names}
+    genotypes = {name: resolve_genotype(name) for name in names}
     times: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(args.rounds):
         for name in names:

@@ -23,19 +23,16 @@ import torch
 from hnas.costs.latency_table import LatencyTableError, load_table, predict_latency
 from hnas.engine.step import in_precision, train_step
 from hnas.models.network import build_model
+from hnas.spaces.genotype import Genotype
 from hnas.spaces.resolve import resolve_genotype
 from hnas.train.optimizers import build_optimizer
 from hnas.utils.threads import num_threads
 
 
-def _genotype(name: str):
-    return resolve_genotype(Path(name) / "genotype.json" if Path(name).is_dir() else name)
-
-
-def step_ms(name: str, batch: int, patch: int, precision: str, steps: int, seed: int = 0) -> float:
-    """Median ms of ``steps`` training steps (after 3 untimed ones) of ``name`` at 16 channels, x2."""
+def step_ms(genotype: Genotype, batch: int, patch: int, precision: str, steps: int, seed: int = 0) -> float:
+    """Median ms of ``steps`` training steps (after 3 untimed ones) of ``genotype`` at 16 channels, x2."""
     torch.manual_seed(seed)
-    model = build_model(_genotype(name), scale=2, channels=16, global_skip="bicubic")
+    model = build_model(genotype, scale=2, channels=16, global_skip="bicubic")
     model.train()
     optimizer = build_optimizer(None, model.parameters(), 1e-3)
     forward = in_precision(model, None if precision == "fp32" else precision, torch.device("cpu"))
@@ -72,15 +69,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     names = [*args.members, *args.against]
+    genotypes = {name: resolve_genotype(name) for name in names}
     tables = {str(path): load_table(path) for path in args.table}
     measured: dict[str, list[float]] = {name: [] for name in names}
     with num_threads(args.threads, only_lower=False):
         for _ in range(args.rounds):
             for name in names:
-                measured[name].append(step_ms(name, args.batch, args.patch, args.precision, args.steps))
+                measured[name].append(step_ms(genotypes[name], args.batch, args.patch, args.precision, args.steps))
     rows = []
     for name in names:
-        genotype = _genotype(name)
+        genotype = genotypes[name]
         row = {"member": name, "hash": genotype.hash(), "step_ms": statistics.median(measured[name]),
                "rounds_ms": [round(t, 2) for t in measured[name]],
                "predicted_ms": {path: _predicted(table, genotype) for path, table in tables.items()}}

@@ -306,7 +306,7 @@ def test_cli_bad_backend_is_one_line(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "named"), [
-    (["--precision", "fp16"], "unknown precision 'fp16'"),
+    (["--precision", "fp16"], "unknown latency precision 'fp16'"),
     (["--precision", "bf16", "--backend", "onnxruntime"], "--backend eager with --precision bf16"),
 ])
 def test_cli_bad_precision_is_one_line(tmp_path, args, named):

@@ -75,12 +75,10 @@ def build_command(
 
     from hnas.cli.common import bars, err_console
     from hnas.costs.latency_table import (
-        BACKENDS,
         LatencyTableError,
         TableConditions,
         Timer,
         build_table,
-        require_onnxruntime,
         write_table,
     )
     from hnas.costs.settings import parse_input_size
@@ -90,20 +88,11 @@ def build_command(
     # This process is the build's own: reuse freed memory as hnas upscale/eval/train do, so fresh
     # maps do not cost a page fault per 4 KB page in every timed call (hnas.utils.memory).
     kept = keep_freed_memory()
-    if backend not in BACKENDS:
-        raise LatencyTableError(f"unknown latency backend '{backend}'; use one of {', '.join(BACKENDS)}")
-    if clock not in ("wall", "cpu"):
-        raise LatencyTableError(f"unknown clock '{clock}'; use wall or cpu")
-    if statistic not in ("median", "min"):
-        raise LatencyTableError(f"unknown statistic '{statistic}'; use median or min")
-    if precision not in ("fp32", "bf16"):
-        raise LatencyTableError(f"unknown precision '{precision}'; use fp32 or bf16")
-    if precision == "bf16" and backend != "eager":
-        raise LatencyTableError("bf16 is timed under PyTorch autocast: use --backend eager with --precision bf16")
-    if backend == "onnxruntime":
-        require_onnxruntime()
-        if train:
-            raise LatencyTableError("the onnxruntime backend times inference only; drop --train")
+    # the timer checks backend, clock, statistic, precision and thread count, one line each
+    timer = Timer(backend, device, threads, budget_s=time_per_piece, clock=clock,  # type: ignore[arg-type]
+                  statistic=statistic, precision=precision)
+    if backend == "onnxruntime" and train:
+        raise LatencyTableError("the onnxruntime backend times inference only; drop --train")
     conditions = TableConditions(
         device=device, backend=backend, threads=threads, input=parse_input_size(input_size), scale=scale,  # type: ignore[arg-type]
         channels=channels, nodes=nodes, normal_ops=_ops(normal_ops, "normal"),
@@ -117,8 +106,6 @@ def build_command(
         def report(done: int, total: int, what: str) -> None:
             progress.update(task, completed=done, total=total, description=f"{what[:48]:<48}")
 
-        timer = Timer(conditions.backend, conditions.device, conditions.threads, budget_s=time_per_piece,
-                      clock=conditions.clock, statistic=conditions.statistic, precision=conditions.precision)
         table = build_table(conditions, calibration_cells=calibration_cells, calibration_networks=calibration_networks,
                             calibration_layers=calibration_layers, seed=seed, progress=report, timer=timer,
                             kept_freed_memory=kept)

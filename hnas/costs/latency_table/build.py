@@ -101,8 +101,7 @@ def build_table(
             raise LatencyTableError(f"a latency table needs at least one {kind} op")
         for op in ops:
             registry.canonical(op)  # an unknown name is one line listing the registered ones
-    timer = timer or Timer(conditions.backend, conditions.device, conditions.threads, clock=conditions.clock,
-                           statistic=conditions.statistic, precision=conditions.precision)
+    timer = timer or Timer.for_conditions(conditions)
     env = _environment(conditions)
     env["kept_freed_memory"] = kept_freed_memory
     c, s, n = conditions.channels, conditions.scale, conditions.nodes

@@ -105,8 +105,7 @@ def _missing(key: str, table: LatencyTable) -> str:
 def measure_network(genotype: Genotype, conditions: TableConditions, global_skip: str = "none", seed: int = 0,
                     timer: Timer | None = None, train: bool = False) -> float:
     """Measured median ms of the whole network under ``conditions`` (the prediction's ground truth)."""
-    timer = timer or Timer(conditions.backend, conditions.device, conditions.threads, budget_s=0.5,
-                           clock=conditions.clock, statistic=conditions.statistic, precision=conditions.precision)
+    timer = timer or Timer.for_conditions(conditions, budget_s=0.5)
     torch.manual_seed(seed)
     model = build_model(genotype, conditions.scale, conditions.channels, global_skip,
                         op_params=json.loads(conditions.op_params))

@@ -132,8 +132,7 @@ def load_table(path: str | Path) -> LatencyTable:
 def check_conditions(table: LatencyTable, source: str = "latency table", **asked: Any) -> None:
     """Refuse ``table`` if any condition the caller states (``device=``, ``threads=``, ``backend=``,
     ``input=``, ``scale=``, ``channels=``, ``op_params=``, ``batch=``, ``precision=``; ``None`` = not
-    stated) differs from the
-    table's, naming the first difference."""
+    stated) differs from the table's, naming the first difference."""
     c = table.conditions
     for name, value in asked.items():
         if value is None:

@@ -14,7 +14,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from hnas.costs.latency_table.table import BACKENDS, Backend, Clock, LatencyTableError, Precision, Statistic
+from hnas.costs.latency_table.table import (
+    BACKENDS,
+    Backend,
+    Clock,
+    LatencyTableError,
+    Precision,
+    Statistic,
+    TableConditions,
+)
 from hnas.utils.device import resolve_device
 from hnas.utils.threads import num_threads
 
@@ -99,6 +107,10 @@ class Timer:
         self.clock = time.perf_counter if clock == "wall" else time.thread_time
         if backend not in BACKENDS:
             raise LatencyTableError(f"unknown latency backend '{backend}'; use one of {', '.join(BACKENDS)}")
+        if precision not in ("fp32", "bf16"):
+            raise LatencyTableError(f"unknown latency precision '{precision}'; use fp32 or bf16")
+        if precision == "bf16" and backend != "eager":
+            raise LatencyTableError("bf16 is timed under PyTorch autocast: use --backend eager with --precision bf16")
         self.backend = backend
         self.device = resolve_device(device)
         if backend == "onnxruntime" and self.device.type != "cpu":
@@ -107,14 +119,18 @@ class Timer:
             require_onnxruntime()
         if clock == "cpu" and self.device.type != "cpu":
             raise LatencyTableError("the cpu clock times CPU work; a CUDA latency needs the wall clock")
-        if precision not in ("fp32", "bf16"):
-            raise LatencyTableError(f"unknown latency precision '{precision}'; use fp32 or bf16")
-        if precision == "bf16" and backend != "eager":
-            raise LatencyTableError("bf16 is timed under PyTorch autocast: use --backend eager with --precision bf16")
         self.precision = precision
         self.threads = threads
         self.warmup, self.budget_s = warmup, budget_s
         self.min_repeats, self.max_repeats = min_repeats, max_repeats
+
+    @classmethod
+    def for_conditions(cls, conditions: TableConditions, **budget: Any) -> Timer:
+        """A timer under every timing condition of a table (backend, device, threads, clock, statistic,
+        precision), so a condition added to tables is honoured wherever one is timed; ``budget``:
+        warm-up and repeat settings."""
+        return cls(conditions.backend, conditions.device, conditions.threads, clock=conditions.clock,
+                   statistic=conditions.statistic, precision=conditions.precision, **budget)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
