@@ -136,6 +136,19 @@ def test_a_small_comparison_end_to_end_and_resumed(searched, small_images, tmp_p
     assert refused.exit_code == 2 and "already holds a comparison" in refused.stderr
 
 
+def test_a_later_seed_trained_on_its_own_equals_that_seed_of_a_longer_comparison(small_images, tmp_path):
+    """``--first-seed`` adds seeds to members trained before: seed 1 alone is seed 1 of seeds 0-1."""
+    common = ["compare", "baseline-plain:layers=2", "--data", str(small_images), "--eval", "builtin:set5",
+              "--iters", "2", "--channels", "2", "--batch", "2", "--patch", "16", "--latency-input", "16x16"]
+    both = runner.invoke(app, [*common, "--seeds", "2", "--out", str(tmp_path / "both")])
+    later = runner.invoke(app, [*common, "--seeds", "1", "--first-seed", "1", "--out", str(tmp_path / "later")])
+    assert both.exit_code == 0 and later.exit_code == 0, both.output + later.output
+    both_report = json.loads((tmp_path / "both" / "compare.json").read_text())
+    later_report = json.loads((tmp_path / "later" / "compare.json").read_text())
+    assert both_report["seeds"] == [0, 1] and later_report["seeds"] == [1]
+    assert later_report["members"][0]["sets"]["Set5"]["psnr"] == both_report["members"][0]["sets"]["Set5"]["psnr"][1:]
+
+
 def test_evaluation_images_that_members_train_on_are_refused(small_images, tmp_path):
     result = runner.invoke(app, ["compare", "baseline-plain", "--data", str(small_images), "--eval",
                                  str(small_images), "--iters", "1", "--out", str(tmp_path / "leak")])

@@ -54,7 +54,10 @@ def compare_command(
         "--minutes", min=0.01, help="Equal wall time instead: each member trains as many iterations as fit in "
                                     "this many minutes (--iters caps them).")] = None,
     channels: Annotated[int, typer.Option("--channels", min=1, help="Channels per op.")] = 16,
-    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds per member (0..S-1).")] = 2,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds per member (F..F+S-1).")] = 2,
+    first_seed: Annotated[int, typer.Option(
+        "--first-seed", min=0, help="F: the first seed, so that more seeds can be added to members trained "
+                                    "before (another --out, the same recipe).")] = 0,
     scale: Annotated[int, typer.Option("--scale", min=MIN_SCALE, max=MAX_SCALE, help="Upscaling factor.")] = 2,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Patches per batch.")] = 16,
     patch: Annotated[int, typer.Option("--patch", min=8, help="HR patch side.")] = 64,
@@ -98,7 +101,7 @@ def compare_command(
         data=parse_source(data), eval=eval_sets or ["builtin:set5", "builtin:set14"], scale=scale, channels=channels, iters=iters,
         minutes=minutes,
         batch=batch, patch=patch, lr=lr, loss=checked_loss(loss), optimizer=checked_optimizer(optimizer),
-        precision=precision.value if precision else None, global_skip=global_skip, seeds=list(range(seeds)),
+        precision=precision.value if precision else None, global_skip=global_skip, seeds=list(range(first_seed, first_seed + seeds)),
         cost_input=_parse_size(cost_input), latency_input=_parse_size(latency_input), device=device,
     )
     search_space = None
