@@ -32,49 +32,7 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-TINY_SPEC = """
-name = "tiny"
-seed = 3
-device = "cpu"
-
-[space]
-layers = 3
-nodes = 2
-channels = 2
-scale = 2
-global_skip = "bicubic"
-
-[data]
-source = "{data}"
-w_split = [1, 3]
-theta_split = [4, 5]
-patch = 16
-batch = 2
-score_patches = 4
-score_patch = 16
-
-[reward]
-lambda = 0.6
-
-[search]
-epochs = {epochs}
-warmup_epochs = {warmup}
-w_steps = 2
-controller_steps = 3
-derive_samples = 2
-
-[retrain]
-channels = 4
-iters = {iters}
-batch = 2
-patch = 16
-train_split = [1, 5]
-val_split = [6, 6]
-val_every = 2
-
-[evaluate]
-data = ["builtin:set5"]
-"""
+TINY_SPEC = (Path(__file__).parent / "specs" / "tiny.toml.in").read_text()  # str.format: data, epochs, warmup, iters
 
 
 @pytest.fixture(scope="session")

@@ -19,33 +19,7 @@ from hnas import build_model, save_model
 from hnas.cli import app
 
 runner = CliRunner()
-VALID_SPEC = """
-name = "bad"
-[space]
-layers = 2
-nodes = 1
-channels = 2
-[data]
-source = "{data}"
-w_split = [1, 2]
-theta_split = [3, 4]
-patch = 16
-batch = 2
-score_patches = 2
-score_patch = 16
-[search]
-epochs = 1
-w_steps = 1
-controller_steps = 1
-derive_samples = 0
-[retrain]
-channels = 2
-iters = 1
-batch = 2
-patch = 16
-[evaluate]
-data = ["builtin:set5"]
-"""
+VALID_SPEC = (Path(__file__).parent / "specs" / "bad-base.toml.in").read_text()  # str.format: data
 
 
 @pytest.fixture(scope="module")

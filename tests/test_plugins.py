@@ -17,58 +17,7 @@ import pytest
 
 PLUGIN_PATH = Path(__file__).parent / "plugin_pkg"
 
-SPEC = """
-name = "plugins"
-seed = 1
-device = "cpu"
-plugins = ["hnas_test_plugin"]
-
-[space]
-layers = 3
-nodes = 2
-channels = 2
-global_skip = "bicubic"
-normal_cell = "plugin_residual"
-normal_ops = ["skip_connect", { type = "plugin_conv", params = { kernel = 5 } }]
-upsampling_ops = ["nearest", "plugin_upsample"]
-
-[data]
-source = { type = "plugin_gradients", params = { count = 5 } }
-w_split = [1, 2]
-theta_split = [3, 3]
-patch = 16
-batch = 2
-score_patches = 2
-score_patch = 16
-
-[controller]
-type = "plugin_late_random"
-
-[reward]
-type = "plugin_psnr_only"
-params = { offset = 1.0 }
-
-[cost]
-type = "plugin_edges"
-
-[search]
-epochs = 2
-w_steps = 1
-controller_steps = 2
-derive_samples = 1
-
-[retrain]
-channels = 2
-iters = 2
-batch = 2
-patch = 16
-train_split = [1, 4]
-val_split = [5, 5]
-val_every = 1
-
-[evaluate]
-data = ["builtin:set5"]
-"""
+SPEC = (Path(__file__).parent / "specs" / "plugins.toml").read_text()
 
 
 def hnas(*args: str, cwd: Path, plugin_path: bool = True) -> subprocess.CompletedProcess[str]:

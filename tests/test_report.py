@@ -40,55 +40,29 @@ SPEC = {
     "search": {"epochs": 3, "w_steps": 2, "controller_steps": 4, "derive_samples": 3},
     "retrain": {"channels": 8, "iters": 40, "val_every": 20},
 }
+def _member(name: str, kind: str, key: str, macs: float, params: int, latency_ms: float,
+            shared: float | None, set5: tuple[float, ...], set14: tuple[float, ...]) -> dict:
+    """One member of a compare.json; a set is (psnr mean, psnr sd, ssim mean, ssim sd)."""
+    sets = {name: dict(zip(("psnr_mean", "psnr_std", "ssim_mean", "ssim_std"), values, strict=True))
+            for name, values in (("Set5", set5), ("Set14", set14))}
+    return {"name": name, "kind": kind, "hash": key, "genotype": None, "macs": macs, "params": params,
+            "latency_ms": latency_ms, "shared_weight_score": shared, "sets": sets}
+
+
+SEARCHED = _member("searched", "run", "0123456789abcdef", 1.2e9, 12345, 12.3, 0.41,
+                   (36.1, 0.03, 0.951, 0.001), (32.0, 0.05, 0.90, 0.002))
+SEARCHED["sets"]["Set5"].update(psnr=[36.08, 36.12], ssim=[0.95, 0.952])
+SEARCHED["sets"]["Set14"].update(psnr=[31.95, 32.05], ssim=[0.898, 0.902])
 COMPARE = {
     "eval_sets": ["Set5", "Set14"],
     "seeds": [0, 1],
     "recipe": {"iters": 1000, "channels": 16, "scale": 2, "data": "builtin:skimage"},
     "members": [
-        {
-            "name": "searched",
-            "kind": "run",
-            "hash": "0123456789abcdef",
-            "genotype": None,
-            "macs": 1.2e9,
-            "params": 12345,
-            "latency_ms": 12.3,
-            "shared_weight_score": 0.41,
-            "sets": {
-                "Set5": {"psnr_mean": 36.1, "psnr_std": 0.03, "ssim_mean": 0.951, "ssim_std": 0.001,
-                         "psnr": [36.08, 36.12], "ssim": [0.95, 0.952]},
-                "Set14": {"psnr_mean": 32.0, "psnr_std": 0.05, "ssim_mean": 0.90, "ssim_std": 0.002,
-                          "psnr": [31.95, 32.05], "ssim": [0.898, 0.902]},
-            },
-        },
-        {
-            "name": "hnas-a",
-            "kind": "preset",
-            "hash": "e43bee765e682971",
-            "genotype": None,
-            "macs": 2.9e9,
-            "params": 60000,
-            "latency_ms": 20.5,
-            "shared_weight_score": None,
-            "sets": {
-                "Set5": {"psnr_mean": 36.4, "psnr_std": 0.02, "ssim_mean": 0.953, "ssim_std": 0.001},
-                "Set14": {"psnr_mean": 32.2, "psnr_std": 0.04, "ssim_mean": 0.901, "ssim_std": 0.001},
-            },
-        },
-        {
-            "name": "bicubic",
-            "kind": "baseline",
-            "hash": "-",
-            "genotype": None,
-            "macs": 0.02e9,
-            "params": 0,
-            "latency_ms": 1.0,
-            "shared_weight_score": None,
-            "sets": {
-                "Set5": {"psnr_mean": 33.67, "psnr_std": 0.0, "ssim_mean": 0.9303, "ssim_std": 0.0},
-                "Set14": {"psnr_mean": 30.23, "psnr_std": 0.0, "ssim_mean": 0.8691, "ssim_std": 0.0},
-            },
-        },
+        SEARCHED,
+        _member("hnas-a", "preset", "e43bee765e682971", 2.9e9, 60000, 20.5, None,
+                (36.4, 0.02, 0.953, 0.001), (32.2, 0.04, 0.901, 0.001)),
+        _member("bicubic", "baseline", "-", 0.02e9, 0, 1.0, None,
+                (33.67, 0.0, 0.9303, 0.0), (30.23, 0.0, 0.8691, 0.0)),
     ],
     "rank_correlation": {"kendall_tau": 0.4, "spearman_rho": 0.5, "n": 10, "set": "Set5"},
 }

@@ -17,51 +17,7 @@ from pathlib import Path
 
 PLUGIN_PATH = Path(__file__).parent / "plugin_pkg"
 
-SPEC = """
-name = "consistency"
-seed = 0
-device = "cpu"
-plugins = ["hnas_test_plugin"]
-
-[space]
-layers = 2
-nodes = 1
-channels = 2
-global_skip = "bicubic"
-normal_ops = [{ type = "plugin_conv", params = { kernel = 5 } }]
-upsampling_ops = ["nearest"]
-
-[data]
-source = { type = "plugin_gradients", params = { count = 4 } }
-w_split = [1, 2]
-theta_split = [3, 3]
-patch = 16
-batch = 1
-score_patches = 1
-score_patch = 16
-
-[controller]
-type = "random"
-
-[search]
-epochs = 1
-w_steps = 1
-controller_steps = 1
-derive_samples = 1
-
-[retrain]
-channels = 3
-iters = 1
-batch = 1
-patch = 16
-train_split = [1, 4]
-
-[cost]
-input = [24, 20]
-
-[evaluate]
-data = ["builtin:set5"]
-"""
+SPEC = (Path(__file__).parent / "specs" / "consistency.toml").read_text()
 
 SCRIPT = r"""
 import json, re, sys
