@@ -96,6 +96,11 @@ def pool_with_second_seed(out: Path, nproc: int) -> list[dict[str, Any]]:
     return pool
 
 
+def hnas_a(out: Path, nproc: int) -> dict[str, Any]:
+    """The paper's published network (HNAS-A, at the recipe's 16 channels), 2 seeds."""
+    return compare({}, ["hnas-a", "--seeds", "2"], out / "hnas-a", nproc)["members"][0]
+
+
 def sign_test(wins: int, n: int) -> float:
     """One-sided P(at least ``wins`` of ``n``) under a fair coin."""
     return sum(comb(n, k) for k in range(wins, n + 1)) / 2 ** n
@@ -115,6 +120,7 @@ def main() -> None:
     members = {m["hash"]: m for m in compare["members"]}
     baselines = [m for m in compare["members"] if m["kind"] == "baseline"]
     pool = pool_with_second_seed(args.out, args.nproc)
+    paper = hnas_a(args.out, args.nproc)
 
     def psnr(member: dict[str, Any], name: str, seed: int | None = None) -> float:
         values = member["sets"][name]["psnr"]
@@ -157,6 +163,8 @@ def main() -> None:
                                                          for r in rows.values()),
             "mean_margin_over_random_search": mean(r[name]["margin_over_random_search"] for r in rows.values()),
             "mean_margin_over_baseline": mean(r[name]["margin_over_baseline"] for r in rows.values()),
+            "hnas_a": {"gmacs": round(paper["macs"] / 1e9, 2), "psnr_mean": psnr(paper, name),
+                       "mean_margin_of_picks": mean(r[name]["psnr_mean"] for r in rows.values()) - psnr(paper, name)},
         }
     # The paper's LSTM (experiments/lstm_row.py) against the same pool, where the pool reaches its
     # MACs: its picks were retrained by their own runs (at the run's seed), on this CPU's ISA.

@@ -173,3 +173,23 @@ def test_only_the_lr48_step_recomputes_its_high_resolution_cells(monkeypatch, lr
         "upsampling": [["nearest", 1, n] for n in range(2, 6) for _ in range(2)], "position": 1, "layers": 2})
     net(torch.rand(16, 3, lr_size, lr_size), genotype).mean().backward()
     assert bool(calls) is recomputes
+
+
+def test_a_weight_step_trains_only_the_path_drawn_for_its_index():
+    """``SupernetStep``: step k draws its architecture from k alone (a resumed search trains what it
+    did), and only that path's weights move; the others are left exactly as they were."""
+    from hnas.engine.loop import Loop
+    from hnas.search.supernet import SupernetStep
+
+    torch.manual_seed(0)
+    net = small_supernet()
+    drawn = {k: random_genotype(random.Random(k), nodes=2, layers=3) for k in (0, 1)}
+    batches = {k: (torch.rand(2, 3, 8, 8), torch.rand(2, 3, 16, 16)) for k in (0, 1)}
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    step = SupernetStep(optimizer, net, net, drawn.__getitem__, batches.__getitem__, torch.device("cpu"), grad_clip=0.5)
+    before = [p.detach().clone() for p in net.parameters()]
+    Loop(step, lambda k: 0.1, start=1, end=2).run()
+    assert step.genotype == drawn[1]
+    used = {id(p) for p in net.used_parameters(drawn[1])}
+    moved = {id(p) for p, old in zip(net.parameters(), before, strict=True) if not torch.equal(p, old)}
+    assert moved and moved <= used

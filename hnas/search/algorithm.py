@@ -31,19 +31,18 @@ import torch
 
 from hnas.controllers.base import Controller
 from hnas.engine.folder import RunFolder
-from hnas.engine.loop import Loop
+from hnas.engine.loop import Hook, Loop
 from hnas.engine.processes import Processes
 from hnas.engine.runfiles import ARCHIVE_FILE, SEARCH_LOG_FILE, SEARCH_STATE_FILE
 from hnas.engine.schedule import cosine_lr
 from hnas.engine.seeds import torch_generator
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
-from hnas.engine.step import train_step
 from hnas.errors import HnasError
 from hnas.search.data import SearchData
 from hnas.search.proxy import ProxyTrainer
 from hnas.search.scoring import Scorer
 from hnas.search.spec import Spec
-from hnas.search.supernet import SuperNet
+from hnas.search.supernet import SuperNet, SupernetStep
 from hnas.spaces.genotype import Genotype
 from hnas.utils.optim import adam
 from hnas.utils.threads import num_threads
@@ -95,6 +94,16 @@ def deciding_reward(record: dict[str, Any]) -> float:
     return float(record["proxy"]["reward"] if "proxy" in record else record["reward"])
 
 
+class _LossLog(Hook):
+    """The loss of every weight step into the epoch's statistics (NaN for a skipped update)."""
+
+    def __init__(self, losses: list[float]) -> None:
+        self.losses = losses
+
+    def after_step(self, loop: Loop) -> None:
+        self.losses.append(float("nan") if loop.loss is None else loop.loss)
+
+
 class Search:
     """The search stage of ``hnas run``: Algorithm 1 plus derivation (paper Sec. II-C)."""
 
@@ -132,19 +141,12 @@ class Search:
         self.supernet.train()
         part = self.processes.part(self.spec.data.batch)
 
-        def update(index: int, lr: float) -> float | None:
-            lr_img, hr_img = self.data.w_batch(index, part)
-            genotype = draw(generator=self.draw("w", index))
-            value = train_step(self.optimizer, lambda x: self.ddp(x, genotype), lr_img.to(self.device),
-                               hr_img.to(self.device), lr, reduce=self.processes.reduce,
-                               clip=(self.supernet.used_parameters(genotype), search.grad_clip) if search.grad_clip
-                               else None)
-            stats.loss.append(float("nan") if value is None else value)
-            return value
-
+        step = SupernetStep(self.optimizer, self.supernet, self.ddp, lambda index: draw(generator=self.draw("w", index)),
+                            lambda index: self.data.w_batch(index, part), self.device, grad_clip=search.grad_clip,
+                            reduce=self.processes.reduce)
         first = epoch * search.w_steps
-        Loop(update, lambda index: cosine_lr(index, self.total_w_steps, search.lr, search.lr_min),
-             start=first, end=first + search.w_steps, processes=self.processes).run()
+        Loop(step, lambda index: cosine_lr(index, self.total_w_steps, search.lr, search.lr_min),
+             start=first, end=first + search.w_steps, processes=self.processes, hooks=[_LossLog(stats.loss)]).run()
 
     def score(self, genotype: Genotype) -> dict[str, float]:
         """Score one architecture with the shared weights on the fixed scoring images."""

@@ -23,7 +23,7 @@ import torch
 from hnas.engine.loop import Loop
 from hnas.engine.schedule import cosine_lr
 from hnas.engine.seeds import derive_seed
-from hnas.engine.step import train_step
+from hnas.engine.step import SRStep
 from hnas.models.network import HNASNet
 from hnas.search.scoring import Scorer
 from hnas.search.spec import Spec
@@ -73,14 +73,10 @@ class ProxyTrainer:
         restarting (ASHA, Li et al., MLSys 2020).
         """
         lr = self.settings.lr
-
-        def update(step: int, rate: float) -> float | None:
-            lr_img, hr_img = self.batches.batch_at(step)
-            return train_step(trial.optimizer, trial.model, lr_img.to(self.device), hr_img.to(self.device), rate)
-
+        step = SRStep(trial.optimizer, trial.model, self.batches.batch_at, self.device)
         trial.model.train()
         with torch.enable_grad():  # derivation may be called under no_grad
-            Loop(update, lambda step: cosine_lr(step, horizon, lr, lr / 100), start=trial.steps, end=to_steps).run()
+            Loop(step, lambda k: cosine_lr(k, horizon, lr, lr / 100), start=trial.steps, end=to_steps).run()
         trial.steps = max(trial.steps, to_steps)
         trial.model.eval()
         return trial

@@ -20,11 +20,12 @@ running statistics and no op draws random numbers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
 
+from hnas.engine.step import Batches, Forward, SRStep
 from hnas.models.cells import CandidateEdges, OpParams, build_cell, cell_class
 from hnas.models.layout import GlobalSkip, LayeredSR
 from hnas.models.network import NetworkOpParams, clean_op_params
@@ -122,3 +123,28 @@ class SuperNet(LayeredSR):
             else:
                 modules += self.normal_cells[index].used_modules(genotype.normal)
         return list(dict.fromkeys(p for module in modules for p in module.parameters()))
+
+
+class SupernetStep(SRStep):
+    """A weight step of the shared weights (Algorithm 1, lines 4-7): step ``k`` trains the path of
+    the architecture ``draw(k)`` (uniform in warm-up, the controller's after), through ``forward``
+    (the supernet, or its DDP wrapper), and caps the gradient norm of that path's parameters at
+    ``grad_clip``. ``draw(k)`` depends on ``k`` alone, so a resumed search trains what it did."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, supernet: SuperNet,
+                 forward: Callable[[torch.Tensor, Genotype], torch.Tensor], draw: Callable[[int], Genotype],
+                 batches: Batches, device: torch.device, *, grad_clip: float | None = None,
+                 reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        super().__init__(optimizer, supernet, batches, device, reduce=reduce)
+        self.supernet, self.path_forward, self.draw, self.grad_clip = supernet, forward, draw, grad_clip
+        self.genotype: Genotype | None = None  # the architecture of the step being taken
+
+    def forward_at(self, k: int) -> Forward:
+        genotype = self.genotype = self.draw(k)
+        return lambda x: self.path_forward(x, genotype)
+
+    def clip_at(self, k: int) -> tuple[Iterable[nn.Parameter], float] | None:
+        if not self.grad_clip:
+            return None
+        assert self.genotype is not None
+        return self.supernet.used_parameters(self.genotype), self.grad_clip

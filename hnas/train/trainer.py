@@ -51,7 +51,7 @@ from hnas.engine.loop import Loop
 from hnas.engine.processes import Processes
 from hnas.engine.schedule import cosine_lr
 from hnas.engine.state import State, module_tensors, pack_optimizer, unpack_optimizer
-from hnas.engine.step import in_precision, train_step
+from hnas.engine.step import SRStep, in_precision
 from hnas.engine.validation import Validator
 from hnas.models.network import HNASNet
 from hnas.spaces.genotype import Genotype
@@ -144,6 +144,9 @@ class Trainer:
         p = config.lr_patch
         self.ddp = self.processes.wrap(self.model, self.device, probe=lambda: torch.zeros(1, 3, p, p, device=self.device))
         self.forward = in_precision(self.ddp, config.precision, self.device)
+        # the loader's batches are handed to the step (SRStep.update): a data-loader iterator is read in turn
+        self.sr_step = SRStep(self.optimizer, self.forward, None, self.device, loss_fn=self.loss,
+                              reduce=self.processes.reduce, check_grads=True)
 
     # -- resume -------------------------------------------------------------------------------------
     def _restore(self, resume: bool) -> None:
@@ -214,10 +217,7 @@ class Trainer:
         if self.fast and self.device.type == "cpu":
             keep_freed_memory()
         self.model.train()
-        lr_batch = lr_batch.to(self.device, non_blocking=True)
-        hr_batch = hr_batch.to(self.device, non_blocking=True)
-        return train_step(self.optimizer, self.forward, lr_batch, hr_batch, self.step_lr, reduce=self.processes.reduce,
-                       check_grads=True, loss_fn=self.loss)
+        return self.sr_step.update(self.step, lr_batch, hr_batch, self.step_lr)
 
     # -- saving and validation -----------------------------------------------------------------------
     def _model_metadata(self) -> dict[str, Any]:
