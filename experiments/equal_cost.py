@@ -101,6 +101,25 @@ def hnas_a(out: Path, nproc: int) -> dict[str, Any]:
     return compare({}, ["hnas-a", "--seeds", "2"], out / "hnas-a", nproc)["members"][0]
 
 
+#: The space's nearest thing to a plain stack: every normal cell a chain of four conv_3x3 (each
+#: node also reads the node two back, as the cell wiring asks two inputs), upsampling in the last
+#: layer by sub-pixel convolutions; 25.39 GMACs, between baseline-plain's 4 and 5 layers. Where it
+#: lands against those says whether the cell's own structure (input 1x1s, concatenation and its
+#: 1x1 reduction) costs PSNR at equal MACs: a price no choice of ops can avoid.
+PLAIN_CELLS = {
+    "normal": [["conv_3x3", 1, 2], ["skip_connect", 0, 2], ["conv_3x3", 2, 3], ["skip_connect", 1, 3],
+               ["conv_3x3", 3, 4], ["skip_connect", 2, 4], ["conv_3x3", 4, 5], ["skip_connect", 3, 5]],
+    "upsampling": [["sub_pixel", 1, 2], ["nearest", 0, 2], ["sub_pixel", 2, 3], ["nearest", 1, 3],
+                   ["sub_pixel", 3, 4], ["nearest", 2, 4], ["sub_pixel", 4, 5], ["nearest", 3, 5]],
+    "position": 5, "layers": 6,
+}
+
+
+def plain_cells(out: Path, nproc: int) -> dict[str, Any]:
+    """:data:`PLAIN_CELLS` retrained with the recipe, 2 seeds."""
+    return compare({"plain-cells": PLAIN_CELLS}, ["--seeds", "2"], out / "plain-cells", nproc)["members"][0]
+
+
 def sign_test(wins: int, n: int) -> float:
     """One-sided P(at least ``wins`` of ``n``) under a fair coin."""
     return sum(comb(n, k) for k in range(wins, n + 1)) / 2 ** n
@@ -120,6 +139,7 @@ def main() -> None:
     members = {m["hash"]: m for m in compare["members"]}
     baselines = [m for m in compare["members"] if m["kind"] == "baseline"]
     pool = pool_with_second_seed(args.out, args.nproc)
+    chain = plain_cells(args.out, args.nproc)
     paper = hnas_a(args.out, args.nproc)
 
     def psnr(member: dict[str, Any], name: str, seed: int | None = None) -> float:
@@ -163,6 +183,8 @@ def main() -> None:
                                                          for r in rows.values()),
             "mean_margin_over_random_search": mean(r[name]["margin_over_random_search"] for r in rows.values()),
             "mean_margin_over_baseline": mean(r[name]["margin_over_baseline"] for r in rows.values()),
+            "plain_cells": {"gmacs": round(chain["macs"] / 1e9, 2), "psnr_mean": psnr(chain, name),
+                            "minus_baselines": {b["name"]: psnr(chain, name) - psnr(b, name) for b in baselines}},
             "hnas_a": {"gmacs": round(paper["macs"] / 1e9, 2), "psnr_mean": psnr(paper, name),
                        "mean_margin_of_picks": mean(r[name]["psnr_mean"] for r in rows.values()) - psnr(paper, name)},
         }
