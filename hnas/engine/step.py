@@ -5,7 +5,7 @@ the strategies' and derivation's stand-alone proxies, and the supernet's weight 
 and makes :func:`train_step`'s update at the loop's learning rate. What differs between the
 trainings is the step's parts, not a loop of their own: the model's forward, the loss and the
 optimizer (built from the spec's ``{type, params}`` nodes), where batch ``k`` comes from, and,
-for the supernet (:class:`hnas.search.weights.SupernetStep`), which architecture step ``k`` trains.
+for the supernet (:class:`hnas.search.supernet.SupernetStep`), which architecture step ``k`` trains.
 
 The step is the authors' recipe (HNAS-REFERENCE.md): the L1 loss of the SR output against the HR
 batch (retraining may name another, ``retrain.loss``), one optimizer update at the learning rate the caller's schedule gives. A loss that is not
@@ -75,12 +75,12 @@ def train_step(optimizer: torch.optim.Optimizer, forward: Forward, lr_batch: tor
 class SRStep:
     """Update ``k`` of a super-resolution network on batch ``k``: a :class:`~hnas.engine.loop.Loop`'s
     ``step_fn``. ``batches`` None: the caller hands every batch to :meth:`update` (a data loader's
-    iterator, read in turn). ``reduce``, ``check_grads``: as :func:`train_step`'s. A subclass that trains another
-    forward (or clips other parameters) per step overrides :meth:`forward_at` / :meth:`clip_at`."""
+    iterator, read in turn). ``reduce``, ``check_grads``: as :func:`train_step`'s. A subclass that
+    trains another forward (or clips other parameters) per step overrides :meth:`forward_at` /
+    :meth:`clip_at`."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, forward: Forward, batches: Batches | None,
-                 device: torch.device, *,
-                 loss_fn: Loss = F.l1_loss, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 device: torch.device, *, loss_fn: Loss = F.l1_loss, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
                  check_grads: bool = False) -> None:
         self.optimizer, self.forward, self.batches, self.device = optimizer, forward, batches, device
         self.loss_fn, self.reduce, self.check_grads = loss_fn, reduce, check_grads
@@ -90,7 +90,8 @@ class SRStep:
         return self.forward
 
     def clip_at(self, k: int) -> tuple[Iterable[torch.nn.Parameter], float] | None:
-        """``(parameters, max_norm)`` whose gradient norm step ``k`` caps, or None (asked after :meth:`forward_at`)."""
+        """``(parameters, max_norm)``: the gradient norm step ``k`` caps, or None (asked after
+        :meth:`forward_at`)."""
         return None
 
     def update(self, k: int, lr_batch: torch.Tensor, hr_batch: torch.Tensor, lr: float) -> float | None:
