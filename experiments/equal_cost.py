@@ -201,7 +201,19 @@ def main() -> None:
                 entry[name] = {"psnr": run[field], "rank": 1 + sum(c > run[field] for c in controls),
                                "of": len(controls) + 1, "margin_over_random_median": run[field] - median(controls)}
         lstm[key] = entry
-    report = {"searches": rows, "summary": summary, "lstm": lstm, "within": WITHIN, "pool": "fidelity-compare.json",
+    # The fidelities of experiments/fidelity_tau.py (its 24 networks are the pool) against the
+    # pool's 2-seed means, where that script had seed 0 alone.
+    from hnas.compare.stats import kendall_tau
+
+    scored = {r["hash"]: r for r in json.loads((RESULTS / "fidelity-tau.json").read_text())["rows"]}
+    by_hash = {m["hash"]: m for m in pool}
+    keys = sorted(scored)
+    fidelity_tau = {
+        fidelity: {name: round(kendall_tau([scored[k][fidelity] for k in keys], [psnr(by_hash[k], name) for k in keys]), 3)
+                   for name in ("Set5", "Set14")}
+        for fidelity in ("proxy_50", "proxy_150", "proxy_450", "shared", "gmacs")
+    }
+    report = {"searches": rows, "fidelity_tau_two_seeds": {"architectures": len(keys), "kendall_tau": fidelity_tau}, "summary": summary, "lstm": lstm, "within": WITHIN, "pool": "fidelity-compare.json",
               "recipe": compare.get("recipe"), "machine": machine(),
               "note": "rank and margins on the mean of 2 retraining seeds (seed 0 alone: the *_seed0 fields, "
                       "as reported before the pool's seed 1 was trained); seed sd: mean over every retrained network "
