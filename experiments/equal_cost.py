@@ -120,6 +120,14 @@ def plain_cells(out: Path, nproc: int) -> dict[str, Any]:
     return compare({"plain-cells": PLAIN_CELLS}, ["--seeds", "2"], out / "plain-cells", nproc)["members"][0]
 
 
+def standing(own: float, controls: list[float], suffix: str = "") -> dict[str, Any]:
+    """``own``'s rank among ``controls`` (1 = best), their median and ``own``'s margin over it; the
+    keys end in ``suffix``."""
+    middle = median(controls)
+    return {f"rank{suffix}": 1 + sum(c > own for c in controls), f"random_median{suffix}": middle,
+            f"margin_over_random_median{suffix}": own - middle}
+
+
 def sign_test(wins: int, n: int) -> float:
     """One-sided P(at least ``wins`` of ``n``) under a fair coin."""
     return sum(comb(n, k) for k in range(wins, n + 1)) / 2 ** n
@@ -135,9 +143,9 @@ def main() -> None:
     args = parser.parse_args()
     args.out = args.out.resolve()
     found = picks()
-    compare = json.loads(args.picks_from.read_text()) if args.picks_from else retrain(found, args.out, args.nproc)
-    members = {m["hash"]: m for m in compare["members"]}
-    baselines = [m for m in compare["members"] if m["kind"] == "baseline"]
+    picked = json.loads(args.picks_from.read_text()) if args.picks_from else retrain(found, args.out, args.nproc)
+    members = {m["hash"]: m for m in picked["members"]}
+    baselines = [m for m in picked["members"] if m["kind"] == "baseline"]
     pool = pool_with_second_seed(args.out, args.nproc)
     chain = plain_cells(args.out, args.nproc)
     paper = hnas_a(args.out, args.nproc)
@@ -154,21 +162,16 @@ def main() -> None:
         sized = min(baselines, key=lambda b: abs(b["macs"] - pick["macs"]))
         row: dict[str, Any] = {"hash": pick["hash"], "gmacs": round(pick["macs"] / 1e9, 2), "random_controls": len(near)}
         for name in ("Set5", "Set14"):
-            controls = [psnr(m, name, 0) for m in near]
-            controls_mean = [psnr(m, name) for m in near]
             own, own_mean = psnr(pick, name, 0), psnr(pick, name)
             row[name] = {
-                "psnr_seed0": own, "psnr_mean": own_mean,
-                "rank_seed0": 1 + sum(c > own for c in controls), "of": len(controls) + 1,
-                "random_median_seed0": median(controls), "margin_over_random_median_seed0": own - median(controls),
-                "rank": 1 + sum(c > own_mean for c in controls_mean),
-                "random_median": median(controls_mean), "margin_over_random_median": own_mean - median(controls_mean),
-                "random_search_pick": rival["hash"],
-                "margin_over_random_search": psnr(pick, name) - psnr(rival, name),
-                "baseline": sized["name"], "margin_over_baseline": psnr(pick, name) - psnr(sized, name),
+                "psnr_seed0": own, "psnr_mean": own_mean, "of": len(near) + 1,
+                **standing(own, [psnr(m, name, 0) for m in near], "_seed0"),
+                **standing(own_mean, [psnr(m, name) for m in near]),
+                "random_search_pick": rival["hash"], "margin_over_random_search": own_mean - psnr(rival, name),
+                "baseline": sized["name"], "margin_over_baseline": own_mean - psnr(sized, name),
             }
         rows[f"seed{seed}"] = row
-    retrained = [*compare["members"], *pool]
+    retrained = [*picked["members"], *pool]
     seed_sd = {name: mean(stdev(m["sets"][name]["psnr"]) for m in retrained) for name in ("Set5", "Set14")}
     summary = {}
     for name in ("Set5", "Set14"):
@@ -197,9 +200,8 @@ def main() -> None:
         entry: dict[str, Any] = {"hash": run["hash"], "gmacs": run["gmacs"], "random_controls": len(near)}
         if near:
             for name, field in (("Set5", "set5"), ("Set14", "set14")):
-                controls = [psnr(m, name) for m in near]
-                entry[name] = {"psnr": run[field], "rank": 1 + sum(c > run[field] for c in controls),
-                               "of": len(controls) + 1, "margin_over_random_median": run[field] - median(controls)}
+                entry[name] = {"psnr": run[field], "of": len(near) + 1,
+                               **standing(run[field], [psnr(m, name) for m in near])}
         lstm[key] = entry
     # The fidelities of experiments/fidelity_tau.py (its 24 networks are the pool) against the
     # pool's 2-seed means, where that script had seed 0 alone.
@@ -213,8 +215,9 @@ def main() -> None:
                    for name in ("Set5", "Set14")}
         for fidelity in ("proxy_50", "proxy_150", "proxy_450", "shared", "gmacs")
     }
-    report = {"searches": rows, "fidelity_tau_two_seeds": {"architectures": len(keys), "kendall_tau": fidelity_tau}, "summary": summary, "lstm": lstm, "within": WITHIN, "pool": "fidelity-compare.json",
-              "recipe": compare.get("recipe"), "machine": machine(),
+    report = {"searches": rows, "fidelity_tau_two_seeds": {"architectures": len(keys), "kendall_tau": fidelity_tau},
+              "summary": summary, "lstm": lstm, "within": WITHIN, "pool": "fidelity-compare.json",
+              "recipe": picked.get("recipe"), "machine": machine(),
               "note": "rank and margins on the mean of 2 retraining seeds (seed 0 alone: the *_seed0 fields, "
                       "as reported before the pool's seed 1 was trained); seed sd: mean over every retrained network "
                       "(picks, baselines, pool) of the sd of its 2 seeds; the LSTM picks (one seed, their run's) "
